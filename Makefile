@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+ and Node 20+:
+#   make synth   -> .venv + npm ci + `npx cdk synth` into cdk.out/
+#   make test    -> the same set-up, then the whole test suite (cdk-nag, cfn-lint included)
+# Both are idempotent: set-up re-runs only when pyproject.toml / package-lock.json change.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+# jsii prints a large banner on Node 20; it is not a real warning for us.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: setup synth test lint bench demo clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	npx --no-install cdk synth --quiet
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m pytest tests/test_gates.py
+
+bench: setup
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+clean:
+	rm -rf cdk.out .pytest_cache

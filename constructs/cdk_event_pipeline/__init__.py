@@ -1,0 +1,3 @@
+"""cdk-event-pipeline: AWS CDK v2 constructs for event pipelines."""
+
+__all__: list[str] = []

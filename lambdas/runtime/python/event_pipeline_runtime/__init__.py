@@ -1,0 +1,1 @@
+"""Runtime library for pipeline Lambda functions (shipped as a layer)."""
