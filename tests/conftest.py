@@ -37,6 +37,7 @@ for _key, _value in {
     "POWERTOOLS_SERVICE_NAME": "tests",
     "POWERTOOLS_DEV": "false",
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }.items():
     os.environ[_key] = _value
 os.environ.pop("AWS_PROFILE", None)

@@ -1,3 +1,48 @@
-"""cdk-event-pipeline: AWS CDK v2 constructs for event pipelines."""
+"""cdk-event-pipeline: AWS CDK v2 constructs for Kinesis, SQS and DynamoDB event pipelines.
 
-__all__: list[str] = []
+The public API is re-exported here. Imports are lazy (PEP 562) so that the command-line tools
+(``cdk_event_pipeline.tools``) start without loading aws_cdk and its jsii runtime.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "EventStream": ".stream",
+    "PRODUCER_ACTIONS": ".stream",
+    "StreamConsumer": ".consumer",
+    "StreamConsumerBase": ".consumer",
+    "KINESIS_READ_ACTIONS": ".consumer",
+    "PipelineFunction": ".function",
+    "powertools_layer_arn": ".function",
+    "PipelineValidationError": "._validation",
+    "code_from_dir": "._assets",
+    "bundled_code": "._assets",
+    "ExactSqsDestination": "._destinations",
+    "ExactS3Destination": "._destinations",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from ._assets import bundled_code, code_from_dir
+    from ._destinations import ExactS3Destination, ExactSqsDestination
+    from ._validation import PipelineValidationError
+    from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, StreamConsumerBase
+    from .function import PipelineFunction, powertools_layer_arn
+    from .stream import PRODUCER_ACTIONS, EventStream
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cdk_event_pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

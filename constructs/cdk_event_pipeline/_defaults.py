@@ -1,0 +1,77 @@
+"""Every default of the library, as a named constant, with the reason when it is not AWS's own.
+
+Changing a value here changes the synthesized template of every user: treat it as a breaking
+change and say so in the changelog.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+# --- Lambda functions built by the function factory -------------------------------------------
+
+#: The newest Python runtime the pinned Powertools layer is published for.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+#: Graviton: ~20% cheaper per GB-second than x86_64 for the same code; our code is pure Python.
+ARCHITECTURE = lambda_.Architecture.ARM_64
+#: AWS's default is 128 MB, which also gets the smallest CPU share: JSON decoding of a
+#: 100-record batch is CPU bound, and 256 MB halves its duration for about the same cost.
+MEMORY_SIZE_MB = 256
+#: AWS's default is 3 s, too short for a 100-record batch that writes to DynamoDB.
+TIMEOUT = Duration.seconds(30)
+#: AWS keeps logs forever by default; a month is enough to debug and bounds the cost.
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+#: Powertools for AWS Lambda (Python): the PyPI release the tests run against and the layer the
+#: functions run with. The layer version is the one AWS published for this release (it is the
+#: same number in every commercial region and for every Python version).
+POWERTOOLS_VERSION = "3.23.0"
+POWERTOOLS_LAYER_VERSION = 27
+#: AWS's account that publishes the Powertools layers in the commercial partition.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+# --- Kinesis Data Streams ----------------------------------------------------------------------
+
+#: AWS's own default and minimum retention.
+STREAM_RETENTION = Duration.hours(24)
+STREAM_RETENTION_MIN_HOURS = 24
+STREAM_RETENTION_MAX_HOURS = 8760
+SHARD_COUNT_MIN = 1
+SHARD_COUNT_MAX = 100_000  # bounded in practice by the account's shard quota
+#: Environment variable a producer reads the stream name from.
+STREAM_NAME_ENV = "STREAM_NAME"
+
+# --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
+
+#: AWS's default for Kinesis and DynamoDB Streams.
+BATCH_SIZE = 100
+BATCH_SIZE_MIN = 1
+BATCH_SIZE_MAX = 10_000
+DYNAMODB_BATCH_SIZE_MAX = 10_000
+MAX_BATCHING_WINDOW_MAX_SECONDS = 300
+#: AWS's default is -1 (retry until the record expires): one poison record then blocks its
+#: shard for the whole retention window. 10 attempts are enough for bisect-on-error to isolate
+#: one bad record in a batch of up to 1,024 (2**10) even if every split counted as an attempt,
+#: and bound the time a shard can stall to minutes, not days.
+RETRY_ATTEMPTS = 10
+RETRY_ATTEMPTS_MIN = 0
+RETRY_ATTEMPTS_MAX = 10_000
+#: Lambda's bounds for MaximumRecordAgeInSeconds (besides -1, infinite, which we never use).
+MAX_RECORD_AGE_MIN_SECONDS = 60
+MAX_RECORD_AGE_MAX_SECONDS = 7 * 24 * 3600
+#: Default record age limit = this fraction of the stream's retention: a record sent to the
+#: on-failure destination at that age still stays readable in the stream for the other half of
+#: the retention window, long enough to redrive it from the SQS metadata.
+MAX_RECORD_AGE_FRACTION_OF_RETENTION = 0.5
+PARALLELIZATION_FACTOR = 1
+PARALLELIZATION_FACTOR_MIN = 1
+PARALLELIZATION_FACTOR_MAX = 10
+TUMBLING_WINDOW_MAX_SECONDS = 900
+
+# --- Queues ------------------------------------------------------------------------------------
+
+#: SQS's maximum: keep failure records as long as SQS allows.
+DLQ_RETENTION = Duration.days(14)
+DLQ_RETENTION_MAX_SECONDS = 14 * 24 * 3600

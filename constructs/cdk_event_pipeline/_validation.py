@@ -1,0 +1,99 @@
+"""Range and exclusivity checks shared by every construct.
+
+Each check is token-aware: a value that is an unresolved CDK token is accepted here and left to
+CloudFormation. The range test runs first on the plain Python value, so a valid literal costs no
+jsii round trip; only an out-of-range value is asked whether it is a token before we raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Token
+
+
+class PipelineValidationError(ValueError):
+    """A construct prop is out of range or conflicts with another prop."""
+
+
+def _is_token(value: Any) -> bool:
+    return Token.is_unresolved(value)
+
+
+def check_range(prop: str, value: int | float | None, minimum: float, maximum: float, *, unit: str = "") -> None:
+    """Raise unless ``minimum <= value <= maximum`` (``None`` and tokens pass).
+
+    Args:
+        prop: The prop name as the user spells it (``batch_size``).
+        value: The given value.
+        minimum: Smallest allowed value.
+        maximum: Largest allowed value.
+        unit: Optional unit appended to the numbers in the message.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PipelineValidationError(f"{prop} must be a number (given {value!r})")
+    if minimum <= value <= maximum:
+        return
+    if _is_token(value):
+        return
+    suffix = f" {unit}" if unit else ""
+    raise PipelineValidationError(
+        f"{prop} must be between {_fmt(minimum)}{suffix} and {_fmt(maximum)}{suffix} inclusive "
+        f"(given {_fmt(value)}{suffix})"
+    )
+
+
+def seconds_of(duration: Duration | None) -> float | None:
+    """Seconds of a Duration, or ``None`` when it is absent or an unresolved token."""
+    if duration is None:
+        return None
+    if not isinstance(duration, Duration):
+        raise PipelineValidationError(f"expected a Duration (given {duration!r})")
+    try:
+        return duration.to_seconds()
+    except Exception:  # noqa: BLE001 - jsii raises a plain RuntimeError for token durations
+        return None
+
+
+def check_duration(prop: str, value: Duration | None, minimum_seconds: float, maximum_seconds: float) -> None:
+    """Raise unless a Duration lies within ``[minimum_seconds, maximum_seconds]``."""
+    seconds = seconds_of(value)
+    if seconds is None:
+        return
+    if minimum_seconds <= seconds <= maximum_seconds:
+        return
+    raise PipelineValidationError(
+        f"{prop} must be between {_human(minimum_seconds)} and {_human(maximum_seconds)} inclusive "
+        f"(given {_human(seconds)})"
+    )
+
+
+def check_exclusive(**props: Any) -> None:
+    """Raise when more than one of the keyword arguments is set (not ``None``)."""
+    given = [name for name, value in props.items() if value is not None]
+    if len(given) > 1:
+        raise PipelineValidationError(
+            f"{' and '.join(given)} are mutually exclusive: pass only one of {', '.join(props)}"
+        )
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise a PipelineValidationError with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise PipelineValidationError(message)
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _human(seconds: float) -> str:
+    """``90`` -> ``'90 seconds'``, ``86400`` -> ``'86400 seconds (24 hours)'``."""
+    text = f"{_fmt(seconds)} seconds"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        text += f" ({_fmt(seconds / 3600)} hours)"
+    elif seconds >= 60 and seconds % 60 == 0:
+        text += f" ({_fmt(seconds / 60)} minutes)"
+    return text

@@ -1,0 +1,398 @@
+"""Stream consumers: a Lambda function + an event source mapping with safe failure handling.
+
+:class:`StreamConsumerBase` holds everything Kinesis and DynamoDB Streams consumers share
+(defaults, validation, the on-failure destination, the mapping itself); :class:`StreamConsumer`
+adds what is Kinesis-specific (enhanced fan-out, AT_TIMESTAMP, the exact Kinesis read grants).
+
+Defaults, each differing from AWS's for the reason given in :mod:`cdk_event_pipeline._defaults`:
+bisect the batch on a function error, 10 retries, a record-age limit of half the stream's
+retention, partial batch responses, and an encrypted, TLS-only SQS dead-letter queue as the
+on-failure destination. Nothing blocks a shard for longer than the retry/age bounds, and nothing
+is dropped without a record of it in the destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Annotations, Duration, Names
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from . import _defaults as d
+from ._destinations import ExactS3Destination, ExactSqsDestination
+from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
+from .function import PipelineFunction
+
+#: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
+#: "Process Amazon Kinesis Data Streams records with Lambda": execution role permissions).
+#: CDK's ``grant_read`` adds ListStreams and DescribeStreamConsumer on top, which it does not.
+KINESIS_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+#: Enhanced fan-out: the mapping subscribes through the registered consumer.
+KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
+
+
+class StreamConsumerBase(Construct):
+    """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
+
+    Subclasses implement :meth:`_event_source_arn` and :meth:`grant_source_read`, and may
+    override the ``build_*`` methods to change one decision (how the function is built, what
+    the dead-letter queue looks like, how the mapping is made).
+
+    Args:
+        scope: Parent construct.
+        id: Construct id.
+        function: An existing function to attach instead of building one. Mutually exclusive
+            with ``code``/``handler``. Default: - a new :class:`PipelineFunction`.
+        code: Code of the new function. Required unless ``function`` is given.
+        handler: ``module.function`` of the new function. Required unless ``function`` is given.
+        environment: Extra environment variables of the new function. Default: - none.
+        memory_size: MB of the new function. Default: 256.
+        timeout: Timeout of the new function. Default: 30 seconds.
+        log_retention: Retention of the new function's log group. Default: one month.
+        tracing: Active X-Ray tracing on the new function. Default: False.
+        batch_size: Records per invocation, 1-10000. Default: 100.
+        max_batching_window: Time to gather records before invoking, 0-300 seconds.
+            Default: - no window (invoke as soon as records are available).
+        starting_position: Where to begin reading. Default: LATEST.
+        bisect_batch_on_error: Split a failing batch in two and retry each half. Default: True.
+        retry_attempts: Retries of a failing batch, 0-10000 (never infinite). Default: 10.
+        max_record_age: Oldest record sent to the function, 60 seconds - 7 days and not longer
+            than the source's retention. Default: - half the source's retention.
+        report_batch_item_failures: The function returns partial batch responses. Default: True.
+        parallelization_factor: Concurrent batches per shard, 1-10 (order is kept per
+            partition key). Default: 1.
+        tumbling_window: Aggregation window, 0-900 seconds. Default: - none.
+        filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
+            Default: - every record.
+        enabled: Whether the mapping polls. Default: True.
+        dead_letter_queue: Your own SQS queue as the on-failure destination (gets metadata of
+            the failed batch: shard, sequence range). Mutually exclusive with ``failure_bucket``.
+            Default: - an encrypted, TLS-only queue with 14-day retention, made for this consumer.
+        failure_bucket: An S3 bucket as the on-failure destination: keeps the whole failed
+            records (not just metadata). Default: - the dead-letter queue above.
+        source_retention: Retention of the source, to bound and derive ``max_record_age``.
+            Default: 24 hours (the minimum of both Kinesis and DynamoDB Streams).
+    """
+
+    #: The largest batch size the source allows.
+    max_batch_size: int = d.BATCH_SIZE_MAX
+    #: Starting positions the source accepts.
+    allowed_starting_positions: tuple[lambda_.StartingPosition, ...] = (
+        lambda_.StartingPosition.LATEST,
+        lambda_.StartingPosition.TRIM_HORIZON,
+    )
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        tracing: bool = False,
+        batch_size: int | None = None,
+        max_batching_window: Duration | None = None,
+        starting_position: lambda_.StartingPosition | None = None,
+        starting_position_timestamp: float | None = None,
+        bisect_batch_on_error: bool | None = None,
+        retry_attempts: int | None = None,
+        max_record_age: Duration | None = None,
+        report_batch_item_failures: bool | None = None,
+        parallelization_factor: int | None = None,
+        tumbling_window: Duration | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        enabled: bool | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+        failure_bucket: s3.IBucket | None = None,
+        source_retention: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.source_retention = source_retention if source_retention is not None else d.STREAM_RETENTION
+        retention_s = seconds_of(self.source_retention)
+
+        # --- validation: every prop, before any resource exists -------------------------
+        if function is not None and (code is not None or handler is not None):
+            raise PipelineValidationError(
+                "function and code/handler are mutually exclusive: pass an existing function "
+                "or the code and handler of a new one, not both"
+            )
+        require(function is not None or (code is not None and handler is not None),
+                "code and handler are required when no existing function is given")
+        check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
+        check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
+        check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
+        check_range("retry_attempts", retry_attempts, d.RETRY_ATTEMPTS_MIN, d.RETRY_ATTEMPTS_MAX)
+        check_range("parallelization_factor", parallelization_factor,
+                    d.PARALLELIZATION_FACTOR_MIN, d.PARALLELIZATION_FACTOR_MAX)
+        check_duration("tumbling_window", tumbling_window, 0, d.TUMBLING_WINDOW_MAX_SECONDS)
+        age_max = d.MAX_RECORD_AGE_MAX_SECONDS if retention_s is None else min(d.MAX_RECORD_AGE_MAX_SECONDS, retention_s)
+        if max_record_age is not None:
+            age_s = seconds_of(max_record_age)
+            if age_s is not None and retention_s is not None and age_s > retention_s and age_s <= d.MAX_RECORD_AGE_MAX_SECONDS:
+                raise PipelineValidationError(
+                    f"max_record_age must not exceed the source's retention of {int(retention_s)} seconds "
+                    f"(given {int(age_s)} seconds): records older than the retention are already gone"
+                )
+            check_duration("max_record_age", max_record_age, d.MAX_RECORD_AGE_MIN_SECONDS, age_max)
+        position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
+        self._validate_starting_position(position, starting_position_timestamp)
+
+        # --- resolved settings (public, read-only by convention) -----------------------
+        self.batch_size = batch_size if batch_size is not None else d.BATCH_SIZE
+        self.retry_attempts = retry_attempts if retry_attempts is not None else d.RETRY_ATTEMPTS
+        self.max_record_age = max_record_age if max_record_age is not None else self.default_max_record_age()
+        self.bisect_batch_on_error = bisect_batch_on_error if bisect_batch_on_error is not None else True
+        self.report_batch_item_failures = (
+            report_batch_item_failures if report_batch_item_failures is not None else True
+        )
+        self.parallelization_factor = (
+            parallelization_factor if parallelization_factor is not None else d.PARALLELIZATION_FACTOR
+        )
+        self.starting_position = position
+
+        # --- the function -------------------------------------------------------------
+        self.role: iam.IRole | None
+        self.log_group: logs.ILogGroup | None = None
+        if function is not None:
+            self.function = function
+            self.role = function.role
+            if function.role is None:
+                Annotations.of(self).add_warning_v2(
+                    "cdk-event-pipeline:ImportedFunctionWithoutRole",
+                    "The given function has no known role: grant it the read and on-failure "
+                    "permissions yourself (see StreamConsumer.grant_source_read).",
+                )
+        else:
+            pipeline_function = self.build_function(
+                code=code,  # type: ignore[arg-type]
+                handler=handler,  # type: ignore[arg-type]
+                environment=environment,
+                memory_size=memory_size,
+                timeout=timeout,
+                log_retention=log_retention,
+                tracing=tracing,
+            )
+            self.function = pipeline_function.function
+            self.role = pipeline_function.role
+            self.log_group = pipeline_function.log_group
+
+        # --- the on-failure destination ----------------------------------------------
+        self.dead_letter_queue: sqs.IQueue | None = None
+        self.failure_bucket: s3.IBucket | None = failure_bucket
+        if failure_bucket is not None:
+            self.on_failure: ExactSqsDestination | ExactS3Destination = ExactS3Destination(failure_bucket)
+        else:
+            self.dead_letter_queue = dead_letter_queue if dead_letter_queue is not None else self.build_dead_letter_queue()
+            self.on_failure = ExactSqsDestination(self.dead_letter_queue)
+            if retention_s is not None and retention_s > d.DLQ_RETENTION_MAX_SECONDS:
+                Annotations.of(self).add_warning_v2(
+                    "cdk-event-pipeline:RetentionLongerThanDlq",
+                    "The source keeps records longer than SQS keeps the on-failure metadata "
+                    "(14 days): use failure_bucket to keep failed records for as long.",
+                )
+
+        # --- grants, then the mapping ---------------------------------------------------
+        self.grant_source_read(self.function)
+        self.on_failure.grant(self.function)
+        self.event_source_mapping = self.build_event_source_mapping(
+            max_batching_window=max_batching_window,
+            starting_position_timestamp=starting_position_timestamp,
+            tumbling_window=tumbling_window,
+            filters=filters,
+            enabled=enabled,
+        )
+
+    # --- extension points ---------------------------------------------------------------
+
+    def build_function(
+        self,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        environment: Mapping[str, str] | None,
+        memory_size: int | None,
+        timeout: Duration | None,
+        log_retention: logs.RetentionDays | None,
+        tracing: bool,
+    ) -> PipelineFunction:
+        """Build the consumer's function. Override to change how every function is made."""
+        return PipelineFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=handler,
+            service_name=self.node.id,
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+            log_retention=log_retention,
+            tracing=tracing,
+        )
+
+    def build_dead_letter_queue(self) -> sqs.IQueue:
+        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention."""
+        return sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=d.DLQ_RETENTION,
+        )
+
+    def default_max_record_age(self) -> Duration:
+        """Half the source's retention, within Lambda's 60 s - 7 days."""
+        retention_s = seconds_of(self.source_retention)
+        if retention_s is None:
+            retention_s = d.STREAM_RETENTION_MIN_HOURS * 3600
+        seconds = int(retention_s * d.MAX_RECORD_AGE_FRACTION_OF_RETENTION)
+        seconds = max(d.MAX_RECORD_AGE_MIN_SECONDS, min(d.MAX_RECORD_AGE_MAX_SECONDS, seconds))
+        return Duration.seconds(seconds)
+
+    def build_event_source_mapping(
+        self,
+        *,
+        max_batching_window: Duration | None,
+        starting_position_timestamp: float | None,
+        tumbling_window: Duration | None,
+        filters: Sequence[Mapping[str, Any]] | None,
+        enabled: bool | None,
+    ) -> lambda_.EventSourceMapping:
+        """Build the event source mapping with the resolved settings."""
+        return lambda_.EventSourceMapping(
+            self,
+            "EventSourceMapping",
+            target=self.function,
+            event_source_arn=self._event_source_arn(),
+            batch_size=self.batch_size,
+            max_batching_window=max_batching_window,
+            starting_position=self.starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            bisect_batch_on_error=self.bisect_batch_on_error,
+            retry_attempts=self.retry_attempts,
+            max_record_age=self.max_record_age,
+            report_batch_item_failures=self.report_batch_item_failures,
+            parallelization_factor=self.parallelization_factor,
+            tumbling_window=tumbling_window,
+            filters=list(filters) if filters is not None else None,
+            enabled=enabled,
+            on_failure=self.on_failure,
+        )
+
+    def grant_source_read(self, grantee: iam.IGrantable) -> None:
+        """Grant exactly what the mapping needs to read the source."""
+        raise NotImplementedError
+
+    def _event_source_arn(self) -> str:
+        raise NotImplementedError
+
+    def _validate_starting_position(
+        self, position: lambda_.StartingPosition, timestamp: float | None
+    ) -> None:
+        allowed = self.allowed_starting_positions
+        if position.name not in {p.name for p in allowed}:
+            raise PipelineValidationError(
+                f"starting_position must be one of {', '.join(p.name for p in allowed)} "
+                f"(given {position.name})"
+            )
+        is_timestamp = position.name == "AT_TIMESTAMP"
+        if is_timestamp and timestamp is None:
+            raise PipelineValidationError("starting_position AT_TIMESTAMP needs starting_position_timestamp")
+        if timestamp is not None and not is_timestamp:
+            raise PipelineValidationError(
+                f"starting_position_timestamp is only valid with starting_position AT_TIMESTAMP "
+                f"(given starting_position {position.name})"
+            )
+        if timestamp is not None:
+            check_range("starting_position_timestamp", timestamp, 0, 32503680000, unit="(Unix seconds)")
+
+
+class StreamConsumer(StreamConsumerBase):
+    """A Lambda consumer of a Kinesis data stream, with its own pace and failure handling.
+
+    Many consumers can read one stream, each with its own mapping, batch size, destination and
+    checkpoint. See :class:`StreamConsumerBase` for the shared props.
+
+    Args:
+        stream: The stream to read.
+        enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
+            through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
+            gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
+        **kwargs: See :class:`StreamConsumerBase`; ``starting_position`` may also be
+            AT_TIMESTAMP with ``starting_position_timestamp`` (Unix seconds).
+
+    Example::
+
+        stream = EventStream(self, "Events")
+        audit = stream.add_consumer("Audit", code=code_from_dir("lambdas/audit"),
+                                    handler="audit_handler.handler", batch_size=50)
+    """
+
+    allowed_starting_positions = (
+        lambda_.StartingPosition.LATEST,
+        lambda_.StartingPosition.TRIM_HORIZON,
+        lambda_.StartingPosition.AT_TIMESTAMP,
+    )
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stream: kinesis.IStream,
+        enhanced_fan_out: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.stream = stream
+        self.encryption_key: kms.IKey | None = stream.encryption_key
+        self.enhanced_fan_out = enhanced_fan_out
+        self.fan_out_consumer: kinesis.StreamConsumer | None = None
+        # The fan-out consumer must exist before the base class grants and maps; it is made in
+        # _event_source_arn / grant_source_read on first use, under this construct.
+        super().__init__(scope, id, **kwargs)
+
+    def _fan_out(self) -> kinesis.StreamConsumer:
+        if self.fan_out_consumer is None:
+            self.fan_out_consumer = kinesis.StreamConsumer(
+                self,
+                "FanOutConsumer",
+                stream=self.stream,
+                stream_consumer_name=Names.unique_resource_name(self, max_length=128),
+            )
+        return self.fan_out_consumer
+
+    def _event_source_arn(self) -> str:
+        if self.enhanced_fan_out:
+            return self._fan_out().stream_consumer_arn
+        return self.stream.stream_arn
+
+    def grant_source_read(self, grantee: iam.IGrantable) -> None:
+        """The five read actions on the stream; SubscribeToShard on the fan-out consumer only;
+        ``kms:Decrypt`` on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant)."""
+        self.stream.grant(grantee, *KINESIS_READ_ACTIONS)
+        if self.enhanced_fan_out:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=list(KINESIS_FAN_OUT_ACTIONS),
+                resource_arns=[self._fan_out().stream_consumer_arn],
+            )
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, "kms:Decrypt")

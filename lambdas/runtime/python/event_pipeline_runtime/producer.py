@@ -1,0 +1,593 @@
+"""A Kinesis producer that never drops a record and never reorders a partition key.
+
+:class:`EventProducer` buffers records and :meth:`EventProducer.flush` sends them with
+``PutRecords``; :func:`put_events` does both for an iterable.
+
+Limits (Kinesis Data Streams API reference and quotas, checked 2026-11):
+
+* at most 500 records per ``PutRecords`` request (``max_records_per_request``);
+* each record's data + partition key (UTF-8 bytes) within the stream's maximum record size:
+  1 MiB by default, configurable per stream up to 10 MiB (``max_record_bytes``);
+* the whole request, data + partition keys, within ``max_request_bytes``: 5 MiB by default
+  (the long-standing limit, safe for every stream); the current API reference allows 10 MiB
+  for the request, so it may be raised to 10 MiB;
+* partition keys of 1-256 Unicode characters.
+
+A record that breaks a limit raises (:class:`RecordTooLargeError`, or ``ValueError`` for a bad
+partition key) when it is added, naming the record: before any call is made.
+
+Delivery guarantee:
+
+* **Nothing is dropped silently.** Only the entries that failed (per-entry ``ErrorCode``,
+  e.g. ``ProvisionedThroughputExceededException`` or ``InternalFailure``) are sent again, after
+  an exponential backoff with full jitter (``sleep(random() * min(max_delay, base_delay *
+  2 ** (attempt - 1)))``; ``sleep`` and ``random`` are injectable). A record is tried at most
+  ``max_attempts`` times; when a record runs out of attempts, :meth:`flush` keeps delivering
+  the other partition keys and then raises :class:`UndeliveredRecordsError`, which carries
+  every record not delivered (the failed ones and everything held back behind them). A
+  ``PutRecords`` call that fails as a whole with a retryable error (throttling, internal
+  error, connection error, after botocore's own retries) counts as a failed attempt for all
+  of its entries; any other error (stream not found, access denied, validation) stops at once
+  with :class:`UndeliveredRecordsError` carrying everything not yet delivered.
+* **Per-partition-key order.** A ``PutRecords`` request carries at most one entry per
+  partition key, and a key's next entry is only sent after its previous one was acknowledged.
+  So records of one key are written to the stream in exactly the order they were added, even
+  across retries, whatever the service does inside a request (it may accept a later entry
+  of a shard after rejecting an earlier one). Records of *different* keys may be reordered.
+  Keys with failed entries do not slow down other keys: every request is filled with the
+  oldest pending entry of as many keys as fit.
+* **Throughput.** One entry per key per request costs nothing when the batch has at least
+  500 distinct keys. With few hot keys use ``aggregate=True``: each entry is then a KPL
+  aggregated record holding as many consecutive records of its key as fit in
+  ``max_record_bytes``, so a key's records still go atomically and in order.
+* **At-least-once.** A request whose response is lost (timeout) may have been written; it is
+  retried, so a record can appear twice in the stream. Consumers de-duplicate with the
+  envelope ``id`` (see :func:`event_pipeline_runtime.pipeline_handler`'s idempotency).
+
+An :class:`EventProducer` is not thread-safe: use one per thread.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from event_pipeline_runtime.aggregation import aggregate_records, aggregated_size, user_record_size
+from event_pipeline_runtime.codec import GZIP_MAGIC, encode_payload
+from event_pipeline_runtime.envelope import make_envelope
+
+__all__ = [
+    "DEFAULT_BASE_DELAY_SECONDS",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_MAX_DELAY_SECONDS",
+    "EventProducer",
+    "MAX_PARTITION_KEY_CHARS",
+    "MAX_RECORD_BYTES",
+    "MAX_RECORD_BYTES_LIMIT",
+    "MAX_RECORDS_PER_REQUEST",
+    "MAX_REQUEST_BYTES",
+    "MAX_REQUEST_BYTES_LIMIT",
+    "PutResult",
+    "RETRYABLE_CALL_ERRORS",
+    "RecordTooLargeError",
+    "UndeliveredRecordsError",
+    "put_events",
+]
+
+MAX_RECORDS_PER_REQUEST = 500
+"""PutRecords: at most 500 records per request."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""A stream's default maximum record size (data + partition key): 1 MiB."""
+MAX_RECORD_BYTES_LIMIT = 10 * 1024 * 1024
+"""The largest maximum record size a stream can be configured with (UpdateMaxRecordSize): 10 MiB."""
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+"""Default request budget (data + partition keys): 5 MiB, valid for every stream."""
+MAX_REQUEST_BYTES_LIMIT = 10 * 1024 * 1024
+"""The current API reference's request limit: 10 MiB."""
+MAX_PARTITION_KEY_CHARS = 256
+"""Partition keys are 1-256 Unicode characters."""
+
+DEFAULT_MAX_ATTEMPTS = 10
+"""Tries per record, the first included. At a 30% per-entry failure rate, 0.3**10 ~ 6e-6."""
+DEFAULT_BASE_DELAY_SECONDS = 0.05
+DEFAULT_MAX_DELAY_SECONDS = 2.0
+
+RETRYABLE_CALL_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "InternalFailure",
+        "InternalFailureException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "LimitExceededException",
+        "KMSThrottlingException",
+    }
+)
+"""Error codes of a whole failed PutRecords call that are worth another attempt."""
+
+
+class RecordTooLargeError(ValueError):
+    """A record is larger than the stream accepts (data + partition key).
+
+    Attributes:
+        index: Position of the record among those added since the last flush (for
+            :func:`put_events`, its position in the iterable).
+        partition_key: The record's partition key.
+        size: Data + partition key, in bytes.
+        limit: The maximum record size in force.
+    """
+
+    def __init__(self, index: int, partition_key: str, size: int, limit: int) -> None:
+        self.index = index
+        self.partition_key = partition_key
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"record {index} (partition key {partition_key!r}) is {size} bytes (data + partition key), "
+            f"over the maximum record size of {limit} bytes; nothing was sent"
+        )
+
+
+class UndeliveredRecordsError(Exception):
+    """Some records were not delivered when the producer gave up.
+
+    Attributes:
+        records: Every undelivered record as ``(partition_key, data)``, in the order added
+            (for each key: the record that failed and all later records held back behind it).
+        error_codes: The last error code seen per undelivered partition key.
+        delivered: How many records were delivered by the same flush.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        records: list[tuple[str, bytes]],
+        error_codes: dict[str, str],
+        delivered: int,
+    ) -> None:
+        self.records = records
+        self.error_codes = error_codes
+        self.delivered = delivered
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What a flush did.
+
+    Attributes:
+        records: User records delivered.
+        api_calls: ``PutRecords`` calls made.
+        retried: Entries sent again after a failure.
+        kinesis_records: Kinesis records written (fewer than ``records`` when aggregating).
+    """
+
+    records: int
+    api_calls: int
+    retried: int
+    kinesis_records: int = 0
+
+
+@dataclass(slots=True)
+class _Record:
+    index: int
+    partition_key: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One PutRecords entry: a record, or a KPL aggregate of consecutive records of one key."""
+
+    partition_key: str
+    data: bytes
+    size: int
+    records: list[_Record]
+    attempts: int = 0
+    last_error: str = field(default="")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high} inclusive (given {value!r})")
+
+
+class EventProducer:
+    """Buffer records and deliver them to a Kinesis stream (see the module docstring).
+
+    Args:
+        stream_name: Stream name or ARN. Default: env ``STREAM_NAME``.
+        client: A boto3 Kinesis client. Default: a new one with botocore's ``standard``
+            retry mode.
+        compress: Gzip each payload. Default: False.
+        aggregate: KPL-aggregate consecutive records of one partition key. Default: False.
+        max_attempts: Tries per record, first included; at least 1. Default: 10.
+        max_record_bytes: Maximum record size (data + partition key), 1 byte to 10 MiB; set it
+            to the stream's configured maximum. Default: 1 MiB.
+        max_request_bytes: Request budget (data + partition keys), at least
+            ``max_record_bytes``, at most 10 MiB. Default: 5 MiB.
+        max_records_per_request: 1-500. Default: 500.
+        base_delay: Backoff base in seconds. Default: 0.05.
+        max_delay: Backoff cap in seconds. Default: 2.0.
+        sleep: Called with the backoff delay. Default: ``time.sleep``.
+        random: Returns a float in [0, 1) for the jitter. Default: ``random.random``.
+
+    Raises:
+        ValueError: When no stream is given (argument or ``STREAM_NAME``), or a limit is out of
+            range.
+    """
+
+    def __init__(
+        self,
+        stream_name: str | None = None,
+        *,
+        client: Any = None,
+        compress: bool = False,
+        aggregate: bool = False,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        max_records_per_request: int = MAX_RECORDS_PER_REQUEST,
+        base_delay: float = DEFAULT_BASE_DELAY_SECONDS,
+        max_delay: float = DEFAULT_MAX_DELAY_SECONDS,
+        sleep: Callable[[float], Any] = time.sleep,
+        random: Callable[[], float] = random.random,  # noqa: A002 - mirrors the stdlib name
+    ) -> None:
+        stream = stream_name if stream_name is not None else os.environ.get("STREAM_NAME")
+        if not stream:
+            raise ValueError("stream_name is required (argument or environment variable STREAM_NAME)")
+        _check_range("max_attempts", max_attempts, 1, 1000)
+        _check_range("max_record_bytes", max_record_bytes, 1, MAX_RECORD_BYTES_LIMIT)
+        _check_range("max_request_bytes", max_request_bytes, max_record_bytes, MAX_REQUEST_BYTES_LIMIT)
+        _check_range("max_records_per_request", max_records_per_request, 1, MAX_RECORDS_PER_REQUEST)
+        if base_delay < 0 or max_delay < 0:
+            raise ValueError(f"base_delay and max_delay must be >= 0 (given {base_delay}, {max_delay})")
+        self.stream_name = stream
+        self._stream_param = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+        self._client = client
+        self.compress = compress
+        self.aggregate = aggregate
+        self.max_attempts = max_attempts
+        self.max_record_bytes = max_record_bytes
+        self.max_request_bytes = max_request_bytes
+        self.max_records_per_request = max_records_per_request
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._sleep = sleep
+        self._random = random
+        self._buffer: list[_Record] = []
+
+    # --- public API --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The boto3 Kinesis client (created on first use)."""
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - imported lazily: consumers that never produce skip it
+            from botocore.config import Config  # noqa: PLC0415
+
+            self._client = boto3.client("kinesis", config=Config(retries={"mode": "standard"}))
+        return self._client
+
+    @property
+    def pending(self) -> int:
+        """Records buffered and not yet flushed."""
+        return len(self._buffer)
+
+    def put(self, data: Any, partition_key: str) -> None:
+        """Buffer one record.
+
+        Args:
+            data: ``bytes`` are sent as given (gzip-compressed when ``compress`` and not already
+                gzip); anything else is JSON-encoded with :func:`encode_payload`.
+            partition_key: 1-256 Unicode characters.
+
+        Raises:
+            ValueError: When the partition key is not a 1-256 character string.
+            RecordTooLargeError: When data + partition key exceed ``max_record_bytes``.
+            TypeError: When ``data`` is not JSON-serialisable.
+        """
+        index = len(self._buffer)
+        if not isinstance(partition_key, str) or not 1 <= len(partition_key) <= MAX_PARTITION_KEY_CHARS:
+            raise ValueError(
+                f"record {index}: partition key must be a string of 1 to {MAX_PARTITION_KEY_CHARS} "
+                f"characters (given {partition_key!r:.80})"
+            )
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+            if self.compress and payload[:2] != GZIP_MAGIC:
+                payload = gzip.compress(payload, compresslevel=6, mtime=0)
+        else:
+            payload = encode_payload(data, compress=self.compress)
+        size = len(payload) + len(partition_key.encode("utf-8"))
+        if size > self.max_record_bytes:
+            raise RecordTooLargeError(index, partition_key, size, self.max_record_bytes)
+        self._buffer.append(_Record(index, partition_key, payload))
+
+    def put_event(
+        self,
+        type: str,  # noqa: A002 - the envelope field is called "type"
+        data: Any,
+        *,
+        partition_key: str,
+        id: str | None = None,  # noqa: A002 - the envelope field is called "id"
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Wrap ``data`` in an envelope and buffer it.
+
+        Args:
+            type: Event type.
+            data: Payload.
+            partition_key: 1-256 Unicode characters.
+            id: Event id. Default: a new uuid4 hex.
+            version: Envelope version. Default: ``ENVELOPE_VERSION``.
+
+        Returns:
+            The envelope that was buffered.
+        """
+        if version is None:
+            envelope = make_envelope(type, data, id=id)
+        else:
+            envelope = make_envelope(type, data, id=id, version=version)
+        self.put(envelope, partition_key)
+        return envelope
+
+    def flush(self) -> PutResult:
+        """Send everything buffered.
+
+        Returns:
+            What was sent.
+
+        Raises:
+            UndeliveredRecordsError: When records could not be delivered; the buffer is empty
+                afterwards (the error carries the records).
+        """
+        records, self._buffer = self._buffer, []
+        if not records:
+            return PutResult(0, 0, 0, 0)
+        return _Delivery(self, records).run()
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.flush()
+
+
+class _Delivery:
+    """One flush: the per-key queues, the request loop, retries and bookkeeping."""
+
+    def __init__(self, producer: EventProducer, records: list[_Record]) -> None:
+        self.p = producer
+        self.queues: dict[str, deque[_Record]] = {}
+        for record in records:
+            queue = self.queues.get(record.partition_key)
+            if queue is None:
+                queue = self.queues[record.partition_key] = deque()
+            queue.append(record)
+        # Heap of (index of the entry's first record, tiebreak, entry): the oldest pending entry
+        # of every key that has nothing in flight. A key is in the heap at most once.
+        self.heap: list[tuple[int, int, _Entry]] = []
+        for key in self.queues:
+            self._push_next(key)
+        self.delivered = 0
+        self.kinesis_records = 0
+        self.api_calls = 0
+        self.retried = 0
+        self.dead: list[_Entry] = []
+
+    def _push_next(self, key: str) -> None:
+        queue = self.queues[key]
+        if not queue:
+            del self.queues[key]
+            return
+        entry = self._make_entry(key, queue)
+        heapq.heappush(self.heap, (entry.records[0].index, id(entry), entry))
+
+    def _make_entry(self, key: str, queue: deque[_Record]) -> _Entry:
+        first = queue.popleft()
+        key_bytes = len(key.encode("utf-8"))
+        if not self.p.aggregate or not queue:
+            return _Entry(key, first.data, len(first.data) + key_bytes, [first])
+        taken = [first]
+        pairs = [(key, first.data)]
+        size = aggregated_size(pairs) + key_bytes
+        limit = self.p.max_record_bytes
+        while queue:
+            candidate = queue[0]
+            grown = size + _aggregate_growth(candidate.data)
+            if grown > limit:
+                break
+            taken.append(queue.popleft())
+            pairs.append((key, candidate.data))
+            size = grown
+        if len(taken) == 1:
+            return _Entry(key, first.data, len(first.data) + key_bytes, taken)
+        data = aggregate_records(pairs)
+        return _Entry(key, data, len(data) + key_bytes, taken)
+
+    def run(self) -> PutResult:
+        p = self.p
+        while self.heap:
+            batch = self._next_request()
+            failed = self._send(batch)
+            if failed:
+                attempts = max(entry.attempts for entry in failed)
+                delay = min(p.max_delay, p.base_delay * (2 ** (attempts - 1)))
+                if delay > 0:
+                    p._sleep(p._random() * delay)
+        if self.dead:
+            self._raise_undelivered()
+        return PutResult(self.delivered, self.api_calls, self.retried, self.kinesis_records)
+
+    def _next_request(self) -> list[_Entry]:
+        p = self.p
+        batch: list[_Entry] = []
+        size = 0
+        while self.heap and len(batch) < p.max_records_per_request:
+            entry = self.heap[0][2]
+            if size + entry.size > p.max_request_bytes:
+                break
+            heapq.heappop(self.heap)
+            batch.append(entry)
+            size += entry.size
+        return batch
+
+    def _send(self, batch: list[_Entry]) -> list[_Entry]:
+        """Send one request; requeue what failed; return the entries that will be retried."""
+        p = self.p
+        for entry in batch:
+            if entry.attempts:
+                self.retried += 1
+        self.api_calls += 1
+        try:
+            response = p.client.put_records(
+                Records=[{"Data": e.data, "PartitionKey": e.partition_key} for e in batch],
+                **p._stream_param,
+            )
+        except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
+            code = _call_error_code(exc)
+            if code is None:
+                self._abort(batch, exc)
+            results = [{"ErrorCode": code, "ErrorMessage": str(exc)}] * len(batch)
+        else:
+            results = response.get("Records") or []
+            if len(results) != len(batch):
+                raise RuntimeError(f"PutRecords answered {len(results)} results for {len(batch)} records")
+            if not response.get("FailedRecordCount"):
+                for entry in batch:
+                    self._delivered(entry)
+                return []
+        retry: list[_Entry] = []
+        for entry, result in zip(batch, results):
+            error = result.get("ErrorCode")
+            if not error:
+                self._delivered(entry)
+                continue
+            entry.attempts += 1
+            entry.last_error = error
+            if entry.attempts >= p.max_attempts:
+                self.dead.append(entry)  # its key's later records stay queued: undelivered
+            else:
+                heapq.heappush(self.heap, (entry.records[0].index, id(entry), entry))
+                retry.append(entry)
+        return retry
+
+    def _delivered(self, entry: _Entry) -> None:
+        self.delivered += len(entry.records)
+        self.kinesis_records += 1
+        self._push_next(entry.partition_key)
+
+    def _undelivered(self, extra: list[_Entry]) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+        """Collect every record not delivered: dead, in flight (``extra``), queued or held back."""
+        entries = [*self.dead, *extra, *(item[2] for item in self.heap)]
+        codes = {e.partition_key: e.last_error or "NotAttempted" for e in entries}
+        records = [r for e in entries for r in e.records]
+        for key, queue in self.queues.items():
+            records.extend(queue)
+            codes.setdefault(key, "NotAttempted")
+        records.sort(key=lambda r: r.index)
+        return [(r.partition_key, r.data) for r in records], codes
+
+    def _raise_undelivered(self) -> None:
+        records, codes = self._undelivered([])
+        raise UndeliveredRecordsError(
+            f"{len(records)} record(s) of {len(codes)} partition key(s) not delivered to "
+            f"{self.p.stream_name} after {self.p.max_attempts} attempt(s) "
+            f"({self.delivered} delivered); last errors: {_summarise(codes)}",
+            records,
+            codes,
+            self.delivered,
+        )
+
+    def _abort(self, batch: list[_Entry], exc: Exception) -> None:
+        for entry in batch:
+            entry.last_error = type(exc).__name__
+        records, codes = self._undelivered(batch)
+        for entry in batch:
+            codes[entry.partition_key] = _client_error_code(exc) or type(exc).__name__
+        raise UndeliveredRecordsError(
+            f"PutRecords to {self.p.stream_name} failed with a non-retryable error ({exc}); "
+            f"{len(records)} record(s) not delivered ({self.delivered} delivered)",
+            records,
+            codes,
+            self.delivered,
+        ) from exc
+
+
+def _aggregate_growth(data: bytes) -> int:
+    """Bytes one more record of the (already tabled, index 0) key adds to an aggregate."""
+    return user_record_size(0, len(data))
+
+
+def _client_error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+    return None
+
+
+def _call_error_code(exc: Exception) -> str | None:
+    """Return an error code when a failed call is worth retrying, else None."""
+    code = _client_error_code(exc)
+    if code is not None:
+        return code if code in RETRYABLE_CALL_ERRORS else None
+    try:
+        from botocore.exceptions import (  # noqa: PLC0415
+            ConnectionClosedError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+    except ImportError:  # pragma: no cover - botocore is always there with a client
+        return None
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+        return type(exc).__name__
+    return None
+
+
+def _summarise(codes: dict[str, str]) -> str:
+    counts: dict[str, int] = {}
+    for code in codes.values():
+        counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{code} x{n}" for code, n in sorted(counts.items()))
+
+
+def put_events(
+    stream_name: str | None,
+    records: Iterable[tuple[str, Any]],
+    **producer_kwargs: Any,
+) -> PutResult:
+    """Deliver ``(partition_key, data)`` pairs to a stream, in order per key.
+
+    Every record is validated before the first call.
+
+    Args:
+        stream_name: Stream name or ARN; ``None`` reads env ``STREAM_NAME``.
+        records: ``(partition_key, data)`` pairs; ``data`` as for :meth:`EventProducer.put`.
+        **producer_kwargs: Passed to :class:`EventProducer`.
+
+    Returns:
+        What was sent.
+
+    Raises:
+        RecordTooLargeError: A record is too large (nothing sent).
+        UndeliveredRecordsError: Records could not be delivered.
+    """
+    producer = EventProducer(stream_name, **producer_kwargs)
+    for partition_key, data in records:
+        producer.put(data, partition_key)
+    return producer.flush()
