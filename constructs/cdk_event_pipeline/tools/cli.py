@@ -1,0 +1,259 @@
+"""The ``event-pipeline`` console script: ``replay``, ``redrive`` and ``tail``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ._aws import Aws, translate
+from .errors import ExitCode, ToolError
+from .output import Output
+from .records import parse_time
+from .targets import (
+    DEFAULT_FUNCTION_BATCH_SIZE,
+    FunctionTarget,
+    HandlerTarget,
+    PrintTarget,
+    StreamTarget,
+    Target,
+)
+
+EXIT_CODES = """\
+exit codes:
+  0    everything asked for was done
+  1    some records were not delivered (target or handler failed, unrecognised message)
+  2    bad command line
+  3    some records are gone from the stream (past retention, shard or stream deleted);
+       their DLQ messages are kept
+  4    not found: stream, queue, bucket, function or handler
+  5    no credentials, invalid credentials, or access denied
+  6    AWS endpoint unreachable, or no region configured
+  130  interrupted (Ctrl-C; tail exits 0)
+"""
+
+TIMES = """\
+times (--from, --to): ISO 8601 (2024-05-01T12:00:00Z; naive = UTC), Unix epoch seconds,
+or a duration ago: 90s, 15m, 2h, 1d, 1w.
+"""
+
+DESCRIPTION = """\
+Operate Kinesis / DynamoDB Streams event pipelines: replay a time window, redrive
+Lambda on-failure (DLQ) messages, tail a stream decoded.
+
+Uses the standard AWS credential chain; --endpoint-url or AWS_ENDPOINT_URL points it at
+another endpoint (a local moto server, for example).
+"""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument("--region", help="AWS region (default: the environment / profile's)")
+    group.add_argument(
+        "--endpoint-url",
+        help="AWS endpoint URL for every service (default: AWS_ENDPOINT_URL, else AWS's)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line on stdout, each with a 'type' "
+        "(record, message, summary, error); no progress bars",
+    )
+    group.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (they are drawn on stderr only when it is a terminal)",
+    )
+    return common
+
+
+def _add_targets(parser: argparse.ArgumentParser, *, handler: bool, required: bool) -> None:
+    targets = parser.add_mutually_exclusive_group(required=required)
+    targets.add_argument("--to-function", metavar="NAME", help="invoke this Lambda function "
+                         "synchronously with a Kinesis / DynamoDB Streams shaped event")
+    targets.add_argument("--to-stream", metavar="NAME", help="put the records to this Kinesis "
+                         "stream (original partition keys, per-key order kept)")
+    if handler:
+        targets.add_argument("--to-handler", metavar="MODULE:FUNC", help="import a Python "
+                             "Lambda handler and call it in this process")
+    targets.add_argument("--print", action="store_true", help="print the records decoded")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_FUNCTION_BATCH_SIZE,
+        help="records per invocation for --to-function / --to-handler (default: %(default)s; "
+        "--to-stream puts up to 500 per request)",
+    )
+    if handler:
+        parser.add_argument(
+            "--handler-path", action="append", default=[], metavar="DIR",
+            help="directory put first on sys.path for --to-handler (repeatable; the current "
+            "directory is always searched)",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render the README's usage text)."""
+    common = _common()
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="event-pipeline", description=DESCRIPTION, epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay", parents=[common], formatter_class=formatter, epilog=TIMES + "\n" + EXIT_CODES,
+        help="re-deliver a time window of a Kinesis stream",
+        description="Read every shard from --from (AT_TIMESTAMP) to --to, parents before "
+        "children after a reshard, in order per shard, and re-deliver in batches. Stops at "
+        "the first batch the target refuses and says where.",
+    )
+    replay.add_argument("--stream", required=True, metavar="NAME", help="source stream")
+    replay.add_argument("--from", dest="start", required=True, metavar="TIME",
+                        help="replay records that arrived at or after this time")
+    replay.add_argument("--to", dest="end", metavar="TIME",
+                        help="... and at or before this time (default: when the run starts, so "
+                        "a replay into the same stream never chases its own writes)")
+    _add_targets(replay, handler=True, required=True)
+
+    redrive = commands.add_parser(
+        "redrive", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+        help="re-deliver the records behind Lambda on-failure messages",
+        description="Read Lambda on-failure records (KinesisBatchInfo / DDBStreamBatchInfo) "
+        "from an SQS queue or S3 objects, fetch the records from the stream by shard and "
+        "sequence range (S3 objects carry them in 'payload'), re-deliver them, and delete a "
+        "message only after all its records were delivered. Messages whose records are gone "
+        "are kept and reported (exit code 3).",
+    )
+    source = redrive.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dlq", metavar="QUEUE_URL", help="SQS on-failure destination queue")
+    source.add_argument("--s3-uri", metavar="S3_URI",
+                        help="S3 on-failure destination: s3://bucket[/prefix]")
+    _add_targets(redrive, handler=True, required=True)
+    redrive.add_argument("--dry-run", action="store_true",
+                         help="fetch and check everything; deliver and delete nothing")
+    redrive.add_argument("--allow-partial", action="store_true",
+                         help="when part of a batch is gone, deliver the rest and delete the "
+                         "message (missing records are still reported, exit code 3)")
+    redrive.add_argument("--max-messages", type=int, default=1000,
+                         help="handle at most this many messages / objects (default: %(default)s)")
+    redrive.add_argument("--wait-seconds", type=int, default=2, choices=range(0, 21),
+                         metavar="0-20",
+                         help="SQS long-poll wait; the queue counts as drained after one empty "
+                         "receive (default: %(default)s)")
+    redrive.add_argument("--visibility-timeout", type=int, default=900,
+                         help="seconds received messages stay hidden while the run lasts; "
+                         "kept messages are made visible again at the end (default: %(default)s)")
+
+    tail = commands.add_parser(
+        "tail", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+        help="follow a Kinesis stream and print its records decoded",
+        description="Follow new records on every shard (gzip, envelope and KPL aggregation "
+        "decoded; undecodable data printed as base64). Runs until --max-records, --timeout "
+        "or Ctrl-C.",
+    )
+    tail.add_argument("--stream", required=True, metavar="NAME", help="stream to follow")
+    tail.add_argument("--from-start", action="store_true",
+                      help="start at the oldest record (TRIM_HORIZON) instead of new ones")
+    tail.add_argument("--max-records", type=int, metavar="N", help="stop after N records")
+    tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS")
+    tail.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS",
+                      help="pause when no shard had new records (default: %(default)s)")
+    return parser
+
+
+def _target(args: argparse.Namespace, aws: Aws, output: Output) -> Target:
+    if args.batch_size < 1 or args.batch_size > 10000:
+        raise ToolError(f"--batch-size must be between 1 and 10000 (given {args.batch_size})",
+                        ExitCode.USAGE)
+    if args.to_function:
+        return FunctionTarget(aws, args.to_function, args.batch_size)
+    if args.to_stream:
+        return StreamTarget(aws, args.to_stream)
+    if getattr(args, "to_handler", None):
+        return HandlerTarget(args.to_handler, args.handler_path, args.batch_size)
+    return PrintTarget(output)
+
+
+def _time(value: str, option: str, now: datetime) -> datetime:
+    try:
+        return parse_time(value, now)
+    except ValueError as exc:
+        raise ToolError(f"{option}: {exc}", ExitCode.USAGE) from exc
+
+
+def _run(args: argparse.Namespace, aws: Aws, output: Output) -> int:
+    if args.command == "replay":
+        from .replay import replay
+
+        now = datetime.now(UTC)
+        start = _time(args.start, "--from", now)
+        end = _time(args.end, "--to", now) if args.end else now
+        if end < start:
+            raise ToolError(f"--to ({end.isoformat()}) is before --from ({start.isoformat()})",
+                            ExitCode.USAGE)
+        return replay(aws, output, stream_name=args.stream, start=start, end=end,
+                      target=_target(args, aws, output))
+    if args.command == "redrive":
+        from .redrive import Redrive, redrive_s3, redrive_sqs
+
+        run = Redrive(aws, output, _target(args, aws, output), dry_run=args.dry_run,
+                      allow_partial=args.allow_partial)
+        if args.dlq:
+            return redrive_sqs(run, queue_url=args.dlq, max_messages=args.max_messages,
+                               wait_seconds=args.wait_seconds,
+                               visibility_timeout=args.visibility_timeout)
+        return redrive_s3(run, uri=args.s3_uri, max_messages=args.max_messages)
+    from .tail import tail
+
+    try:
+        return tail(aws, output, stream_name=args.stream, from_start=args.from_start,
+                    max_records=args.max_records, timeout=args.timeout,
+                    poll_interval=args.poll_interval)
+    except KeyboardInterrupt:
+        return ExitCode.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``event-pipeline``.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code (see ``event-pipeline --help``).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    output = Output(json_mode=args.json, progress=not args.no_progress)
+    aws = Aws(region=args.region, endpoint_url=args.endpoint_url)
+    try:
+        return int(_run(args, aws, output))
+    except ToolError as exc:
+        output.error(exc.message, exc.exit_code)
+        return int(exc.exit_code)
+    except (ClientError, BotoCoreError) as exc:
+        tool_error = translate(exc, "AWS")
+        if tool_error is None:
+            tool_error = ToolError(f"AWS request failed: {exc}", ExitCode.NOT_DELIVERED)
+        output.error(tool_error.message, tool_error.exit_code)
+        return int(tool_error.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted", ExitCode.INTERRUPTED)
+        return int(ExitCode.INTERRUPTED)
+
+
+def _entry() -> None:  # pragma: no cover - python -m
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()
