@@ -1,0 +1,517 @@
+"""One entry point that turns ``process(record)`` into a batch Lambda handler.
+
+:func:`pipeline_handler` builds a handler for Kinesis, SQS or DynamoDB Streams events. For
+every event record it decodes (base64, gzip detected by magic bytes, JSON, KPL
+de-aggregation for Kinesis), reads the envelope, checks its version, and calls ``process``
+once per user record with a :class:`ConsumerRecord`. The response is the partial batch
+response ``{"batchItemFailures": [{"itemIdentifier": ...}]}`` built by Powertools'
+``BatchProcessor`` and ``process_partial_response``; the event source mapping must have
+``ReportBatchItemFailures`` on (the constructs set it).
+
+Failure semantics:
+
+* A record ``process`` raises on, a record that cannot be decoded (bad base64, broken gzip,
+  not JSON) and a record whose envelope version is not in ``supported_versions``
+  (:class:`UnsupportedVersionError`) are reported as failed, with the reason logged. They never
+  fail the whole batch and are never skipped silently: the mapping retries them and, with the
+  constructs' settings, bisects and finally sends them to the on-failure destination / DLQ.
+* **Ordering (Kinesis and DynamoDB Streams).** Lambda resumes a stream from the lowest failed
+  sequence number, so every record after a failure is delivered again anyway. To keep side
+  effects in stream order, after the first failed record of a shard the handler does **not**
+  process the later records of that shard in the batch; it reports them as failed too and
+  they come back, in order, from the checkpoint. (A Lambda stream batch holds one shard; the
+  handler still groups by shard, from ``eventID``, in case it is given several.) For SQS FIFO
+  queues the same rule applies per ``MessageGroupId``; standard SQS queues have no order, so
+  each message stands alone.
+* **KPL aggregates.** All user records of an aggregated Kinesis record are decoded before any
+  is processed (a broken one fails the record with no side effect). If ``process`` fails on
+  user record *k*, the whole Kinesis record is reported failed and comes back; user records
+  before *k* are then skipped by idempotency (their default key includes the sub-record index)
+  or, without idempotency, processed again.
+* **Idempotency** (``idempotent=True``, or env ``IDEMPOTENCY_TABLE_NAME`` set): each user
+  record is applied at most once per key with Powertools' idempotency utility on a DynamoDB
+  table (partition key ``id``, TTL attribute ``expiration``; expiry env
+  ``IDEMPOTENCY_TTL_SECONDS``, default one day). The default key is the envelope ``id``, else
+  ``shardId:sequenceNumber`` (plus ``:subSequence`` inside KPL aggregates) for Kinesis, the
+  ``messageId`` for SQS and the ``eventID`` for DynamoDB Streams. A record whose key was
+  already applied is skipped and counts as a success. If ``process`` raises, the key is
+  released (deleted) so the retry applies it. A record whose key is still in progress (another
+  invocation is applying it) fails and comes back later. The DynamoDB actions used are
+  ``PutItem`` (conditional), ``UpdateItem`` and ``DeleteItem`` (and ``GetItem`` only with a
+  boto3 too old to return the item on a failed condition).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import sys
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from event_pipeline_runtime.aggregation import AGGREGATION_MAGIC
+from event_pipeline_runtime.codec import GZIP_MAGIC, DecodeError, decode_record_data
+from event_pipeline_runtime.envelope import Envelope, parse_envelope
+
+if TYPE_CHECKING:
+    import logging
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+__all__ = [
+    "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
+    "ConsumerRecord",
+    "SkippedAfterFailureError",
+    "UnsupportedVersionError",
+    "pipeline_handler",
+]
+
+DEFAULT_IDEMPOTENCY_TTL_SECONDS = 3600 * 24
+"""How long an applied key is remembered when ``IDEMPOTENCY_TTL_SECONDS`` is not set."""
+
+_SOURCES: dict[str, tuple[EventType, str]] = {
+    "kinesis": (EventType.KinesisDataStreams, "aws:kinesis"),
+    "sqs": (EventType.SQS, "aws:sqs"),
+    "dynamodb": (EventType.DynamoDBStreams, "aws:dynamodb"),
+}
+
+_a2b = binascii.a2b_base64
+_loads = json.loads
+
+
+class UnsupportedVersionError(ValueError):
+    """An envelope's version is not one the handler supports."""
+
+
+class SkippedAfterFailureError(RuntimeError):
+    """Not processed because an earlier record of the same shard (or FIFO group) failed."""
+
+
+@dataclass(slots=True)
+class ConsumerRecord:
+    """One user record handed to ``process``.
+
+    Attributes:
+        body: The decoded JSON value (Kinesis, SQS) or, for DynamoDB Streams, the new image
+            (the old image for REMOVE, the keys when the stream carries no image).
+        envelope: The envelope when ``body`` is envelope-shaped (never for DynamoDB).
+        partition_key: Kinesis partition key (the user record's, inside KPL aggregates); the
+            ``MessageGroupId`` for SQS FIFO; else None.
+        sequence_number: Kinesis / DynamoDB sequence number; SQS FIFO ``SequenceNumber``.
+        shard_id: Kinesis shard id (from ``eventID``); else None.
+        event_source: ``"aws:kinesis"``, ``"aws:sqs"`` or ``"aws:dynamodb"``.
+        raw: The original event record.
+        message_id: SQS ``messageId``.
+        new_image: DynamoDB ``NewImage`` as plain Python (boto3 ``TypeDeserializer``).
+        old_image: DynamoDB ``OldImage`` as plain Python.
+        event_name: DynamoDB ``INSERT`` / ``MODIFY`` / ``REMOVE``.
+        idempotency_key: The default idempotency key (see the module docstring).
+        sub_sequence: Index inside a KPL aggregated record; None when not aggregated.
+    """
+
+    body: Any
+    envelope: Envelope | None
+    partition_key: str | None
+    sequence_number: str | None
+    shard_id: str | None
+    event_source: str
+    raw: dict[str, Any]
+    message_id: str | None = None
+    new_image: dict[str, Any] | None = None
+    old_image: dict[str, Any] | None = None
+    event_name: str | None = None
+    idempotency_key: str = ""
+    sub_sequence: int | None = None
+
+    @property
+    def data(self) -> Any:
+        """The envelope's ``data`` when there is an envelope, else ``body``."""
+        envelope = self.envelope
+        return envelope.data if envelope is not None else self.body
+
+    @property
+    def type(self) -> str | None:
+        """The envelope's ``type``, or None."""
+        envelope = self.envelope
+        return envelope.type if envelope is not None else None
+
+
+# --- decoding, one function per source -----------------------------------------------------
+
+
+def _check_version(envelope: Envelope, supported: Collection[int], where: str) -> None:
+    if envelope.version not in supported:
+        raise UnsupportedVersionError(
+            f"{where}: envelope version {envelope.version} of event type {envelope.type!r} "
+            f"(id {envelope.id!r}) is not supported (supported: {sorted(supported)})"
+        )
+
+
+def _kinesis_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+    kinesis = raw["kinesis"]
+    sequence = kinesis["sequenceNumber"]
+    partition_key = kinesis["partitionKey"]
+    event_id = raw.get("eventID")
+    shard = event_id.partition(":")[0] if event_id else None
+    try:
+        data = _a2b(kinesis["data"])
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise DecodeError(f"Kinesis record {sequence}: data is not base64: {exc}") from exc
+    head = data[:4]
+    if head != AGGREGATION_MAGIC and head[:2] != GZIP_MAGIC:
+        # Hot path: one plain JSON user record.
+        try:
+            body = _loads(data)
+        except ValueError as exc:
+            raise DecodeError(f"Kinesis record {sequence}: payload is not UTF-8 JSON: {exc}") from exc
+        envelope = parse_envelope(body)
+        if envelope is not None:
+            if envelope.version not in supported:
+                _check_version(envelope, supported, f"Kinesis record {sequence}")
+            key = envelope.id
+        else:
+            key = f"{shard}:{sequence}"
+        return [ConsumerRecord(body, envelope, partition_key, sequence, shard, "aws:kinesis", raw, None, None, None, None, key)]
+    try:
+        decoded = decode_record_data(data, partition_key)
+    except DecodeError as exc:
+        raise DecodeError(f"Kinesis record {sequence}: {exc}") from exc
+    out = []
+    for user in decoded:
+        envelope = user.envelope
+        sub = user.sub_sequence
+        where = f"Kinesis record {sequence}" if sub is None else f"Kinesis record {sequence} user record {sub}"
+        if envelope is not None:
+            _check_version(envelope, supported, where)
+            key = envelope.id
+        elif sub is None:
+            key = f"{shard}:{sequence}"
+        else:
+            key = f"{shard}:{sequence}:{sub}"
+        out.append(
+            ConsumerRecord(
+                user.body, envelope, user.partition_key, sequence, shard, "aws:kinesis", raw,
+                idempotency_key=key, sub_sequence=sub,
+            )
+        )
+    return out
+
+
+def _sqs_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+    message_id = raw["messageId"]
+    body_text = raw.get("body")
+    if not isinstance(body_text, str):
+        raise DecodeError(f"SQS message {message_id}: no body")
+    try:
+        body = _loads(body_text)
+    except ValueError as exc:
+        raise DecodeError(f"SQS message {message_id}: body is not JSON: {exc}") from exc
+    envelope = parse_envelope(body)
+    if envelope is not None:
+        _check_version(envelope, supported, f"SQS message {message_id}")
+        key = envelope.id
+    else:
+        key = message_id
+    attributes = raw.get("attributes") or {}
+    return [
+        ConsumerRecord(
+            body, envelope, attributes.get("MessageGroupId"), attributes.get("SequenceNumber"), None,
+            "aws:sqs", raw, message_id=message_id, idempotency_key=key,
+        )
+    ]
+
+
+_deserializer: Any = None
+
+
+def _deserialize_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    global _deserializer  # noqa: PLW0603 - one lazily built, stateless deserializer
+    if image is None:
+        return None
+    if _deserializer is None:
+        from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415 - only DynamoDB needs boto3
+
+        _deserializer = TypeDeserializer()
+    deserialize = _deserializer.deserialize
+    return {name: deserialize(value) for name, value in image.items()}
+
+
+def _dynamodb_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+    change = raw.get("dynamodb") or {}
+    event_id = raw.get("eventID")
+    try:
+        new_image = _deserialize_image(change.get("NewImage"))
+        old_image = _deserialize_image(change.get("OldImage"))
+        keys = _deserialize_image(change.get("Keys"))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DecodeError(f"DynamoDB stream record {event_id}: cannot deserialize image: {exc}") from exc
+    body = new_image if new_image is not None else old_image if old_image is not None else keys
+    sequence = change.get("SequenceNumber")
+    return [
+        ConsumerRecord(
+            body, None, None, sequence, None, "aws:dynamodb", raw,
+            new_image=new_image, old_image=old_image, event_name=raw.get("eventName"),
+            idempotency_key=str(event_id if event_id is not None else sequence),
+        )
+    ]
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any], Collection[int]], list[ConsumerRecord]]] = {
+    "kinesis": _kinesis_records,
+    "sqs": _sqs_records,
+    "dynamodb": _dynamodb_records,
+}
+
+
+def _kinesis_group(raw: dict[str, Any]) -> str | None:
+    event_id = raw.get("eventID")
+    if event_id:
+        return event_id.partition(":")[0]
+    return raw.get("eventSourceARN") or ""
+
+
+def _dynamodb_group(raw: dict[str, Any]) -> str | None:
+    return raw.get("eventSourceARN") or ""
+
+
+def _sqs_group(raw: dict[str, Any]) -> str | None:
+    attributes = raw.get("attributes")
+    return attributes.get("MessageGroupId") if attributes else None
+
+
+_GROUPS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "kinesis": _kinesis_group,
+    "sqs": _sqs_group,
+    "dynamodb": _dynamodb_group,
+}
+
+
+def _item_identifier(raw: dict[str, Any]) -> str | None:
+    if "kinesis" in raw:
+        return raw["kinesis"].get("sequenceNumber")
+    if "messageId" in raw:
+        return raw["messageId"]
+    return (raw.get("dynamodb") or {}).get("SequenceNumber")
+
+
+# --- the batch processor ------------------------------------------------------------------
+
+
+class PipelineBatchProcessor(BatchProcessor):
+    """Powertools ``BatchProcessor`` with stream ordering and failure logging.
+
+    Differences from the base class:
+
+    * after a failure, later records of the same group (shard / FIFO group) are reported as
+      failed without being processed (see the module docstring);
+    * the record handler gets the raw event record (the runtime decodes it itself); the
+      Powertools data class is only built for a failed record, to collect its identifier;
+    * every failure is logged with its reason.
+    """
+
+    def __init__(
+        self,
+        event_type: EventType,
+        group_of: Callable[[dict[str, Any]], str | None],
+        logger: Any,
+        *,
+        raise_on_entire_batch_failure: bool = False,
+    ) -> None:
+        super().__init__(event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure)
+        self._group_of = group_of
+        self._log = logger
+
+    def process(self) -> list[tuple]:
+        """Process the records in order, holding back a group after its first failure."""
+        results: list[tuple] = []
+        append = results.append
+        blocked: dict[str, str] = {}
+        skipped = 0
+        group_of = self._group_of
+        for record in self.records:
+            if blocked:
+                group = group_of(record)
+                if group is not None and group in blocked:
+                    append(self._skip(record, group, blocked[group]))
+                    skipped += 1
+                    continue
+            result = self._process_record(record)
+            if result[0] == "fail":
+                group = group_of(record)
+                if group is not None:
+                    blocked[group] = str(_item_identifier(record))
+            append(result)
+        if skipped:
+            self._log.info(
+                "Later records of a failed shard/group reported as failed without processing",
+                extra={"skipped_records": skipped, "groups": sorted(blocked)},
+            )
+        return results
+
+    def _skip(self, record: dict[str, Any], group: str, first_failed: str) -> tuple:
+        exc = SkippedAfterFailureError(
+            f"not processed: earlier record {first_failed} of {group} failed; it comes back from the checkpoint"
+        )
+        return self.failure_handler(
+            record=self._to_batch_type(record=record, event_type=self.event_type),
+            exception=(SkippedAfterFailureError, exc, None),
+        )
+
+    def _process_record(self, record: dict[str, Any]) -> tuple:
+        try:
+            result = self.handler(record)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal
+            info = sys.exc_info()
+            self._log_failure(record, exc)
+            return self.failure_handler(
+                record=self._to_batch_type(record=record, event_type=self.event_type), exception=info
+            )
+        self.success_messages.append(record)
+        return ("success", result, record)
+
+    def _log_failure(self, record: dict[str, Any], exc: Exception) -> None:
+        extra = {
+            "item_identifier": _item_identifier(record),
+            "event_source": record.get("eventSource"),
+            "error_type": type(exc).__name__,
+            "failure_reason": str(exc),
+        }
+        if isinstance(exc, (DecodeError, UnsupportedVersionError)):
+            self._log.error("Record cannot be consumed; reported as failed (it goes to the DLQ after retries)", extra=extra)
+        else:
+            self._log.exception("Record processing failed; reported as failed", extra=extra)
+
+
+# --- the entry point -----------------------------------------------------------------------
+
+
+def _make_idempotent(
+    process: Callable[[ConsumerRecord], Any],
+    *,
+    table_name: str,
+    ttl_seconds: int,
+    key_prefix: str,
+    key_of: Callable[[ConsumerRecord], str] | None,
+    boto3_client: Any,
+) -> tuple[Callable[[ConsumerRecord], Any], Any]:
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 - only when idempotent
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name, key_attr="id", expiry_attr="expiration", boto3_client=boto3_client
+    )
+    config = IdempotencyConfig(expires_after_seconds=ttl_seconds)
+
+    @idempotent_function(
+        data_keyword_argument="idempotency_key", persistence_store=persistence, config=config, key_prefix=key_prefix
+    )
+    def apply_once(*, idempotency_key: str, record: ConsumerRecord) -> None:
+        process(record)
+
+    def apply(record: ConsumerRecord) -> None:
+        key = key_of(record) if key_of is not None else record.idempotency_key
+        if not key:
+            raise ValueError(f"empty idempotency key for {record.event_source} record {record.sequence_number}")
+        apply_once(idempotency_key=key, record=record)
+
+    return apply, config
+
+
+def pipeline_handler(
+    process: Callable[[ConsumerRecord], Any],
+    *,
+    source: str,
+    idempotent: bool | None = None,
+    supported_versions: Collection[int] = (1,),
+    logger: Any = None,
+    idempotency_key: Callable[[ConsumerRecord], str] | None = None,
+    idempotency_table_name: str | None = None,
+    idempotency_ttl_seconds: int | None = None,
+    idempotency_key_prefix: str | None = None,
+    dynamodb_client: Any = None,
+    raise_on_entire_batch_failure: bool = False,
+) -> Callable[[dict[str, Any], LambdaContext | None], dict[str, Any]]:
+    """Build a batch Lambda handler that calls ``process`` once per user record.
+
+    Args:
+        process: Called with each :class:`ConsumerRecord`; raise to fail the record.
+        source: ``"kinesis"``, ``"sqs"`` or ``"dynamodb"``.
+        idempotent: Apply each record at most once per key (see the module docstring).
+            Default: on when env ``IDEMPOTENCY_TABLE_NAME`` is set.
+        supported_versions: Envelope versions ``process`` understands. Default: ``(1,)``.
+        logger: A Powertools ``Logger`` or ``logging.Logger``. Default: a Powertools Logger
+            for ``POWERTOOLS_SERVICE_NAME``.
+        idempotency_key: Computes the key from a record. Default: ``record.idempotency_key``.
+        idempotency_table_name: Default: env ``IDEMPOTENCY_TABLE_NAME``.
+        idempotency_ttl_seconds: How long an applied key is remembered. Default: env
+            ``IDEMPOTENCY_TTL_SECONDS``, else 86400.
+        idempotency_key_prefix: Scopes keys in a shared table. Default: env
+            ``AWS_LAMBDA_FUNCTION_NAME`` (``local`` outside Lambda).
+        dynamodb_client: boto3 DynamoDB client for the idempotency table. Default: a new one.
+        raise_on_entire_batch_failure: Raise (a function error) instead of returning a response
+            listing every record when all records failed. Default: False.
+
+    Returns:
+        ``handler(event, context) -> {"batchItemFailures": [...]}``.
+
+    Raises:
+        ValueError: Unknown ``source``, empty ``supported_versions``, or idempotency asked for
+            without a table name.
+    """
+    source_key = source.lower().removeprefix("aws:")
+    if source_key not in _SOURCES:
+        raise ValueError(f"source must be one of {sorted(_SOURCES)} (given {source!r})")
+    versions = frozenset(supported_versions)
+    if not versions:
+        raise ValueError("supported_versions must name at least one envelope version")
+    event_type, _ = _SOURCES[source_key]
+    table_name = idempotency_table_name or os.environ.get("IDEMPOTENCY_TABLE_NAME") or ""
+    if idempotent is None:
+        idempotent = bool(table_name)
+    if logger is None:
+        from aws_lambda_powertools import Logger  # noqa: PLC0415
+
+        logger = Logger()
+
+    apply: Callable[[ConsumerRecord], Any] = process
+    config: Any = None
+    if idempotent:
+        if not table_name:
+            raise ValueError("idempotent=True needs idempotency_table_name or env IDEMPOTENCY_TABLE_NAME")
+        if idempotency_ttl_seconds is None:
+            idempotency_ttl_seconds = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS") or DEFAULT_IDEMPOTENCY_TTL_SECONDS)
+        if idempotency_ttl_seconds < 1:
+            raise ValueError(f"idempotency_ttl_seconds must be at least 1 (given {idempotency_ttl_seconds})")
+        apply, config = _make_idempotent(
+            process,
+            table_name=table_name,
+            ttl_seconds=idempotency_ttl_seconds,
+            key_prefix=idempotency_key_prefix or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local",
+            key_of=idempotency_key,
+            boto3_client=dynamodb_client,
+        )
+
+    decode = _DECODERS[source_key]
+
+    def record_handler(record: dict[str, Any]) -> None:
+        for user_record in decode(record, versions):
+            apply(user_record)
+
+    processor = PipelineBatchProcessor(
+        event_type, _GROUPS[source_key], logger, raise_on_entire_batch_failure=raise_on_entire_batch_failure
+    )
+
+    def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+        if config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            config.register_lambda_context(context)
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+    handler.processor = processor  # type: ignore[attr-defined] - for tests and introspection
+    return handler
