@@ -8,6 +8,7 @@ stack is environment-agnostic, so the template is the same on every machine.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from cdk_event_pipeline import EventStream, PipelineFunction, bundled_code
@@ -39,9 +40,13 @@ class ReferenceStack(cdk.Stack):
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
-    """Create the reference app (tests call this with an App that carries cdk.json's context)."""
+    """Create the reference app (tests call this with an App that carries cdk.json's context).
+
+    cdk-nag's AwsSolutions pack runs on every synth: an unacknowledged error fails it.
+    """
     app = app if app is not None else cdk.App()
     ReferenceStack(app, "EventPipelineReference", description="cdk-event-pipeline reference system")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 

@@ -12,8 +12,8 @@ from aws_cdk import aws_logs as logs
 
 # --- Lambda functions built by the function factory -------------------------------------------
 
-#: The newest Python runtime the pinned Powertools layer is published for.
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+#: The newest Python runtime; the pinned Powertools layer is published for it.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
 #: Graviton: ~20% cheaper per GB-second than x86_64 for the same code; our code is pure Python.
 ARCHITECTURE = lambda_.Architecture.ARM_64
 #: AWS's default is 128 MB, which also gets the smallest CPU share: JSON decoding of a

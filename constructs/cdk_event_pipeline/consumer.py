@@ -28,6 +28,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._destinations import ExactS3Destination, ExactSqsDestination
+from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
 from .function import PipelineFunction
 
@@ -250,13 +251,15 @@ class StreamConsumerBase(Construct):
 
     def build_dead_letter_queue(self) -> sqs.IQueue:
         """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention."""
-        return sqs.Queue(
+        queue = sqs.Queue(
             self,
             "DeadLetterQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=d.DLQ_RETENTION,
         )
+        acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
+        return queue
 
     def default_max_record_age(self) -> Duration:
         """Half the source's retention, within Lambda's 60 s - 7 days."""

@@ -1,0 +1,83 @@
+"""Helpers for template tests: apps with cdk.json's context, normalized templates, IAM lookups."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from constructs import IConstruct
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def new_app() -> cdk.App:
+    """An App with the feature flags of cdk.json, writing to a temporary directory."""
+    return cdk.App(context=CONTEXT, outdir=tempfile.mkdtemp(prefix="cdk-test-"))
+
+
+def normalize(template: dict[str, Any]) -> dict[str, Any]:
+    """Drop what differs between machines and runs: CDK metadata and asset hashes."""
+    template = json.loads(json.dumps(template))
+    template.get("Resources", {}).pop("CDKMetadata", None)
+    template.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    if not template.get("Conditions"):
+        template.pop("Conditions", None)
+    for resource in template.get("Resources", {}).values():
+        meta = resource.get("Metadata")
+        if meta:
+            for key in [k for k in meta if k.startswith("aws:cdk:") or k.startswith("aws:asset:")]:
+                del meta[key]
+            if not meta:
+                del resource["Metadata"]
+    return json.loads(_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """Logical id of an L2's CloudFormation resource (never hard-code the hashed ids)."""
+    child = construct.node.default_child
+    target = child if child is not None else construct
+    return cdk.Stack.of(construct).get_logical_id(target)  # type: ignore[arg-type]
+
+
+def get_att_arn(construct: IConstruct) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id(construct), "Arn"]}
+
+
+def role_statements(template: assertions.Template, role: IConstruct) -> list[dict[str, Any]]:
+    """Every statement of every AWS::IAM::Policy attached to ``role``, in template order."""
+    role_ref = {"Ref": logical_id(role)}
+    statements: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if role_ref in policy["Properties"].get("Roles", []):
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return sorted([action] if isinstance(action, str) else action)
+
+
+def all_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every IAM statement in a template: policies, roles' inline policies, resource policies."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Statement" in node and isinstance(node["Statement"], list):
+                found.extend(node["Statement"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(template.get("Resources", {}))
+    return found
