@@ -111,7 +111,7 @@ class Output:
                 self._line(_human_record(item))
         return len(items)
 
-    def report(self, kind: str, text: str, **fields: Any) -> None:
+    def report(self, kind: str, text: str, /, **fields: Any) -> None:
         """Print a report line (a DLQ message's fate, a summary).
 
         Args:
