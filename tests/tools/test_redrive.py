@@ -318,3 +318,41 @@ def test_redrive_errors_have_distinct_exit_codes(run, aws, dlq, argv, code, text
     assert result.code == code
     assert text in result.err
     assert "Traceback" not in result.err
+
+
+def test_redrive_to_a_lambda_function(run, aws, make_stream, put, sqs, dlq):
+    """moto runs no code without Docker: with use_docker off, Invoke echoes the event back,
+    which (no batchItemFailures) counts as delivered."""
+    import io
+    import urllib.request
+    import zipfile
+
+    request = urllib.request.Request(
+        f"{aws}/moto-api/config", method="POST",
+        data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback only
+    role = boto3.client("iam").create_role(
+        RoleName="consumer", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
+            "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("consumer.py", "def handler(event, context):\n    return None\n")
+    boto3.client("lambda").create_function(
+        FunctionName="consumer", Runtime="python3.12", Role=role, Handler="consumer.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    arn = make_stream("source")
+    puts = put("source", [("k", b"a"), ("k", b"b"), ("k", b"c")])
+    sqs.send_message(QueueUrl=dlq, MessageBody=on_failure_record(
+        arn, puts[0].shard_id, "1", "3", 3))
+
+    result = run("redrive", "--dlq", dlq, "--to-function", "consumer", "--batch-size", "2",
+                 "--wait-seconds", "0", "--json")
+
+    assert result.code == 0, result.out + result.err
+    assert result.of_type("summary")[0]["recordsDelivered"] == 3
+    assert queue_depth(sqs, dlq) == 0
