@@ -259,3 +259,20 @@ def test_first_failed_index_follows_lambda_rules():
                                                      {"itemIdentifier": "2"}]}, records) == 1
     assert first_failed_index({"batchItemFailures": [{"itemIdentifier": ""}]}, records) == 0
     assert first_failed_index({"batchItemFailures": [{"itemIdentifier": "9"}]}, records) == 0
+
+
+def test_progress_bars_only_on_a_terminal_and_never_with_json():
+    import io
+
+    from cdk_event_pipeline.tools.output import Output
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for json_mode, tty, shown in [(False, True, True), (True, True, False), (False, False, False)]:
+        err = Terminal() if tty else io.StringIO()
+        output = Output(json_mode=json_mode, stdout=io.StringIO(), stderr=err)
+        with output.bar("replay", "rec") as bar:
+            bar.update(5)
+        assert ("replay:" in err.getvalue()) is shown, err.getvalue()

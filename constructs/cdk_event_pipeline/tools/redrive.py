@@ -13,6 +13,7 @@ whose records are no longer in the stream is kept and reported as expired.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,9 +105,9 @@ def parse_invocation_record(body: str) -> FailedBatch:
         records = [record_from_lambda_event(r) for r in event.get("Records", [])]
         for index, record in enumerate(records):
             if record.source == "dynamodb" or not record.shard_id:
-                records[index] = SourceRecord(
-                    **{**record.__dict__, "shard_id": info["shardId"],
-                       "stream_arn": record.stream_arn or info["streamArn"]}
+                records[index] = dataclasses.replace(
+                    record, shard_id=info["shardId"],
+                    stream_arn=record.stream_arn or info["streamArn"],
                 )
     return FailedBatch(kind=kind, info=info, records=records)
 
