@@ -80,6 +80,10 @@ def built() -> Built:
         starting_position_timestamp=1_700_000_000,
     )
 
+    s = b.stack("Idempotent")
+    stream = EventStream(s, "Events")
+    b.things["idem"] = stream.add_consumer("Orders", **audit(), idempotency=True)
+
     s = b.stack("Existing")
     imported = kinesis.Stream.from_stream_arn(s, "Imported", "arn:aws:kinesis:eu-west-1:111122223333:stream/legacy")
     b.things["existing"] = stream = EventStream(s, "Events", stream=imported, retention_of_existing=Duration.hours(48))
@@ -306,3 +310,23 @@ def test_metrics_carry_the_stream_name_dimension(built):
         assert metric.metric_name == name
         assert metric.statistic == statistic
         assert stack.resolve(metric.dimensions) == {"StreamName": {"Ref": logical_id(stream.stream)}}
+
+
+def test_idempotency_table_and_exact_grants(built):
+    t = built.template("Idempotent")
+    consumer = built.things["idem"]
+    table = consumer.idempotency_table
+    t.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+    })
+    t.has_resource("AWS::DynamoDB::GlobalTable", {"DeletionPolicy": "Delete"})
+    t.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": assertions.Match.object_like(
+            {"IDEMPOTENCY_TABLE_NAME": {"Ref": logical_id(table)}})},
+    })
+    assert {"Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Effect": "Allow", "Resource": get_att_arn(table)} in [
+        {**st, "Action": actions_of(st)} for st in role_statements(t, consumer.role)]

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Annotations, Duration, Names
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -42,6 +43,9 @@ KINESIS_READ_ACTIONS = (
     "kinesis:GetShardIterator",
     "kinesis:ListShards",
 )
+#: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 #: Enhanced fan-out: the mapping subscribes through the registered consumer.
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
 
@@ -87,6 +91,11 @@ class StreamConsumerBase(Construct):
             records (not just metadata). Default: - the dead-letter queue above.
         source_retention: Retention of the source, to bound and derive ``max_record_age``.
             Default: 24 hours (the minimum of both Kinesis and DynamoDB Streams).
+        idempotency: Apply each record at most once per key (Kinesis and DynamoDB Streams are
+            at-least-once). ``True`` creates a DynamoDB table for this consumer (partition key
+            ``id``, TTL ``expiration``); or pass your own table with that schema. The function
+            gets ``IDEMPOTENCY_TABLE_NAME`` and exactly GetItem/PutItem/UpdateItem/DeleteItem
+            on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
     """
 
     #: The largest batch size the source allows.
@@ -125,6 +134,7 @@ class StreamConsumerBase(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
         failure_bucket: s3.IBucket | None = None,
         source_retention: Duration | None = None,
+        idempotency: bool | dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.source_retention = source_retention if source_retention is not None else d.STREAM_RETENTION
@@ -196,6 +206,20 @@ class StreamConsumerBase(Construct):
             self.role = pipeline_function.role
             self.log_group = pipeline_function.log_group
 
+        # --- idempotency -----------------------------------------------------------------
+        self.idempotency_table: dynamodb.ITable | None = None
+        if idempotency is not None and idempotency is not False:
+            if not isinstance(self.function, lambda_.Function):
+                raise PipelineValidationError(
+                    "idempotency needs a function whose environment can be set: pass code/handler, "
+                    "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
+                )
+            self.idempotency_table = (
+                self.build_idempotency_table() if idempotency is True else idempotency  # type: ignore[assignment]
+            )
+            self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
+            self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
+
         # --- the on-failure destination ----------------------------------------------
         self.dead_letter_queue: sqs.IQueue | None = None
         self.failure_bucket: s3.IBucket | None = failure_bucket
@@ -260,6 +284,24 @@ class StreamConsumerBase(Construct):
         )
         acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
         return queue
+
+    def build_idempotency_table(self) -> dynamodb.ITable:
+        """The consumer's idempotency table: on-demand, partition key ``id``, TTL ``expiration``.
+
+        Its items are transient markers (expired by TTL after a day), so the table is destroyed
+        with the stack rather than retained.
+        """
+        return dynamodb.TableV2(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
 
     def default_max_record_age(self) -> Duration:
         """Half the source's retention, within Lambda's 60 s - 7 days."""
