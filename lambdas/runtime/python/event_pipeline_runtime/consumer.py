@@ -81,6 +81,7 @@ _SOURCES: dict[str, tuple[EventType, str]] = {
 
 _a2b = binascii.a2b_base64
 _loads = json.loads
+_decode_json = json.JSONDecoder().decode  # json.loads minus its bytes sniffing and wrapper
 
 
 class UnsupportedVersionError(ValueError):
@@ -165,8 +166,8 @@ def _kinesis_records(raw: dict[str, Any], supported: Collection[int]) -> list[Co
     if head != AGGREGATION_MAGIC and head[:2] != GZIP_MAGIC:
         # Hot path: one plain JSON user record.
         try:
-            body = _loads(data)
-        except ValueError as exc:
+            body = _decode_json(data.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
             raise DecodeError(f"Kinesis record {sequence}: payload is not UTF-8 JSON: {exc}") from exc
         envelope = parse_envelope(body)
         if envelope is not None:

@@ -112,4 +112,17 @@ def parse_envelope(obj: Any) -> Envelope | None:
     if type(event_type) is not str or type(version) is not int or type(event_id) is not str:
         return None
     at = obj.get("at")
-    return Envelope(event_type, version, event_id, at if type(at) is str else None, obj.get("data"), obj)
+    # Hot path (once per consumed record): fill the slots directly instead of calling the
+    # frozen dataclass __init__, which does the same through slower per-field calls.
+    envelope = _new(Envelope)
+    _set(envelope, "type", event_type)
+    _set(envelope, "version", version)
+    _set(envelope, "id", event_id)
+    _set(envelope, "at", at if type(at) is str else None)
+    _set(envelope, "data", obj.get("data"))
+    _set(envelope, "body", obj)
+    return envelope
+
+
+_new = object.__new__
+_set = object.__setattr__
