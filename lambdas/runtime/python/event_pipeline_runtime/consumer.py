@@ -58,8 +58,6 @@ from event_pipeline_runtime.codec import GZIP_MAGIC, DecodeError, decode_record_
 from event_pipeline_runtime.envelope import Envelope, parse_envelope
 
 if TYPE_CHECKING:
-    import logging
-
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = [

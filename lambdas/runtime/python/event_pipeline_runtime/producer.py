@@ -96,7 +96,7 @@ MAX_PARTITION_KEY_CHARS = 256
 
 DEFAULT_MAX_ATTEMPTS = 15
 """Tries per record, the first included. At a sustained 30% per-entry failure rate a record is
-undelivered with probability 0.3**15 ~ 1.4e-8; worst-case backoff total ~21 s (full jitter halves it)."""
+undelivered with probability 0.3**15 ~ 1.4e-8; worst-case backoff total ~19 s (full jitter halves it on average)."""
 DEFAULT_BASE_DELAY_SECONDS = 0.05
 DEFAULT_MAX_DELAY_SECONDS = 2.0
 
