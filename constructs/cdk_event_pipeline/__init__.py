@@ -22,6 +22,17 @@ _EXPORTS: dict[str, str] = {
     "bundled_code": "._assets",
     "ExactSqsDestination": "._destinations",
     "ExactS3Destination": "._destinations",
+    "WorkQueue": ".queue",
+    "QueueWorker": ".queue",
+    "QUEUE_SEND_ACTIONS": ".queue",
+    "QUEUE_WORKER_ACTIONS": ".queue",
+    "EntityTable": ".table",
+    "TableChangeConsumer": ".table",
+    "READER_ACTIONS": ".table",
+    "WRITER_ACTIONS": ".table",
+    "DYNAMODB_STREAM_READ_ACTIONS": ".table",
+    "StreamArchive": ".archive",
+    "FIREHOSE_STREAM_READ_ACTIONS": ".archive",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -33,6 +44,9 @@ if TYPE_CHECKING:
     from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, StreamConsumerBase
     from .function import PipelineFunction, powertools_layer_arn
     from .stream import PRODUCER_ACTIONS, EventStream
+    from .queue import QUEUE_SEND_ACTIONS, QUEUE_WORKER_ACTIONS, QueueWorker, WorkQueue
+    from .table import DYNAMODB_STREAM_READ_ACTIONS, READER_ACTIONS, WRITER_ACTIONS, EntityTable, TableChangeConsumer
+    from .archive import FIREHOSE_STREAM_READ_ACTIONS, StreamArchive
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ change and say so in the changelog.
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
@@ -75,3 +76,97 @@ TUMBLING_WINDOW_MAX_SECONDS = 900
 #: SQS's maximum: keep failure records as long as SQS allows.
 DLQ_RETENTION = Duration.days(14)
 DLQ_RETENTION_MAX_SECONDS = 14 * 24 * 3600
+
+# --- Work queues (WorkQueue) -------------------------------------------------------------------
+
+#: Environment variable a producer reads the queue URL from.
+QUEUE_URL_ENV = "QUEUE_URL"
+#: A message that fails this many receives goes to the queue's DLQ. AWS has no default (no
+#: redrive at all); 5 lets a message survive a few throttles or a transient downstream outage
+#: without letting one poison message loop for its whole retention.
+MAX_RECEIVE_COUNT = 5
+MAX_RECEIVE_COUNT_MIN = 1
+MAX_RECEIVE_COUNT_MAX = 1000
+#: SQS's own default retention (4 days); range 60 seconds - 14 days.
+QUEUE_RETENTION = Duration.days(4)
+QUEUE_RETENTION_MIN_SECONDS = 60
+QUEUE_RETENTION_MAX_SECONDS = 14 * 24 * 3600
+#: SQS's bounds for a queue's visibility timeout.
+VISIBILITY_TIMEOUT_MIN_SECONDS = 0
+VISIBILITY_TIMEOUT_MAX_SECONDS = 12 * 3600
+#: AWS's guidance for Lambda SQS event sources: visibility timeout >= 6 x the function timeout,
+#: so Lambda can retry a batch that was throttled while a previous one was still running.
+VISIBILITY_TIMEOUT_WORKER_FACTOR = 6
+#: AWS's default for SQS event sources; without a batching window 10 is also the maximum.
+QUEUE_BATCH_SIZE = 10
+QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW = 10
+QUEUE_BATCH_SIZE_MAX = 10_000
+#: FIFO queues: batches of at most 10 and no batching window.
+FIFO_BATCH_SIZE_MAX = 10
+#: Lambda's bounds for ScalingConfig.MaximumConcurrency of an SQS event source.
+MAX_CONCURRENCY_MIN = 2
+MAX_CONCURRENCY_MAX = 1000
+
+# --- Entity tables (EntityTable) ---------------------------------------------------------------
+
+#: Environment variable a reader or writer reads the table name from.
+TABLE_NAME_ENV = "TABLE_NAME"
+#: The partition key when none is given: a string ``id``.
+PARTITION_KEY_NAME = "id"
+#: The stream view a change consumer gets when the table had no stream: both images, so a
+#: consumer can tell what changed without reading the table again.
+CHANGE_STREAM_VIEW = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
+#: DynamoDB Streams keep records 24 hours; this cannot be changed.
+DYNAMODB_STREAM_RETENTION = Duration.hours(24)
+
+# --- Stream archive (StreamArchive) ------------------------------------------------------------
+
+ARCHIVE_PREFIX = "archive/"
+ARCHIVE_ERROR_PREFIX = "archive-errors/"
+#: Firehose's own default interval; range 0-900 seconds.
+ARCHIVE_BUFFERING_INTERVAL = Duration.seconds(300)
+ARCHIVE_BUFFERING_INTERVAL_MAX_SECONDS = 900
+#: Firehose's default is 5 MiB; 64 MiB objects mean ~13x fewer S3 PUTs and far fewer small
+#: objects for Athena or a replay to list, while the 300 s interval still bounds the delay.
+ARCHIVE_BUFFERING_SIZE_MIB = 64
+ARCHIVE_BUFFERING_SIZE_MIN_MIB = 1
+ARCHIVE_BUFFERING_SIZE_MAX_MIB = 128
+#: S3 accepts a transition to STANDARD_IA no earlier than 30 days after creation; archived
+#: events are rarely read after a month.
+ARCHIVE_INFREQUENT_ACCESS_AFTER = Duration.days(30)
+#: Objects must stay 30 days in STANDARD_IA before S3 moves them to GLACIER.
+ARCHIVE_GLACIER_AFTER = Duration.days(90)
+ARCHIVE_MIN_DAYS_IN_INFREQUENT_ACCESS = 30
+#: Parts of a failed multipart upload are billed until aborted; Firehose never resumes one.
+ARCHIVE_ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
+#: Lambda's own timeout for a function created without one (used to check a given function).
+LAMBDA_SERVICE_DEFAULT_TIMEOUT = Duration.seconds(3)
+
+# --- Monitoring (PipelineMonitoring and the alarms of every construct) -------------------------
+
+#: Period of every alarm on a gauge or an error count. SQS publishes its queue metrics at
+#: 1-minute granularity at best and Lambda every minute; 5 minutes is the shortest period at
+#: which every metric below has a datapoint, and one period of an error is worth a look.
+ALARM_PERIOD = Duration.minutes(5)
+ALARM_EVALUATION_PERIODS = 1
+#: Errors, throttles, dropped events, on-failure deliveries, DLQ messages: one is one too many.
+ALARM_COUNT_THRESHOLD = 1
+#: Stream write/read throttling and PutRecords failures: the producer retries them, so one
+#: burst is expected; alarm when 3 of 5 one-minute periods saw any (sustained throttling).
+STREAM_THROTTLE_ALARM_PERIOD = Duration.minutes(1)
+STREAM_THROTTLE_ALARM_EVALUATION_PERIODS = 5
+STREAM_THROTTLE_ALARM_DATAPOINTS = 3
+#: Stream iterator age (oldest record any GetRecords reader is at) alarms at half the
+#: retention: the slowest reader still has the other half of the window before records expire.
+STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION = 0.5
+#: Consumer iterator age alarms at half of the consumer's max_record_age (by default a quarter
+#: of the retention): well before Lambda starts sending records to the on-failure destination.
+CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE = 0.5
+#: SQS's default visibility timeout, assumed when a queue's is unknown.
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+#: Floor of the oldest-message alarm: one alarm period.
+QUEUE_AGE_ALARM_MIN_SECONDS = 300
+#: The alarm topic's key is deleted this long (KMS's minimum) after the stack removes it.
+MONITORING_KEY_PENDING_WINDOW = Duration.days(7)
+#: Time range a dashboard opens with.
+DASHBOARD_DEFAULT_INTERVAL = Duration.hours(3)
