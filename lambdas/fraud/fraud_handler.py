@@ -1,23 +1,202 @@
-"""Fraud detector (order pipeline). Fleshed out with the runtime library."""
+"""Fraud detector (order pipeline): flags suspicious ``order.placed`` events.
+
+Rule (deliberately simple, documented, and the same for every order): an order is
+**suspicious** when ``amount >= AMOUNT_THRESHOLD`` (5000) **or** ``quantity >
+QUANTITY_THRESHOLD`` (20). A suspicious order gives one WARNING line whose message is
+``fraud.suspected`` with the fields ``order_id``, ``customer_id``, ``sku``, ``quantity``,
+``amount`` and ``reasons`` (``["amount>=5000"]``, ``["quantity>20"]`` or both), and the metric
+``FraudSuspected``. The detector only reports: it does not block the order.
+
+Records of any other type are ignored (success). A malformed order (same schema and checks as
+the inventory updater: ``order_id``/``sku``/``customer_id`` non-empty strings, ``quantity`` an
+int > 0, ``amount`` a finite number >= 0) raises: the record is reported failed and ends in the
+on-failure destination after the mapping's retries and bisection.
+
+Idempotency: on (the runtime's, key ``"<type>#<envelope id>"``, see the inventory updater), so a
+redelivered order is not reported twice.
+
+No AWS calls besides the runtime's idempotency table (``PutItem``, ``UpdateItem``,
+``DeleteItem``).
+
+Environment: ``IDEMPOTENCY_TABLE_NAME`` (required).
+
+Metrics: ``OrderScreened``, ``FraudSuspected`` (Count).
+"""
 
 from __future__ import annotations
 
-import base64
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from event_pipeline_runtime import ConsumerRecord, pipeline_handler
+
+ORDER_PLACED = "order.placed"
+
+AMOUNT_THRESHOLD = 5000
+"""Orders of at least this amount are suspicious."""
+QUANTITY_THRESHOLD = 20
+"""Orders of more than this many units are suspicious."""
+
+
+class MalformedOrderError(ValueError):
+    """An ``order.placed`` event whose data does not match the order schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A validated ``order.placed`` payload.
+
+    Attributes:
+        order_id: The order's id.
+        sku: The stock-keeping unit ordered.
+        quantity: Units ordered, > 0.
+        amount: Order total, finite, >= 0.
+        customer_id: Who ordered.
+    """
+
+    order_id: str
+    sku: str
+    quantity: int
+    amount: float
+    customer_id: str
+
+
+def parse_order(data: Any) -> Order:
+    """Validate an ``order.placed`` payload (same schema as the inventory updater's).
+
+    Args:
+        data: The envelope's ``data``.
+
+    Returns:
+        The order.
+
+    Raises:
+        MalformedOrderError: When a field is missing or invalid (the message names it).
+    """
+    if not isinstance(data, dict):
+        raise MalformedOrderError(f"order data must be an object (given {type(data).__name__})")
+    for name in ("order_id", "sku", "customer_id"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise MalformedOrderError(f"order {name} must be a non-empty string (given {value!r:.80})")
+    quantity = data.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise MalformedOrderError(f"order quantity must be an int > 0 (given {quantity!r:.80})")
+    amount = data.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+        raise MalformedOrderError(f"order amount must be a finite number >= 0 (given {amount!r:.80})")
+    return Order(data["order_id"], data["sku"], quantity, amount, data["customer_id"])
+
+
+def fraud_reasons(order: Order) -> list[str]:
+    """Apply the rule.
+
+    Args:
+        order: A validated order.
+
+    Returns:
+        Why the order is suspicious; empty when it is not.
+    """
+    reasons = []
+    if order.amount >= AMOUNT_THRESHOLD:
+        reasons.append(f"amount>={AMOUNT_THRESHOLD}")
+    if order.quantity > QUANTITY_THRESHOLD:
+        reasons.append(f"quantity>{QUANTITY_THRESHOLD}")
+    return reasons
+
+
+def _require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is required by the fraud detector")
+    return value
+
+
+IDEMPOTENCY_TABLE_NAME = _require_env("IDEMPOTENCY_TABLE_NAME")
+
+# A batch with no orders (only other event types) emits no metric; Powertools would warn.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+metrics = Metrics()
+tracer = Tracer()
+dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
 
 
-def record_handler(record: KinesisStreamRecord) -> None:
-    payload = base64.b64decode(record.kinesis.data).decode("utf-8")
-    logger.info(f"[{record.kinesis.partition_key}] {payload}")
+@tracer.capture_method
+def process(record: ConsumerRecord) -> None:
+    """Screen one stream record: orders are checked, everything else is ignored.
+
+    Args:
+        record: The decoded Kinesis user record.
+
+    Raises:
+        MalformedOrderError: An ``order.placed`` with invalid data.
+    """
+    if record.type != ORDER_PLACED:
+        return
+    order = parse_order(record.data)
+    metrics.add_metric(name="OrderScreened", unit=MetricUnit.Count, value=1)
+    reasons = fraud_reasons(order)
+    if not reasons:
+        return
+    logger.warning(
+        "fraud.suspected",
+        extra={
+            "order_id": order.order_id,
+            "customer_id": order.customer_id,
+            "sku": order.sku,
+            "quantity": order.quantity,
+            "amount": order.amount,
+            "reasons": reasons,
+            "event_id": record.envelope.id if record.envelope is not None else None,
+        },
+    )
+    metrics.add_metric(name="FraudSuspected", unit=MetricUnit.Count, value=1)
+
+
+def idempotency_key(record: ConsumerRecord) -> str:
+    """``"<type>#<default key>"``: envelope ids of different event types never collide.
+
+    Args:
+        record: The decoded record.
+
+    Returns:
+        The idempotency key.
+    """
+    return f"{record.type or '-'}#{record.idempotency_key}"
+
+
+_process_batch = pipeline_handler(
+    process,
+    source="kinesis",
+    idempotent=True,
+    idempotency_table_name=IDEMPOTENCY_TABLE_NAME,
+    idempotency_key=idempotency_key,
+    dynamodb_client=dynamodb,
+    logger=logger,
+)
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point for the Kinesis event source.
+
+    Args:
+        event: Kinesis event.
+        context: Lambda context.
+
+    Returns:
+        ``{"batchItemFailures": [{"itemIdentifier": <sequenceNumber>}, ...]}``.
+    """
+    return _process_batch(event, context)

@@ -1,23 +1,222 @@
-"""Inventory updater (order pipeline). Fleshed out with the runtime library."""
+"""Inventory updater (order pipeline): decrements stock for every ``order.placed`` event.
+
+Input: runtime envelopes on the Kinesis stream. An ``order.placed`` envelope (version 1) has
+``data = {"order_id": str, "sku": str, "quantity": int > 0, "amount": number >= 0,
+"customer_id": str}``. Records of any other type (e.g. the API's ``item.put`` audit records,
+which share the stream) are ignored and count as successes.
+
+For an order, one conditional ``UpdateItem`` on the inventory table (partition key ``sku``,
+number attribute ``stock``)::
+
+    SET stock = stock - :q   IF stock >= :q
+
+so stock never goes below zero, whatever the concurrency (no overselling). When the
+condition fails (not enough stock, or an unknown SKU) the order is **rejected**: a WARNING
+``order.rejected`` line (order id, sku, quantity, reason ``insufficient_stock`` /
+``unknown_sku``, the stock seen) and the metric ``OrderRejected``. A rejection is a business
+outcome, not a processing failure: the record succeeds (retrying would not change the answer
+and would hold back the shard), and it is remembered by idempotency, so a redelivery does not
+re-judge it after a restock. Acting on rejections (cancel, notify) belongs downstream.
+
+A malformed order (data not an object; ``sku``, ``order_id`` or ``customer_id`` missing or not a
+non-empty string; ``quantity`` not an int or <= 0; ``amount`` not a finite number >= 0) raises
+:class:`MalformedOrderError`: the record is reported failed, retried and bisected by the
+mapping, and ends in the on-failure destination. So does any DynamoDB error other than the
+failed condition.
+
+Idempotency: on (the runtime's, keyed by the envelope ``id``, scoped by event type: the key is
+``"<type>#<envelope id>"``, because the API's ``item.put`` records carry the item id as their
+envelope id, which a caller chooses). The same order delivered twice decrements once.
+
+The function needs exactly ``dynamodb:UpdateItem`` on ``INVENTORY_TABLE_NAME`` plus the
+idempotency table actions the runtime uses (``PutItem``, ``UpdateItem``, ``DeleteItem``).
+
+Environment: ``INVENTORY_TABLE_NAME`` and ``IDEMPOTENCY_TABLE_NAME`` (both required).
+
+Metrics: ``OrderApplied``, ``OrderRejected`` (Count).
+"""
 
 from __future__ import annotations
 
-import base64
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from event_pipeline_runtime import ConsumerRecord, pipeline_handler
+
+ORDER_PLACED = "order.placed"
+
+
+class MalformedOrderError(ValueError):
+    """An ``order.placed`` event whose data does not match the order schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A validated ``order.placed`` payload.
+
+    Attributes:
+        order_id: The order's id.
+        sku: The stock-keeping unit ordered.
+        quantity: Units ordered, > 0.
+        amount: Order total, finite, >= 0.
+        customer_id: Who ordered.
+    """
+
+    order_id: str
+    sku: str
+    quantity: int
+    amount: float
+    customer_id: str
+
+
+def parse_order(data: Any) -> Order:
+    """Validate an ``order.placed`` payload (same schema as the fraud detector's).
+
+    Args:
+        data: The envelope's ``data``.
+
+    Returns:
+        The order.
+
+    Raises:
+        MalformedOrderError: When a field is missing or invalid (the message names it).
+    """
+    if not isinstance(data, dict):
+        raise MalformedOrderError(f"order data must be an object (given {type(data).__name__})")
+    for name in ("order_id", "sku", "customer_id"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise MalformedOrderError(f"order {name} must be a non-empty string (given {value!r:.80})")
+    quantity = data.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise MalformedOrderError(f"order quantity must be an int > 0 (given {quantity!r:.80})")
+    amount = data.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+        raise MalformedOrderError(f"order amount must be a finite number >= 0 (given {amount!r:.80})")
+    return Order(data["order_id"], data["sku"], quantity, amount, data["customer_id"])
+
+
+def _require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is required by the inventory updater")
+    return value
+
+
+INVENTORY_TABLE_NAME = _require_env("INVENTORY_TABLE_NAME")
+IDEMPOTENCY_TABLE_NAME = _require_env("IDEMPOTENCY_TABLE_NAME")
+
+# A batch with no orders (only other event types) emits no metric; Powertools would warn.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+metrics = Metrics()
+tracer = Tracer()
+dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
 
 
-def record_handler(record: KinesisStreamRecord) -> None:
-    payload = base64.b64decode(record.kinesis.data).decode("utf-8")
-    logger.info(f"[{record.kinesis.partition_key}] {payload}")
+def reserve_stock(order: Order) -> bool:
+    """Decrement the SKU's stock by the order's quantity unless that would go below zero.
+
+    Args:
+        order: A validated order.
+
+    Returns:
+        True when the stock was decremented, False when the order was rejected.
+
+    Raises:
+        botocore.exceptions.ClientError: Any DynamoDB error but the failed condition.
+    """
+    try:
+        dynamodb.update_item(
+            TableName=INVENTORY_TABLE_NAME,
+            Key={"sku": {"S": order.sku}},
+            UpdateExpression="SET #stock = #stock - :q",
+            ConditionExpression="#stock >= :q",
+            ExpressionAttributeNames={"#stock": "stock"},
+            ExpressionAttributeValues={":q": {"N": str(order.quantity)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        current = exc.response.get("Item")
+        stock = current.get("stock", {}).get("N") if current else None
+        logger.warning(
+            "order.rejected",
+            extra={
+                "order_id": order.order_id,
+                "sku": order.sku,
+                "quantity": order.quantity,
+                "stock": int(stock) if stock is not None and stock.lstrip("-").isdigit() else stock,
+                "reason": "unknown_sku" if current is None else "insufficient_stock",
+            },
+        )
+        metrics.add_metric(name="OrderRejected", unit=MetricUnit.Count, value=1)
+        return False
+    metrics.add_metric(name="OrderApplied", unit=MetricUnit.Count, value=1)
+    logger.info("order.applied", extra={"order_id": order.order_id, "sku": order.sku, "quantity": order.quantity})
+    return True
+
+
+@tracer.capture_method
+def process(record: ConsumerRecord) -> None:
+    """Apply one stream record: reserve stock for orders, ignore everything else.
+
+    Args:
+        record: The decoded Kinesis user record.
+
+    Raises:
+        MalformedOrderError: An ``order.placed`` with invalid data.
+    """
+    if record.type != ORDER_PLACED:
+        return
+    reserve_stock(parse_order(record.data))
+
+
+def idempotency_key(record: ConsumerRecord) -> str:
+    """``"<type>#<default key>"``: envelope ids of different event types never collide.
+
+    Args:
+        record: The decoded record.
+
+    Returns:
+        The idempotency key.
+    """
+    return f"{record.type or '-'}#{record.idempotency_key}"
+
+
+_process_batch = pipeline_handler(
+    process,
+    source="kinesis",
+    idempotent=True,
+    idempotency_table_name=IDEMPOTENCY_TABLE_NAME,
+    idempotency_key=idempotency_key,
+    dynamodb_client=dynamodb,
+    logger=logger,
+)
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point for the Kinesis event source.
+
+    Args:
+        event: Kinesis event.
+        context: Lambda context.
+
+    Returns:
+        ``{"batchItemFailures": [{"itemIdentifier": <sequenceNumber>}, ...]}``.
+    """
+    return _process_batch(event, context)

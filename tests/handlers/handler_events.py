@@ -315,16 +315,23 @@ def failures(response: dict[str, Any]) -> list[str]:
 
 
 class CallRecorder:
-    """Records every AWS operation made through the given boto3 clients (botocore event hook)."""
+    """Records every AWS operation made through the given boto3 clients (botocore event hook),
+    with the table it names, if any."""
 
     def __init__(self, *clients: Any) -> None:
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, str, str | None]] = []
         for client in clients:
-            client.meta.events.register("before-call.*.*", self._record)
+            client.meta.events.register("before-parameter-build.*.*", self._record)
 
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append((model.service_model.service_name, model.name))
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.service_model.service_name, model.name, params.get("TableName")))
 
     @property
     def operations(self) -> set[tuple[str, str]]:
-        return set(self.calls)
+        """``(service, operation)`` pairs called."""
+        return {(service, operation) for service, operation, _ in self.calls}
+
+    @property
+    def table_operations(self) -> set[tuple[str, str | None]]:
+        """``(operation, table name)`` pairs called."""
+        return {(operation, table) for _, operation, table in self.calls}
