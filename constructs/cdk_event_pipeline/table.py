@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -65,9 +65,11 @@ class EntityTable(Construct):
         stream: The change stream's view type. Default: - no stream, until a change consumer
             is added (then NEW_AND_OLD_IMAGES).
         encryption_key: A customer-managed KMS key (you control rotation, access and audit of
-            every use, at KMS prices). Default: - DynamoDB's AWS-owned key: data is always
-            encrypted at rest, at no cost, with nothing to grant.
-        removal_policy: What happens to the table when it leaves the stack.
+            every use, at KMS prices). ``TableV2`` renders the key per replica region, so the
+            stack needs an explicit region (``env``). Default: - DynamoDB's AWS-owned key: data
+            is always encrypted at rest, at no cost, with nothing to grant.
+        removal_policy: What happens to the table when it leaves the stack: RETAIN or DESTROY
+            (``AWS::DynamoDB::GlobalTable`` has no SNAPSHOT; PITR and on-demand backups cover it).
             Default: RemovalPolicy.RETAIN (entities are data: deleting the stack, or renaming
             this construct, must never delete them).
     """
@@ -106,11 +108,23 @@ class EntityTable(Construct):
             self.table: dynamodb.ITable = table
             self.encryption_key: kms.IKey | None = table.encryption_key
             self.stream_view_type: dynamodb.StreamViewType | None = None
+            self.index_names = []
             self._owns_table = False
             return
 
+        if removal_policy is not None and removal_policy.name == RemovalPolicy.SNAPSHOT.name:
+            raise PipelineValidationError(
+                "removal_policy must be RETAIN or DESTROY (given SNAPSHOT): an AWS::DynamoDB::GlobalTable "
+                "cannot be snapshotted on deletion; point-in-time recovery and backups cover that need"
+            )
+        if encryption_key is not None and Token.is_unresolved(Stack.of(self).region):
+            raise PipelineValidationError(
+                "encryption_key needs a stack with an explicit region (env=Environment(region=...)): "
+                "TableV2 renders a customer key per replica region and cannot in a region-agnostic stack"
+            )
         self.encryption_key = encryption_key
         self.stream_view_type = stream
+        self.index_names: list[str] = []
         self._owns_table = True
         self.table = self.build_table(
             table_name=table_name,
@@ -181,10 +195,39 @@ class EntityTable(Construct):
         assert isinstance(cfn, dynamodb.CfnGlobalTable)
         return cfn
 
+    # --- indexes ---------------------------------------------------------------------------
+
+    def add_index(
+        self,
+        index_name: str,
+        *,
+        partition_key: dynamodb.Attribute,
+        sort_key: dynamodb.Attribute | None = None,
+        projection_type: dynamodb.ProjectionType | None = None,
+    ) -> None:
+        """Add a global secondary index. Add indexes before connecting functions: grants then
+        name each index ARN exactly (``table/<name>/index/<index>``, no ``index/*`` wildcard).
+
+        Args:
+            index_name: Name of the index.
+            partition_key: Partition key of the index.
+            sort_key: Sort key of the index. Default: - none.
+            projection_type: Attributes copied into the index. Default: ALL.
+        """
+        if not self._owns_table:
+            raise PipelineValidationError("add_index needs a table made by this EntityTable (given an existing table)")
+        table = self.table
+        assert isinstance(table, dynamodb.TableV2)
+        table.add_global_secondary_index(
+            index_name=index_name, partition_key=partition_key, sort_key=sort_key, projection_type=projection_type
+        )
+        self.index_names.append(index_name)
+
     # --- grants by intent -----------------------------------------------------------------
 
     def grant_actions(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
-        """Grant exactly ``actions`` on the table (and its indexes, if it has any).
+        """Grant exactly ``actions`` on the table (and on each index added with
+        :meth:`add_index`, by its exact ARN).
 
         With a customer key, also ``kms:Decrypt`` on it, and ``kms:Encrypt`` /
         ``kms:GenerateDataKey`` when an action writes items.
@@ -199,7 +242,15 @@ class EntityTable(Construct):
                 raise PipelineValidationError(
                     f"actions must be DynamoDB actions named in full, like 'dynamodb:GetItem' (given {action!r})"
                 )
-        grant = self.table.grant(grantee, *actions)
+        if self.index_names:
+            table_arn = self.table.table_arn
+            grant = iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=list(actions),
+                resource_arns=[table_arn, *(f"{table_arn}/index/{name}" for name in self.index_names)],
+            )
+        else:
+            grant = self.table.grant(grantee, *actions)
         if self.encryption_key is not None:
             writes = any(action in _WRITE_ACTIONS for action in actions)
             self.encryption_key.grant(grantee, *(TABLE_WRITE_KEY_ACTIONS if writes else TABLE_READ_KEY_ACTIONS))
