@@ -18,8 +18,9 @@ Routes:
 
 Errors: ``400`` for an id that is not 1-256 characters of ``[A-Za-z0-9._-]``, a missing body,
 a body that is not valid base64 or not UTF-8; ``413`` for content over ``MAX_CONTENT_BYTES``
-or a job message over the SQS limit; ``503`` when the stream or a service throttles; ``500``
-for any other AWS error. Unknown routes get Powertools' ``404``.
+or a job message over the SQS limit; ``503`` when the stream or a service throttles (or the
+audit record is still rejected after ``PRODUCER_MAX_ATTEMPTS``); ``500`` for any other AWS
+error. Unknown routes get Powertools' ``404``.
 
 The audit record (compact UTF-8 JSON, a valid runtime envelope, version 1)::
 
@@ -80,6 +81,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from event_pipeline_runtime import UndeliveredRecordsError, encode_payload, make_envelope, put_events
 from event_pipeline_runtime.envelope import utc_now_iso
+from event_pipeline_runtime.producer import RETRYABLE_CALL_ERRORS
 
 ITEM_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,256}")
 """Valid item ids: 1-256 characters of letters, digits, ``.``, ``_`` and ``-`` (safe as an S3
@@ -251,7 +253,7 @@ def _error_code(exc: Exception) -> str:
 
 
 @app.put("/items/<item_id>")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # responses carry item content: keep it out of traces
 def put_item(item_id: str) -> Response:
     """Store an item (see the module docstring)."""
     validate_item_id(item_id)
@@ -285,7 +287,7 @@ def put_item(item_id: str) -> Response:
 
 
 @app.get("/items/<item_id>")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # responses carry item content: keep it out of traces
 def get_item(item_id: str) -> Response:
     """Return an item with its body from S3 (see the module docstring)."""
     validate_item_id(item_id)
@@ -311,7 +313,9 @@ def get_item(item_id: str) -> Response:
 @app.exception_handler(UndeliveredRecordsError)
 def _stream_unavailable(exc: UndeliveredRecordsError) -> Response:
     logger.error("Audit record not delivered to the stream", extra={"error_codes": exc.error_codes})
-    return _json_response(503, {"statusCode": 503, "message": "the audit stream is unavailable; retry the request"})
+    if set(exc.error_codes.values()) <= RETRYABLE_CALL_ERRORS:  # throttled / internal failure
+        return _json_response(503, {"statusCode": 503, "message": "the audit stream is unavailable; retry the request"})
+    return _json_response(500, {"statusCode": 500, "message": "internal error"})
 
 
 @app.exception_handler([ClientError, BotoCoreError])
@@ -327,7 +331,7 @@ def _aws_error(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point for the function URL.

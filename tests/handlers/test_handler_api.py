@@ -188,6 +188,11 @@ def test_stream_throttling_gives_503_and_logs_it(
     assert read_stream("events") == []
 
 
+def test_non_retryable_stream_error_is_500(api: ModuleType, context: FakeContext) -> None:
+    boto3.client("kinesis", region_name=REGION).delete_stream(StreamName="events")
+    assert call(api, "PUT", "/items/k1", context, body="x")[0] == 500
+
+
 def test_missing_s3_object_is_500(api: ModuleType, context: FakeContext) -> None:
     call(api, "PUT", "/items/k1", context, body="x")
     boto3.client("s3", region_name=REGION).delete_object(Bucket="items-bucket", Key="items/k1")
