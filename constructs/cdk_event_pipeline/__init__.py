@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "DYNAMODB_STREAM_READ_ACTIONS": ".table",
     "StreamArchive": ".archive",
     "FIREHOSE_STREAM_READ_ACTIONS": ".archive",
+    "PipelineMonitoring": ".monitoring",
+    "CLOUDWATCH_KEY_ACTIONS": ".monitoring",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from .queue import QUEUE_SEND_ACTIONS, QUEUE_WORKER_ACTIONS, QueueWorker, WorkQueue
     from .table import DYNAMODB_STREAM_READ_ACTIONS, READER_ACTIONS, WRITER_ACTIONS, EntityTable, TableChangeConsumer
     from .archive import FIREHOSE_STREAM_READ_ACTIONS, StreamArchive
+    from .monitoring import CLOUDWATCH_KEY_ACTIONS, PipelineMonitoring
 
 
 def __getattr__(name: str) -> Any:

@@ -141,3 +141,32 @@ ARCHIVE_MIN_DAYS_IN_INFREQUENT_ACCESS = 30
 ARCHIVE_ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 #: Lambda's own timeout for a function created without one (used to check a given function).
 LAMBDA_SERVICE_DEFAULT_TIMEOUT = Duration.seconds(3)
+
+# --- Monitoring (PipelineMonitoring and the alarms of every construct) -------------------------
+
+#: Period of every alarm on a gauge or an error count: one period long enough for every
+#: Lambda, Kinesis and SQS metric below to have a datapoint; one period with an error is worth
+#: a look.
+ALARM_PERIOD = Duration.minutes(5)
+ALARM_EVALUATION_PERIODS = 1
+#: Errors, throttles, dropped events, on-failure deliveries, DLQ messages: one is one too many.
+ALARM_COUNT_THRESHOLD = 1
+#: Stream write/read throttling and PutRecords failures: the producer retries them, so one
+#: burst is expected; alarm when 3 of 5 one-minute periods saw any (sustained throttling).
+STREAM_THROTTLE_ALARM_PERIOD = Duration.minutes(1)
+STREAM_THROTTLE_ALARM_EVALUATION_PERIODS = 5
+STREAM_THROTTLE_ALARM_DATAPOINTS = 3
+#: Stream iterator age (oldest record any GetRecords reader is at) alarms at half the
+#: retention: the slowest reader still has the other half of the window before records expire.
+STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION = 0.5
+#: Consumer iterator age alarms at half of the consumer's max_record_age (by default a quarter
+#: of the retention): well before Lambda starts sending records to the on-failure destination.
+CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE = 0.5
+#: SQS's default visibility timeout, assumed when a queue's is unknown.
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+#: Floor of the oldest-message alarm: one alarm period.
+QUEUE_AGE_ALARM_MIN_SECONDS = 300
+#: The alarm topic's key is deleted this long (KMS's minimum) after the stack removes it.
+MONITORING_KEY_PENDING_WINDOW = Duration.days(7)
+#: Time range a dashboard opens with.
+DASHBOARD_DEFAULT_INTERVAL = Duration.hours(3)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Annotations, Duration, Names, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -32,6 +33,7 @@ from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
 from .function import PipelineFunction
+from .monitoring import PipelineMonitoring
 
 #: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
 #: "Process Amazon Kinesis Data Streams records with Lambda": execution role permissions).
@@ -96,6 +98,8 @@ class StreamConsumerBase(Construct):
             ``id``, TTL ``expiration``); or pass your own table with that schema. The function
             gets ``IDEMPOTENCY_TABLE_NAME`` and exactly GetItem/PutItem/UpdateItem/DeleteItem
             on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
+        alarms: Make this consumer's alarms (see :meth:`build_alarms`) through the stack's
+            :class:`PipelineMonitoring`. Default: True.
     """
 
     #: The largest batch size the source allows.
@@ -135,6 +139,7 @@ class StreamConsumerBase(Construct):
         failure_bucket: s3.IBucket | None = None,
         source_retention: Duration | None = None,
         idempotency: bool | dynamodb.ITable | None = None,
+        alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         self.source_retention = source_retention if source_retention is not None else d.STREAM_RETENTION
@@ -245,6 +250,7 @@ class StreamConsumerBase(Construct):
             filters=filters,
             enabled=enabled,
         )
+        self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- extension points ---------------------------------------------------------------
 
@@ -340,6 +346,128 @@ class StreamConsumerBase(Construct):
             filters=list(filters) if filters is not None else None,
             enabled=enabled,
             on_failure=self.on_failure,
+            # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
+            # DroppedEventCount, OnFailureDestinationDeliveredEventCount (Kinesis, DynamoDB).
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
+        )
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The consumer's alarms, by role. Override to add, drop or change alarms.
+
+        * ``IteratorAge``: Lambda ``IteratorAge`` Maximum >= half of ``max_record_age``
+          (records older than ``max_record_age`` go to the on-failure destination unprocessed);
+        * ``Errors`` / ``Throttles``: Lambda ``Errors`` / ``Throttles`` Sum >= 1;
+        * ``DlqDepth``: ``ApproximateNumberOfMessagesVisible`` Maximum >= 1 on the SQS
+          on-failure destination (not made for an S3 destination: ``OnFailureDelivered`` covers it);
+        * ``DroppedEvents``: the mapping's ``DroppedEventCount`` Sum >= 1 (records lost: past
+          the age/retry limits and not delivered to the destination);
+        * ``OnFailureDelivered``: the mapping's ``OnFailureDestinationDeliveredEventCount`` Sum >= 1.
+
+        All on 5-minute periods, one period to alarm.
+        """
+        name = PipelineMonitoring.role_path(self)
+        count = {"threshold": d.ALARM_COUNT_THRESHOLD}
+        age_s = seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        made = {
+            "IteratorAge": monitoring.add_alarm(
+                self, "IteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
+                threshold=int(age_s * d.CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE * 1000),
+                description=f"{name} is more than half its max_record_age behind: at max_record_age its "
+                "records go to the on-failure destination unprocessed. Check errors, duration, "
+                "batch size and parallelization factor.",
+            ),
+            "Errors": monitoring.add_alarm(
+                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), **count,
+                description=f"The function of {name} failed (exception, timeout or out of memory): "
+                "the batch is bisected and retried.",
+            ),
+            "Throttles": monitoring.add_alarm(
+                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), **count,
+                description=f"Invocations of {name} were throttled: raise its reserved or the account's concurrency.",
+            ),
+        }
+        dlq_depth = self.metric_dlq_depth_max(d.ALARM_PERIOD)
+        if dlq_depth is not None:
+            made["DlqDepth"] = monitoring.add_alarm(
+                self, "DlqDepth", dlq_depth, **count,
+                description=f"Failed batches of {name} wait in its dead-letter queue: fix the cause and "
+                "run `event-pipeline redrive` before the records expire from the stream.",
+            )
+        made["DroppedEvents"] = monitoring.add_alarm(
+            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), **count,
+            description=f"{name} dropped records that also failed to reach its on-failure destination: "
+            "they are lost unless replayed from the stream.",
+        )
+        made["OnFailureDelivered"] = monitoring.add_alarm(
+            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), **count,
+            description=f"{name} gave up on records and sent them to its on-failure destination: "
+            "fix the cause and redrive them.",
+        )
+        return made
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the consumer's lag, errors, throttles, dropped events and DLQ depth on the dashboard."""
+        name = PipelineMonitoring.role_path(self)
+        monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=name))
+        monitoring.add_to_dashboard(
+            "consumer_errors",
+            self.metric_errors_sum().with_(label=f"{name} errors"),
+            self.metric_throttles_sum().with_(label=f"{name} throttles"),
+        )
+        monitoring.add_to_dashboard(
+            "consumer_dropped",
+            self.metric_dropped_events_sum().with_(label=f"{name} dropped"),
+            self.metric_on_failure_delivered_sum().with_(label=f"{name} on-failure"),
+        )
+        dlq_depth = self.metric_dlq_depth_max()
+        if dlq_depth is not None:
+            monitoring.add_to_dashboard("dlq_depth", dlq_depth.with_(label=name))
+
+    # --- metrics (dimensions set by the L2 helpers / the mapping's own id) -----------------
+
+    def metric_iterator_age_max(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Age of the last record of each batch when it was sent to the function (ms, Maximum;
+        ``AWS/Lambda`` ``IteratorAge``, dimension ``FunctionName``)."""
+        return self.function.metric("IteratorAge", statistic="Maximum", period=period)
+
+    def metric_errors_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Invocations that failed (count, Sum; ``AWS/Lambda`` ``Errors``, ``FunctionName``)."""
+        return self.function.metric_errors(statistic="Sum", period=period)
+
+    def metric_throttles_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Invocations throttled (count, Sum; ``AWS/Lambda`` ``Throttles``, ``FunctionName``)."""
+        return self.function.metric_throttles(statistic="Sum", period=period)
+
+    def metric_dlq_depth_max(self, period: Duration | None = None) -> cloudwatch.Metric | None:
+        """Messages in the SQS on-failure destination (Maximum; ``AWS/SQS``
+        ``ApproximateNumberOfMessagesVisible``, ``QueueName``), or ``None`` with an S3 destination."""
+        if self.dead_letter_queue is None:
+            return None
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period)
+
+    def metric_dropped_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Records the mapping dropped past its age/retry limits and could not deliver to the
+        on-failure destination (Sum; ``AWS/Lambda`` ``DroppedEventCount``,
+        ``EventSourceMappingUUID``; needs the mapping's ``EventCount`` metrics, enabled here)."""
+        return self.metric_event_source_mapping("DroppedEventCount", period=period)
+
+    def metric_on_failure_delivered_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Records sent to the on-failure destination (Sum; ``AWS/Lambda``
+        ``OnFailureDestinationDeliveredEventCount``, ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("OnFailureDestinationDeliveredEventCount", period=period)
+
+    def metric_event_source_mapping(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
+        ``FilteredOutEventCount``, ``InvokedEventCount``, ``FailedInvokeEventCount``, ...),
+        with the ``EventSourceMappingUUID`` dimension set to this mapping's id."""
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
+            statistic=statistic,
+            period=period,
         )
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:

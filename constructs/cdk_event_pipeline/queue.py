@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Annotations, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -29,6 +30,7 @@ from constructs import Construct
 from . import _defaults as d
 from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
 from .function import PipelineFunction
+from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs on the queue.
 QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
@@ -69,6 +71,8 @@ class WorkQueue(Construct):
         visibility_timeout: 0 seconds - 12 hours; must be at least 6 x the timeout of every
             worker (checked when a worker is added). Default: - 6 x the longest worker timeout,
             updated as workers are added (SQS's 30 seconds while there are none).
+        alarms: Make this queue's alarms (see :meth:`build_alarms`) through the stack's
+            :class:`PipelineMonitoring`. Default: True.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class WorkQueue(Construct):
         encryption_key: kms.IKey | None = None,
         retention: Duration | None = None,
         visibility_timeout: Duration | None = None,
+        alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         self.workers: list[QueueWorker] = []
@@ -110,6 +115,7 @@ class WorkQueue(Construct):
             self.encryption_key: kms.IKey | None = queue.encryption_master_key
             self.visibility_timeout: Duration | None = None
             self._owns_queue = False
+            self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
             return
 
         self.fifo = bool(fifo)
@@ -128,8 +134,19 @@ class WorkQueue(Construct):
         self.queue = self.build_queue(
             queue_name=queue_name, content_based_deduplication=content_based_deduplication
         )
+        self.alarms = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- extension points ---------------------------------------------------------------
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The queue's alarms, by role: ``DlqDepth`` (messages visible in the DLQ >= 1) and
+        ``OldestMessageAge`` (>= visibility timeout x max receive count, read at synth). Override
+        to change them, e.g. ``monitoring.queue_alarms(self, oldest_message_age=Duration.minutes(10))``."""
+        return monitoring.queue_alarms(self)
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the queue's oldest-message age and DLQ depth on the stack's dashboard."""
+        monitoring.queue_dashboard(self)
 
     def _encryption(self) -> dict[str, Any]:
         if self.encryption_key is not None:

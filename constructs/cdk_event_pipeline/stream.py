@@ -14,9 +14,10 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
-from ._validation import PipelineValidationError, check_duration, check_range
+from ._validation import PipelineValidationError, check_duration, check_range, seconds_of
 from .archive import StreamArchive
 from .consumer import StreamConsumer
+from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
 PRODUCER_ACTIONS = ("kinesis:PutRecord", "kinesis:PutRecords")
@@ -42,6 +43,8 @@ class EventStream(Construct):
             Default: RemovalPolicy.RETAIN (CDK's default for streams: events are data).
         retention_of_existing: With ``stream``, its retention if you know it; consumers use it
             to bound their record-age limits. Default: 24 hours (the minimum: always safe).
+        alarms: Make this stream's alarms (see :meth:`build_alarms`) through the stack's
+            :class:`PipelineMonitoring`. Default: True.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class EventStream(Construct):
         shard_level_metrics: Sequence[kinesis.ShardLevelMetrics] | None = None,
         removal_policy: RemovalPolicy | None = None,
         retention_of_existing: Duration | None = None,
+        alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         new_stream_props = {
@@ -77,6 +81,7 @@ class EventStream(Construct):
             self.stream: kinesis.IStream = stream
             self.retention = retention_of_existing if retention_of_existing is not None else d.STREAM_RETENTION
             self.encryption_key = stream.encryption_key
+            self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
             return
         if retention_of_existing is not None:
             raise PipelineValidationError("retention_of_existing is only valid together with stream")
@@ -91,6 +96,7 @@ class EventStream(Construct):
             shard_level_metrics=shard_level_metrics,
             removal_policy=removal_policy,
         )
+        self.alarms = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- extension points ---------------------------------------------------------------
 
@@ -115,6 +121,65 @@ class EventStream(Construct):
             shard_level_metrics=list(shard_level_metrics) if shard_level_metrics else None,
             removal_policy=removal_policy,
         )
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The stream's alarms, by role. Override to add, drop or change alarms.
+
+        * ``WriteThroughputExceeded`` / ``ReadThroughputExceeded``: Sum >= 1 in 3 of 5
+          one-minute periods (sustained throttling; single bursts are retried by producers and
+          by Lambda);
+        * ``PutRecordsFailedRecords``: Sum >= 1 in 3 of 5 one-minute periods;
+        * ``GetRecordsIteratorAge``: ``GetRecords.IteratorAgeMilliseconds`` Maximum >= half the
+          retention (the slowest GetRecords reader; enhanced fan-out readers are covered by their
+          consumer's own alarm).
+
+        Roles are also the alarms' construct ids (``<role>Alarm``): keep them distinct from
+        the consumers' (a child named ``Default`` adds nothing to a logical id).
+        """
+        name = PipelineMonitoring.role_path(self)
+        throttle = {
+            "threshold": d.ALARM_COUNT_THRESHOLD,
+            "evaluation_periods": d.STREAM_THROTTLE_ALARM_EVALUATION_PERIODS,
+            "datapoints_to_alarm": d.STREAM_THROTTLE_ALARM_DATAPOINTS,
+        }
+        period = d.STREAM_THROTTLE_ALARM_PERIOD
+        retention_s = seconds_of(self.retention) or d.STREAM_RETENTION_MIN_HOURS * 3600
+        return {
+            "WriteThroughputExceeded": monitoring.add_alarm(
+                self, "WriteThroughputExceeded", self.metric_write_throughput_exceeded_sum(period), **throttle,
+                description=f"Writes to {name} are throttled: add shards or spread partition keys.",
+            ),
+            "ReadThroughputExceeded": monitoring.add_alarm(
+                self, "ReadThroughputExceeded", self.metric_read_throughput_exceeded_sum(period), **throttle,
+                description=f"Reads of {name} are throttled: too many GetRecords readers per shard "
+                "(use enhanced fan-out) or too few shards.",
+            ),
+            "PutRecordsFailedRecords": monitoring.add_alarm(
+                self, "PutRecordsFailedRecords", self.metric_put_records_failed_records_sum(period), **throttle,
+                description=f"PutRecords calls to {name} keep returning failed records: check producers retry them.",
+            ),
+            "GetRecordsIteratorAge": monitoring.add_alarm(
+                self, "GetRecordsIteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
+                threshold=int(retention_s * d.STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION * 1000),
+                description=f"A reader of {name} is more than half the retention behind: records expire "
+                "unread when it reaches the retention.",
+            ),
+        }
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the stream's producer rates, put failures, throttles and iterator age on the dashboard."""
+        name = PipelineMonitoring.role_path(self)
+        monitoring.add_to_dashboard("producer_rates", self.metric_incoming_records_sum().with_(label=f"{name} records"))
+        monitoring.add_to_dashboard(
+            "producer_rates", self.metric_incoming_bytes_sum().with_(label=f"{name} bytes"), right=True
+        )
+        monitoring.add_to_dashboard(
+            "producer_errors",
+            self.metric_put_records_failed_records_sum().with_(label=f"{name} failed records"),
+            self.metric_write_throughput_exceeded_sum().with_(label=f"{name} write throttles"),
+            self.metric_read_throughput_exceeded_sum().with_(label=f"{name} read throttles"),
+        )
+        monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=f"{name} GetRecords"))
 
     def consumer_defaults(self) -> dict[str, Any]:
         """Props every consumer added with :meth:`add_consumer` starts from.
