@@ -258,3 +258,26 @@ def test_dynamodb_stream_images_are_plain_python(aws: str, context: Any, log: An
     response = pipeline_handler(fail_modify, source="dynamodb", logger=log)(event, context)
     sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
     assert _failures(response) == sequence_numbers[1:]  # MODIFY and the REMOVE held back behind it
+
+
+def test_dynamodb_binary_attributes_arrive_as_base64_and_decode_to_bytes(context: Any, log: Any) -> None:
+    """Lambda sends B/BS values as base64 text (also nested in M and L); they become bytes."""
+    blob = base64.b64encode(b"hello").decode()
+    event = {"Records": [{
+        "eventID": "e1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026",
+        "dynamodb": {
+            "Keys": {"pk": {"S": "k"}},
+            "NewImage": {"pk": {"S": "k"}, "blob": {"B": blob}, "set": {"BS": [blob]},
+                         "nested": {"M": {"b": {"B": blob}, "l": {"L": [{"B": blob}, {"N": "1"}]}}}},
+            "SequenceNumber": "100", "SizeBytes": 10, "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }]}
+    seen: list[ConsumerRecord] = []
+    response = pipeline_handler(seen.append, source="dynamodb", logger=log)(event, context)
+    assert _failures(response) == []
+    image = seen[0].new_image
+    assert bytes(image["blob"]) == b"hello"
+    assert {bytes(v) for v in image["set"]} == {b"hello"}
+    assert bytes(image["nested"]["b"]) == b"hello"
+    assert bytes(image["nested"]["l"][0]) == b"hello" and image["nested"]["l"][1] == 1

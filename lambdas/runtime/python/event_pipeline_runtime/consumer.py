@@ -236,7 +236,24 @@ def _deserialize_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
 
         _deserializer = TypeDeserializer()
     deserialize = _deserializer.deserialize
-    return {name: deserialize(value) for name, value in image.items()}
+    return {name: deserialize(_binary_to_bytes(value)) for name, value in image.items()}
+
+
+def _binary_to_bytes(value: Any) -> Any:
+    """Lambda's DynamoDB Streams events carry ``B``/``BS`` values as base64 text; boto3's
+    ``TypeDeserializer`` wants bytes. Decode them, also inside ``M`` and ``L`` values."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    (tag, inner), = value.items()
+    if tag == "B" and isinstance(inner, str):
+        return {"B": _a2b(inner)}
+    if tag == "BS" and isinstance(inner, list):
+        return {"BS": [_a2b(v) if isinstance(v, str) else v for v in inner]}
+    if tag == "M" and isinstance(inner, dict):
+        return {"M": {k: _binary_to_bytes(v) for k, v in inner.items()}}
+    if tag == "L" and isinstance(inner, list):
+        return {"L": [_binary_to_bytes(v) for v in inner]}
+    return value
 
 
 def _dynamodb_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
