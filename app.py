@@ -1,51 +1,129 @@
 #!/usr/bin/env python3
-"""The reference system: an item API, its work queue and an ordered audit/order stream.
+"""The reference system, wired only with the library's constructs.
 
-``cdk synth`` runs this file (see cdk.json). It makes no AWS call: no lookups, no STS, and the
-stack is environment-agnostic, so the template is the same on every machine.
+An HTTP API (a Lambda function URL) with ``PUT /items/{id}`` and ``GET /items/{id}``: a PUT
+stores the body in S3 and the item in DynamoDB, sends ``job.created`` to the work queue and
+puts an ordered audit record (partition key = item id) on the Kinesis stream. Consumers:
+
+* **Worker** on the work queue (partial batch responses);
+* **Audit** on the stream: logs ``[<partitionKey>] <payload>``;
+* the order pipeline on the same stream: **InventoryUpdater** (batch 100, conditional writes,
+  never oversells) and **FraudDetector** (batch 50), both idempotent;
+* **Changes**: the items table's change stream;
+* **Archive**: the stream to S3 through Firehose.
+
+``cdk synth`` runs this file (see cdk.json). It makes no AWS call (no lookups, no STS) and the
+stack is environment-agnostic, so the template is the same on every machine and ``cdk deploy``
+needs only credentials and a bootstrapped account. cdk-nag's AwsSolutions pack runs on every
+synth; an unacknowledged error fails it.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from cdk_event_pipeline import EventStream, PipelineFunction, bundled_code
+from cdk_event_pipeline import EntityTable, EventStream, PipelineFunction, WorkQueue, bundled_code
+from cdk_event_pipeline._nag import acknowledge
+
+#: Only records of this type reach the order pipeline (Lambda event filtering on the JSON data:
+#: the API's ``item.put`` audit records never invoke it). A record that matches no filter is
+#: counted in the mapping's ``FilteredOutEventCount`` metric; it is not an error.
+ORDER_FILTER = lambda_.FilterCriteria.filter({"data": {"type": ["order.placed"]}})
 
 
 class ReferenceStack(cdk.Stack):
-    """Items API + Kinesis stream with the Audit consumer and the order pipeline."""
+    """The items API and its event pipeline."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, public_url: bool = False, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
 
-        self.events = EventStream(self, "Events")
+        # --- storage ----------------------------------------------------------------------
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))],
+        )
+        acknowledge(self.access_logs, "AwsSolutions::AwsSolutions-S1",
+                    "This bucket receives the server access logs of the other buckets; logging its own "
+                    "access would log into itself.")
+        self.bodies = s3.Bucket(
+            self, "ItemBodies",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="item-bodies/",
+        )
+        self.items = EntityTable(self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+        self.inventory_table = EntityTable(
+            self, "Inventory", partition_key=dynamodb.Attribute(name="sku", type=dynamodb.AttributeType.STRING)
+        )
 
+        # --- the stream and the work queue -------------------------------------------------
+        self.events = EventStream(self, "Events", retention=cdk.Duration.days(7))
+        self.jobs = WorkQueue(self, "Jobs")
+
+        # --- the API: PUT/GET /items/{id} behind a function URL ------------------------------
         self.api = PipelineFunction(
-            self, "Api", code=bundled_code("api"), handler="api_handler.handler", service_name="items-api"
+            self, "Api", code=bundled_code("api"), handler="api_handler.handler", service_name="items-api",
         )
-        self.events.connect_producer(self.api.function)
+        api_fn = self.api.function
+        api_fn.add_environment("BUCKET_NAME", self.bodies.bucket_name)
+        iam.Grant.add_to_principal(
+            grantee=api_fn, actions=["s3:PutObject", "s3:GetObject"],
+            resource_arns=[self.bodies.arn_for_objects("items/*")],
+        )
+        bodies_id = self.get_logical_id(self.bodies.node.default_child)  # type: ignore[arg-type]
+        acknowledge(self.api.role, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bodies_id}.Arn>/items/*]",
+                    "Object ARNs need a wildcard: the API reads and writes only the objects under items/ "
+                    "of its own bucket, with PutObject and GetObject only.")
+        self.items.connect(api_fn, "dynamodb:PutItem", "dynamodb:GetItem")
+        self.jobs.connect_producer(api_fn)
+        self.events.connect_producer(api_fn)
+        self.url = api_fn.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE if public_url else lambda_.FunctionUrlAuthType.AWS_IAM,
+        )
+        cdk.CfnOutput(self, "ApiUrl", value=self.url.url)
 
-        self.audit = self.events.add_consumer(
-            "Audit", code=bundled_code("audit"), handler="audit_handler.handler"
-        )
-        # Order pipeline: independent consumers of the same stream, each with its own pace.
+        # --- consumers --------------------------------------------------------------------
+        self.worker = self.jobs.add_worker("Worker", code=bundled_code("worker"), handler="worker_handler.handler")
+        self.items.grant_actions(self.worker.function, "dynamodb:UpdateItem")
+        self.worker.function.add_environment("TABLE_NAME", self.items.table_name)  # type: ignore[attr-defined]
+
+        self.audit = self.events.add_consumer("Audit", code=bundled_code("audit"), handler="audit_handler.handler")
         self.inventory = self.events.add_consumer(
-            "InventoryUpdater", code=bundled_code("inventory"), handler="inventory_handler.handler", batch_size=100
+            "InventoryUpdater", code=bundled_code("inventory"), handler="inventory_handler.handler",
+            batch_size=100, idempotency=True, filters=[ORDER_FILTER],
         )
+        self.inventory_table.connect(self.inventory.function, "dynamodb:UpdateItem", env_var="INVENTORY_TABLE_NAME")  # type: ignore[arg-type]
         self.fraud = self.events.add_consumer(
-            "FraudDetector", code=bundled_code("fraud"), handler="fraud_handler.handler", batch_size=50
+            "FraudDetector", code=bundled_code("fraud"), handler="fraud_handler.handler",
+            batch_size=50, idempotency=True, filters=[ORDER_FILTER],
         )
+        self.changes = self.items.add_change_consumer(
+            "Changes", code=bundled_code("changes"), handler="changes_handler.handler",
+        )
+        self.archive = self.events.add_archive("Archive", access_logs_bucket=self.access_logs)
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
-    """Create the reference app (tests call this with an App that carries cdk.json's context).
-
-    cdk-nag's AwsSolutions pack runs on every synth: an unacknowledged error fails it.
-    """
+    """Create the reference app (tests call this with an App that carries cdk.json's context)."""
     app = app if app is not None else cdk.App()
-    ReferenceStack(app, "EventPipelineReference", description="cdk-event-pipeline reference system")
+    ReferenceStack(
+        app, "EventPipelineReference",
+        description="cdk-event-pipeline reference system",
+        public_url=app.node.try_get_context("publicApiUrl") == "true",
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
