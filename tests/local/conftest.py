@@ -54,8 +54,8 @@ def drain(runner: LocalRunner, queue: str) -> list[dict]:
             client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def queue_messages(endpoint: str, url: str) -> list[dict]:
-    """Peek at every message of a queue (received with a short visibility, not deleted)."""
+def queue_messages(endpoint: str, url: str, *, release: bool = False) -> list[dict]:
+    """Peek at every message of a queue (received, not deleted; ``release``: visible again after)."""
     client = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     out, seen = [], set()
     while True:
@@ -63,6 +63,9 @@ def queue_messages(endpoint: str, url: str) -> list[dict]:
                                           AttributeNames=["All"]).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         if not fresh:
+            for message in out if release else []:
+                client.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                 VisibilityTimeout=0)
             return out
         for message in fresh:
             seen.add(message["MessageId"])

@@ -15,6 +15,7 @@ from event_pipeline_runtime import ConsumerRecord, pipeline_handler
 
 APPLIED: Counter[str] = Counter()
 FIXED = False
+WORDS = {"one": 1, "two": 2, "three": 3}
 
 
 def _apply(record: ConsumerRecord) -> None:
@@ -23,7 +24,7 @@ def _apply(record: ConsumerRecord) -> None:
     if not isinstance(quantity, int):
         if not FIXED:
             raise ValueError(f"order {order['order_id']}: quantity {quantity!r} is not an integer")
-        quantity = int(quantity)
+        quantity = WORDS[str(quantity)]  # the fix: spelled-out quantities are accepted
     APPLIED[order["order_id"]] += 1
 
 
