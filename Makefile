@@ -40,5 +40,8 @@ lint: setup
 bench: setup
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
 
+demo: setup
+	$(PY) -m cdk_event_pipeline.tools local --demo
+
 clean:
 	rm -rf cdk.out .pytest_cache

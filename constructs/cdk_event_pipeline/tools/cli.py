@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS")
     tail.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS",
                       help="pause when no shard had new records (default: %(default)s)")
+
+    from ..local.cli import add_parser as add_local_parser
+
+    add_local_parser(commands, [common])
     return parser
 
 
@@ -208,6 +212,10 @@ def _run(args: argparse.Namespace, aws: Aws, output: Output) -> int:
                                wait_seconds=args.wait_seconds,
                                visibility_timeout=args.visibility_timeout)
         return redrive_s3(run, uri=args.s3_uri, max_messages=args.max_messages)
+    if args.command == "local":
+        from ..local.cli import run as run_local
+
+        return run_local(args)
     from .tail import tail
 
     try:
