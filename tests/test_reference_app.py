@@ -210,7 +210,7 @@ def test_change_consumer_role_is_exact(synthesized):
     changes = stack.changes
     assert _normalized(role_statements(template, changes.role)) == [
         _allow(LOGS, get_att_arn(changes.log_group)),
-        _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+        _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
                {"Fn::GetAtt": [logical_id(stack.items.table), "StreamArn"]}),
         _allow(["sqs:SendMessage"], get_att_arn(changes.dead_letter_queue)),
     ]

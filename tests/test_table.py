@@ -16,14 +16,14 @@ from aws_cdk import aws_lambda as lambda_
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_event_pipeline import EntityTable, PipelineFunction, PipelineValidationError, TableChangeConsumer, bundled_code
-from tests._cdk import get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import all_statements, get_att_arn, logical_id, new_app, normalize, role_statements
 
 STACKS = ("Defaults", "Options", "Changes", "Existing")
 IMPORTED_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy"
 IMPORTED_STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy/stream/2026-01-01T00:00:00.000"
 READER = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
 WRITER = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
 
 
 def code() -> dict[str, Any]:
@@ -238,9 +238,14 @@ def test_change_consumer_enables_new_and_old_images_with_safe_defaults(built):
     t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600})
 
 
-def test_no_list_streams_anywhere(built):
+def test_list_streams_only_ever_on_a_stream_arn(built):
     for template in built.templates.values():
-        assert "dynamodb:ListStreams" not in json.dumps(template.to_json())
+        for statement in all_statements(template.to_json()):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "dynamodb:ListStreams" in actions:
+                assert statement["Resource"] != "*"
+                resource = json.dumps(statement["Resource"])
+                assert "StreamArn" in resource or "/stream/" in resource, statement
 
 
 def test_wrap_existing_table(built):

@@ -40,12 +40,13 @@ _WRITE_ACTIONS = frozenset({*WRITER_ACTIONS, "dynamodb:BatchWriteItem", "dynamod
 #: KMS actions on a customer key: every caller decrypts; writers also encrypt.
 TABLE_READ_KEY_ACTIONS = ("kms:Decrypt",)
 TABLE_WRITE_KEY_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
-#: What Lambda's DynamoDB Streams event source mapping needs on the stream ARN. This is also
-#: aws-cdk-lib's own ``READ_STREAM_DATA_ACTIONS``. ``dynamodb:ListStreams`` is left out on
-#: purpose: it lists the streams of the whole account and endpoint rather than reading one
-#: stream, so it cannot be scoped to this table's stream; the mapping is given the stream ARN
-#: (``EventSourceArn``) and reads it with these three actions.
-DYNAMODB_STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+#: What Lambda's DynamoDB Streams event source mapping needs, on this table's stream ARN only:
+#: exactly the policy of the DynamoDB developer guide's "IAM policy to allow an AWS Lambda
+#: function to access DynamoDB stream records" (which scopes ``ListStreams`` to the table's
+#: stream too). CDK's ``grant_stream_read`` would add ``ListStreams`` on ``"*"`` instead.
+DYNAMODB_STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+)
 
 
 class EntityTable(Construct):
@@ -335,11 +336,10 @@ class TableChangeConsumer(StreamConsumerBase):
     to 10000 records, starting positions LATEST or TRIM_HORIZON only, and a source retention
     fixed at 24 hours (the default record-age limit is therefore 12 hours).
 
-    The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords`` and
-    ``dynamodb:GetShardIterator`` on the table's stream ARN (plus ``kms:Decrypt`` on a customer
-    key). ``dynamodb:ListStreams`` is not granted: it lists every stream of the account instead
-    of reading this one, so it cannot be limited to this table, and the mapping already knows the
-    stream ARN.
+    The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords``,
+    ``dynamodb:GetShardIterator`` and ``dynamodb:ListStreams`` on the table's stream ARN, as in
+    the DynamoDB developer guide's policy for Lambda stream readers (plus ``kms:Decrypt`` on a
+    customer key). Never on ``"*"``.
 
     Args:
         table: The :class:`EntityTable` whose stream to read (its stream must be enabled:
