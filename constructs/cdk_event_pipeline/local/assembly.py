@@ -112,6 +112,11 @@ def synthesize(app_dir: str | os.PathLike[str], outdir: str | os.PathLike[str], 
         AssemblyError: The app failed.
     """
     env = dict(os.environ, CDK_OUTDIR=str(outdir))
+    # The CDK CLI hands an app cdk.json's context (the feature flags) in CDK_CONTEXT_JSON; do
+    # the same, or the local template would differ from what `cdk synth` / `cdk deploy` make.
+    cdk_json = Path(app_dir) / "cdk.json"
+    if cdk_json.is_file() and "CDK_CONTEXT_JSON" not in env:
+        env["CDK_CONTEXT_JSON"] = json.dumps(json.loads(cdk_json.read_text()).get("context", {}))
     env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     result = subprocess.run(  # noqa: S603 - the project's own app
