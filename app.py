@@ -102,12 +102,12 @@ class ReferenceStack(cdk.Stack):
 
         self.audit = self.events.add_consumer("Audit", code=bundled_code("audit"), handler="audit_handler.handler")
         self.inventory = self.events.add_consumer(
-            "InventoryUpdater", code=bundled_code("inventory"), handler="inventory_handler.handler",
+            "InventoryUpdater", code=bundled_code("orders"), handler="inventory_handler.handler",
             batch_size=100, idempotency=True, filters=[ORDER_FILTER],
         )
         self.inventory_table.connect(self.inventory.function, "dynamodb:UpdateItem", env_var="INVENTORY_TABLE_NAME")  # type: ignore[arg-type]
         self.fraud = self.events.add_consumer(
-            "FraudDetector", code=bundled_code("fraud"), handler="fraud_handler.handler",
+            "FraudDetector", code=bundled_code("orders"), handler="fraud_handler.handler",
             batch_size=50, idempotency=True, filters=[ORDER_FILTER],
         )
         self.changes = self.items.add_change_consumer(

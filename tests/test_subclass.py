@@ -21,7 +21,7 @@ def built():
     stack = cdk.Stack(new_app(), "Acme")
     stream = AcmeStream(stack, "Events")
     default = stream.add_consumer("Default", code=bundled_code("audit"), handler="audit_handler.handler")
-    explicit = stream.add_consumer("Explicit", code=bundled_code("fraud"), handler="fraud_handler.handler",
+    explicit = stream.add_consumer("Explicit", code=bundled_code("orders"), handler="fraud_handler.handler",
                                    batch_size=10)
     return stack, stream, default, explicit, assertions.Template.from_stack(stack)
 

@@ -38,7 +38,8 @@ def load_handler(
 
     def load(directory: str, module: str) -> ModuleType:
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"{directory}-{uuid.uuid4().hex[:8]}")
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", directory)
+        # One code directory may hold several functions: name the function after its module.
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", module.removesuffix("_handler"))
         lambda_path(directory)
         sys.modules.pop(module, None)
         loaded.append(module)

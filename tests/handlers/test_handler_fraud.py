@@ -27,7 +27,7 @@ from handler_events import (
 def fraud(load_handler: Callable[[str, str], ModuleType], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", create_idempotency_table())
     create_stream()
-    return load_handler("fraud", "fraud_handler")
+    return load_handler("orders", "fraud_handler")
 
 
 def put_orders(*orders: tuple[str, Any, Any]) -> None:

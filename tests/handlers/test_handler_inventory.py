@@ -38,7 +38,7 @@ def inventory(load_handler: Callable[[str, str], ModuleType], monkeypatch: pytes
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     for sku, stock in ((SKU_A, 5), (SKU_B, 1)):
         dynamodb.put_item(TableName="inventory", Item={"sku": {"S": sku}, "stock": {"N": str(stock)}})
-    return load_handler("inventory", "inventory_handler")
+    return load_handler("orders", "inventory_handler")
 
 
 def order(order_id: str, sku: str, quantity: Any, amount: Any = 10.0, **extra: Any) -> dict[str, Any]:

@@ -38,10 +38,7 @@ Metrics: ``OrderApplied``, ``OrderRejected`` (Count).
 
 from __future__ import annotations
 
-import math
-import os
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -51,69 +48,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
+from orders_model import ORDER_PLACED, MalformedOrderError, Order, idempotency_key, parse_order, require_env
 
-ORDER_PLACED = "order.placed"
-
-
-class MalformedOrderError(ValueError):
-    """An ``order.placed`` event whose data does not match the order schema."""
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    """A validated ``order.placed`` payload.
-
-    Attributes:
-        order_id: The order's id.
-        sku: The stock-keeping unit ordered.
-        quantity: Units ordered, > 0.
-        amount: Order total, finite, >= 0.
-        customer_id: Who ordered.
-    """
-
-    order_id: str
-    sku: str
-    quantity: int
-    amount: float
-    customer_id: str
-
-
-def parse_order(data: Any) -> Order:
-    """Validate an ``order.placed`` payload (same schema as the fraud detector's).
-
-    Args:
-        data: The envelope's ``data``.
-
-    Returns:
-        The order.
-
-    Raises:
-        MalformedOrderError: When a field is missing or invalid (the message names it).
-    """
-    if not isinstance(data, dict):
-        raise MalformedOrderError(f"order data must be an object (given {type(data).__name__})")
-    for name in ("order_id", "sku", "customer_id"):
-        value = data.get(name)
-        if not isinstance(value, str) or not value:
-            raise MalformedOrderError(f"order {name} must be a non-empty string (given {value!r:.80})")
-    quantity = data.get("quantity")
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise MalformedOrderError(f"order quantity must be an int > 0 (given {quantity!r:.80})")
-    amount = data.get("amount")
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
-        raise MalformedOrderError(f"order amount must be a finite number >= 0 (given {amount!r:.80})")
-    return Order(data["order_id"], data["sku"], quantity, amount, data["customer_id"])
-
-
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is required by the inventory updater")
-    return value
-
-
-INVENTORY_TABLE_NAME = _require_env("INVENTORY_TABLE_NAME")
-IDEMPOTENCY_TABLE_NAME = _require_env("IDEMPOTENCY_TABLE_NAME")
+INVENTORY_TABLE_NAME = require_env("INVENTORY_TABLE_NAME", "inventory updater")
+IDEMPOTENCY_TABLE_NAME = require_env("IDEMPOTENCY_TABLE_NAME", "inventory updater")
 
 # A batch with no orders (only other event types) emits no metric; Powertools would warn.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
@@ -181,18 +119,6 @@ def process(record: ConsumerRecord) -> None:
     if record.type != ORDER_PLACED:
         return
     reserve_stock(parse_order(record.data))
-
-
-def idempotency_key(record: ConsumerRecord) -> str:
-    """``"<type>#<default key>"``: envelope ids of different event types never collide.
-
-    Args:
-        record: The decoded record.
-
-    Returns:
-        The idempotency key.
-    """
-    return f"{record.type or '-'}#{record.idempotency_key}"
 
 
 _process_batch = pipeline_handler(
