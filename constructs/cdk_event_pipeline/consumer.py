@@ -32,7 +32,7 @@ from . import _defaults as d
 from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
-from .function import PipelineFunction
+from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
 
 #: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
@@ -146,13 +146,7 @@ class StreamConsumerBase(Construct):
         retention_s = seconds_of(self.source_retention)
 
         # --- validation: every prop, before any resource exists -------------------------
-        if function is not None and (code is not None or handler is not None):
-            raise PipelineValidationError(
-                "function and code/handler are mutually exclusive: pass an existing function "
-                "or the code and handler of a new one, not both"
-            )
-        require(function is not None or (code is not None and handler is not None),
-                "code and handler are required when no existing function is given")
+        require_function_or_code(function, code, handler)
         check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
         check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
@@ -186,19 +180,10 @@ class StreamConsumerBase(Construct):
         self.starting_position = position
 
         # --- the function -------------------------------------------------------------
-        self.role: iam.IRole | None
-        self.log_group: logs.ILogGroup | None = None
-        if function is not None:
-            self.function = function
-            self.role = function.role
-            if function.role is None:
-                Annotations.of(self).add_warning_v2(
-                    "cdk-event-pipeline:ImportedFunctionWithoutRole",
-                    "The given function has no known role: grant it the read and on-failure "
-                    "permissions yourself (see StreamConsumer.grant_source_read).",
-                )
-        else:
-            pipeline_function = self.build_function(
+        self.function, self.role, self.log_group = resolve_function(
+            self,
+            function,
+            lambda: self.build_function(
                 code=code,  # type: ignore[arg-type]
                 handler=handler,  # type: ignore[arg-type]
                 environment=environment,
@@ -206,10 +191,9 @@ class StreamConsumerBase(Construct):
                 timeout=timeout,
                 log_retention=log_retention,
                 tracing=tracing,
-            )
-            self.function = pipeline_function.function
-            self.role = pipeline_function.role
-            self.log_group = pipeline_function.log_group
+            ),
+            grants_hint="the read and on-failure permissions yourself (see StreamConsumer.grant_source_read)",
+        )
 
         # --- idempotency -----------------------------------------------------------------
         self.idempotency_table: dynamodb.ITable | None = None
@@ -266,17 +250,9 @@ class StreamConsumerBase(Construct):
         tracing: bool,
     ) -> PipelineFunction:
         """Build the consumer's function. Override to change how every function is made."""
-        return PipelineFunction(
-            self,
-            "Handler",
-            code=code,
-            handler=handler,
-            service_name=self.node.id,
-            environment=environment,
-            memory_size=memory_size,
-            timeout=timeout,
-            log_retention=log_retention,
-            tracing=tracing,
+        return build_handler_function(
+            self, code=code, handler=handler, environment=environment, memory_size=memory_size,
+            timeout=timeout, log_retention=log_retention, tracing=tracing,
         )
 
     def build_dead_letter_queue(self) -> sqs.IQueue:

@@ -16,9 +16,10 @@ A :class:`PipelineFunction` is a Python function on arm64 with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Annotations, Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -26,7 +27,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._assets import bundled_code
-from ._validation import check_range, seconds_of, require
+from ._validation import PipelineValidationError, check_range, require, seconds_of
 
 RUNTIME_LAYER_ID = "EventPipelineRuntimeLayer"
 POWERTOOLS_LAYER_ID = "PowertoolsLayer"
@@ -155,3 +156,44 @@ class PipelineFunction(Construct):
             reserved_concurrent_executions=reserved_concurrent_executions,
             description=description,
         )
+
+
+def require_function_or_code(
+    function: lambda_.IFunction | None, code: lambda_.Code | None, handler: str | None
+) -> None:
+    """The "existing function or code + handler of a new one, never both" rule of every
+    construct that owns a function."""
+    if function is not None and (code is not None or handler is not None):
+        raise PipelineValidationError(
+            "function and code/handler are mutually exclusive: pass an existing function "
+            "or the code and handler of a new one, not both"
+        )
+    require(function is not None or (code is not None and handler is not None),
+            "code and handler are required when no existing function is given")
+
+
+def build_handler_function(owner: Construct, **props: Any) -> PipelineFunction:
+    """The default ``build_function`` of a construct that owns one function: a
+    :class:`PipelineFunction` with id ``Handler``, named for Powertools after the owner."""
+    return PipelineFunction(owner, "Handler", service_name=owner.node.id, **props)
+
+
+def resolve_function(
+    owner: Construct,
+    function: lambda_.IFunction | None,
+    build: Callable[[], PipelineFunction],
+    *,
+    grants_hint: str,
+) -> tuple[lambda_.IFunction, iam.IRole | None, logs.ILogGroup | None]:
+    """The owner's function, role and log group: the given function (warning when its role is
+    unknown, so grants cannot be added: ``grants_hint`` says what to grant), or a new one from
+    ``build``."""
+    if function is not None:
+        if function.role is None:
+            Annotations.of(owner).add_warning_v2(
+                "cdk-event-pipeline:ImportedFunctionWithoutRole",
+                f"The given function has no known role: grant it {grants_hint}.",
+            )
+        return function, function.role, None
+    built = build()
+    return built.function, built.role, built.log_group

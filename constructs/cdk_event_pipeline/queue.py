@@ -29,7 +29,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
-from .function import PipelineFunction
+from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs on the queue.
@@ -327,13 +327,7 @@ class QueueWorker(Construct):
         self.work_queue = work_queue
 
         # --- validation: every prop, before any resource exists -------------------------
-        if function is not None and (code is not None or handler is not None):
-            raise PipelineValidationError(
-                "function and code/handler are mutually exclusive: pass an existing function "
-                "or the code and handler of a new one, not both"
-            )
-        require(function is not None or (code is not None and handler is not None),
-                "code and handler are required when no existing function is given")
+        require_function_or_code(function, code, handler)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
         window_s = seconds_of(max_batching_window)
         if work_queue.fifo:
@@ -363,24 +357,10 @@ class QueueWorker(Construct):
         )
 
         # --- the function -------------------------------------------------------------
-        self.role: iam.IRole | None
-        self.log_group: logs.ILogGroup | None = None
-        if function is not None:
-            self.function = function
-            self.role = function.role
-            function_timeout: Duration | None = None
-            if isinstance(function, lambda_.Function):
-                function_timeout = (
-                    function.timeout if function.timeout is not None else d.LAMBDA_SERVICE_DEFAULT_TIMEOUT
-                )
-            if function.role is None:
-                Annotations.of(self).add_warning_v2(
-                    "cdk-event-pipeline:ImportedFunctionWithoutRole",
-                    "The given function has no known role: grant it the queue permissions yourself "
-                    "(see QueueWorker.grant_queue_read).",
-                )
-        else:
-            pipeline_function = self.build_function(
+        self.function, self.role, self.log_group = resolve_function(
+            self,
+            function,
+            lambda: self.build_function(
                 code=code,  # type: ignore[arg-type]
                 handler=handler,  # type: ignore[arg-type]
                 environment=environment,
@@ -388,11 +368,16 @@ class QueueWorker(Construct):
                 timeout=timeout,
                 log_retention=log_retention,
                 tracing=tracing,
-            )
-            self.function = pipeline_function.function
-            self.role = pipeline_function.role
-            self.log_group = pipeline_function.log_group
+            ),
+            grants_hint="the queue permissions yourself (see QueueWorker.grant_queue_read)",
+        )
+        function_timeout: Duration | None
+        if function is None:
             function_timeout = timeout if timeout is not None else d.TIMEOUT
+        elif isinstance(function, lambda_.Function):
+            function_timeout = function.timeout if function.timeout is not None else d.LAMBDA_SERVICE_DEFAULT_TIMEOUT
+        else:
+            function_timeout = None
 
         work_queue._register_worker(self, function_timeout)
 
@@ -419,17 +404,9 @@ class QueueWorker(Construct):
         tracing: bool,
     ) -> PipelineFunction:
         """Build the worker's function. Override to change how it is made."""
-        return PipelineFunction(
-            self,
-            "Handler",
-            code=code,
-            handler=handler,
-            service_name=self.node.id,
-            environment=environment,
-            memory_size=memory_size,
-            timeout=timeout,
-            log_retention=log_retention,
-            tracing=tracing,
+        return build_handler_function(
+            self, code=code, handler=handler, environment=environment, memory_size=memory_size,
+            timeout=timeout, log_retention=log_retention, tracing=tracing,
         )
 
     def build_event_source_mapping(
