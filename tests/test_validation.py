@@ -130,3 +130,27 @@ def test_validation_happens_before_any_resource(stack):
         consumer(stack, batch_size=0)
     stream_scope = stack.node.find_child("S")
     assert stream_scope.node.try_find_child("C") is None or not stream_scope.node.find_child("C").node.children
+
+
+def test_imported_function_without_role_gets_a_warning(stack):
+    imported = lambda_.Function.from_function_arn(
+        stack, "Imported", "arn:aws:lambda:us-east-1:111122223333:function:legacy")
+    created = EventStream(stack, "S").add_consumer("C", function=imported)
+    assert created.function is imported and created.role is None and created.log_group is None
+    warnings = cdk.assertions.Annotations.from_stack(stack).find_warning(
+        "*", cdk.assertions.Match.string_like_regexp("no known role: grant it the read and on-failure permissions yourself"))
+    assert len(warnings) == 1
+    cdk.assertions.Template.from_stack(stack).resource_count_is("AWS::IAM::Policy", 0)
+
+
+def test_imported_worker_function_without_role_gets_a_warning(stack):
+    from cdk_event_pipeline import WorkQueue
+
+    imported = lambda_.Function.from_function_arn(
+        stack, "Imported", "arn:aws:lambda:us-east-1:111122223333:function:legacy")
+    worker = WorkQueue(stack, "Q").add_worker("W", function=imported)
+    assert worker.function is imported and worker.role is None
+    warnings = cdk.assertions.Annotations.from_stack(stack).find_warning(
+        "*", cdk.assertions.Match.string_like_regexp("no known role: grant it the queue permissions yourself"))
+    assert len(warnings) == 1
+    cdk.assertions.Template.from_stack(stack).resource_count_is("AWS::IAM::Policy", 0)

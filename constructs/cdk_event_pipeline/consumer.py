@@ -225,8 +225,9 @@ class StreamConsumerBase(Construct):
                 )
 
         # --- grants, then the mapping ---------------------------------------------------
-        self.grant_source_read(self.function)
-        self.on_failure.grant(self.function)
+        if self.role is not None:  # without a known role the warning above asks for the grants
+            self.grant_source_read(self.function)
+            self.on_failure.grant(self.function)
         self.event_source_mapping = self.build_event_source_mapping(
             max_batching_window=max_batching_window,
             starting_position_timestamp=starting_position_timestamp,

@@ -382,7 +382,8 @@ class QueueWorker(Construct):
         work_queue._register_worker(self, function_timeout)
 
         # --- grants, then the mapping ---------------------------------------------------
-        self.grant_queue_read(self.function)
+        if self.role is not None:  # without a known role the warning above asks for the grants
+            self.grant_queue_read(self.function)
         self.event_source_mapping = self.build_event_source_mapping(
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
