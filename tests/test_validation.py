@@ -132,7 +132,8 @@ def test_validation_happens_before_any_resource(stack):
     assert stream_scope.node.try_find_child("C") is None or not stream_scope.node.find_child("C").node.children
 
 
-def test_imported_function_without_role_gets_a_warning(stack):
+def test_imported_function_without_role_gets_a_warning():
+    stack = cdk.Stack(new_app(), "ImportedConsumer")  # synthesized: not the module's shared app
     imported = lambda_.Function.from_function_arn(
         stack, "Imported", "arn:aws:lambda:us-east-1:111122223333:function:legacy")
     created = EventStream(stack, "S").add_consumer("C", function=imported)
@@ -143,7 +144,8 @@ def test_imported_function_without_role_gets_a_warning(stack):
     cdk.assertions.Template.from_stack(stack).resource_count_is("AWS::IAM::Policy", 0)
 
 
-def test_imported_worker_function_without_role_gets_a_warning(stack):
+def test_imported_worker_function_without_role_gets_a_warning():
+    stack = cdk.Stack(new_app(), "ImportedWorker")  # synthesized: not the module's shared app
     from cdk_event_pipeline import WorkQueue
 
     imported = lambda_.Function.from_function_arn(
