@@ -81,3 +81,17 @@ def all_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
     walk(template.get("Resources", {}))
     return found
+
+
+def cfn_lint(template: dict[str, Any] | str, regions: list[str] | None = None) -> tuple[list[str], set[str]]:
+    """cfn-lint a template: (errors as ``"<rule> <message> (<path>)"``, ids of warnings).
+
+    ``regions=None`` checks every region cfn-lint knows; pass a list to check only those.
+    """
+    from cfnlint.api import lint, lint_all
+
+    text = template if isinstance(template, str) else json.dumps(template)
+    matches = lint_all(text) if regions is None else lint(text, regions=regions)
+    errors = [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches
+              if m.rule.severity.lower() == "error" or m.rule.id.startswith("E")]
+    return errors, {m.rule.id for m in matches if m.rule.id.startswith("W")}

@@ -4,6 +4,8 @@
   local AWS endpoint every Lambda-code test talks to over HTTP.
 * ``aws``: resets moto's state, points boto3 at the server (``AWS_ENDPOINT_URL``) and yields
   the endpoint URL.
+* ``app`` / ``stack``: a module-wide App with cdk.json's context and a fresh Stack in it, for
+  tests that expect a construct to raise.
 * ``lambda_path``: puts one ``lambdas/<dir>`` on ``sys.path`` the way Lambda puts
   ``/var/task`` there (the runtime layer is importable through the package install).
 
@@ -75,6 +77,25 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     reset_moto(moto_endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     yield moto_endpoint
+
+
+@pytest.fixture(scope="module")
+def app():
+    """One App with cdk.json's context per test module, for construct-validation tests."""
+    from tests._cdk import new_app
+
+    return new_app()
+
+
+_stack_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def stack(app):
+    """A new, empty Stack in the module's App (never synthesized: validation tests raise before)."""
+    import aws_cdk as cdk
+
+    return cdk.Stack(app, f"V{next(_stack_counter)}")
 
 
 @pytest.fixture

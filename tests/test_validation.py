@@ -16,19 +16,6 @@ from cdk_event_pipeline import EventStream, PipelineFunction, PipelineValidation
 from tests._cdk import new_app
 
 
-@pytest.fixture(scope="module")
-def app() -> cdk.App:
-    return new_app()
-
-
-_counter = iter(range(10_000))
-
-
-@pytest.fixture
-def stack(app) -> cdk.Stack:
-    return cdk.Stack(app, f"V{next(_counter)}")
-
-
 def code() -> dict[str, Any]:
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}
 
