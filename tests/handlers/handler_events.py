@@ -11,14 +11,14 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+# The documented event shapes live in tests/lambda_events.py; re-exported here for the tests.
+from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
+
 
 
 # --- resources ---------------------------------------------------------------------------------
@@ -158,31 +158,6 @@ def read_stream(name: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def kinesis_event(records: Iterable[tuple[str, dict[str, Any]]], stream_name: str = "events") -> dict[str, Any]:
-    """A Lambda Kinesis event from ``(shard_id, GetRecords record)`` pairs."""
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": record["PartitionKey"],
-                    "sequenceNumber": record["SequenceNumber"],
-                    "data": base64.b64encode(record["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{record['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/consumer",
-                "awsRegion": REGION,
-                "eventSourceARN": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream_name}",
-            }
-            for shard_id, record in records
-        ]
-    }
-
-
 def stream_event(name: str = "events") -> dict[str, Any]:
     """A Lambda Kinesis event holding everything in the stream."""
     return kinesis_event(read_stream(name), name)
@@ -202,58 +177,10 @@ def sqs_event(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
     """A Lambda SQS event from ReceiveMessage messages."""
     sqs = boto3.client("sqs", region_name=REGION)
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    return sqs_event_from_messages(arn, messages)
 
 
 # --- DynamoDB Streams ----------------------------------------------------------------------------
-
-
-def dynamodb_stream_event(table_name: str) -> dict[str, Any]:
-    """Every stream record of ``table_name`` as a Lambda DynamoDB Streams event (wire format:
-    attribute values as DynamoDB JSON, times as epoch seconds)."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records.extend(streams.get_records(ShardIterator=iterator)["Records"])
-    out = []
-    for r in records:
-        change = dict(r["dynamodb"])
-        created = change.get("ApproximateCreationDateTime")
-        if created is not None and hasattr(created, "timestamp"):
-            change["ApproximateCreationDateTime"] = created.timestamp()
-        record = {
-            "eventID": r["eventID"],
-            "eventName": r["eventName"],
-            "eventVersion": r.get("eventVersion", "1.1"),
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": change,
-            "eventSourceARN": stream_arn,
-        }
-        if "userIdentity" in r:
-            record["userIdentity"] = {"type": r["userIdentity"]["Type"], "principalId": r["userIdentity"]["PrincipalId"]}
-        out.append(record)
-    return {"Records": out}
 
 
 # --- Lambda context and output -------------------------------------------------------------------

@@ -6,16 +6,15 @@ ReceiveMessage, DynamoDB Streams GetRecords), in the shapes Lambda documents.
 
 from __future__ import annotations
 
-import base64
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+# The documented event shapes live in tests/lambda_events.py; re-exported here for the tests.
+from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
+
 
 
 # --- Kinesis ---------------------------------------------------------------------------------
@@ -45,32 +44,6 @@ def read_stream(client: Any, name: str) -> dict[str, list[dict[str, Any]]]:
             iterator = response["NextShardIterator"]
         out[shard_id] = records
     return out
-
-
-def kinesis_event(records: list[tuple[str, dict[str, Any]]], stream_name: str = "events") -> dict[str, Any]:
-    """A Lambda Kinesis event from ``(shard_id, GetRecords record)`` pairs."""
-    arn = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream_name}"
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": record["PartitionKey"],
-                    "sequenceNumber": record["SequenceNumber"],
-                    "data": base64.b64encode(record["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{record['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/consumer",
-                "awsRegion": REGION,
-                "eventSourceARN": arn,
-            }
-            for shard_id, record in records
-        ]
-    }
 
 
 def stream_event(client: Any, name: str = "events") -> dict[str, Any]:
@@ -162,57 +135,10 @@ def sqs_event(client: Any, queue_url: str, *, max_messages: int = 10) -> dict[st
         if not batch:
             break
         messages.extend(batch)
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    return sqs_event_from_messages(arn, messages)
 
 
 # --- DynamoDB Streams --------------------------------------------------------------------------
-
-
-def dynamodb_stream_event(table_name: str) -> dict[str, Any]:
-    """Every stream record of ``table_name`` as a Lambda DynamoDB Streams event."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-    description = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
-    records: list[dict[str, Any]] = []
-    for shard in description["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records.extend(streams.get_records(ShardIterator=iterator)["Records"])
-    out = []
-    for r in records:
-        change = dict(r["dynamodb"])
-        created = change.get("ApproximateCreationDateTime")
-        if created is not None and hasattr(created, "timestamp"):
-            change["ApproximateCreationDateTime"] = created.timestamp()
-        out.append(
-            {
-                "eventID": r["eventID"],
-                "eventName": r["eventName"],
-                "eventVersion": r.get("eventVersion", "1.1"),
-                "eventSource": "aws:dynamodb",
-                "awsRegion": REGION,
-                "dynamodb": change,
-                "eventSourceARN": stream_arn,
-            }
-        )
-    return {"Records": out}
 
 
 # --- Lambda context --------------------------------------------------------------------------
