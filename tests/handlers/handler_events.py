@@ -20,7 +20,6 @@ import boto3
 from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
 
 
-
 # --- resources ---------------------------------------------------------------------------------
 
 

@@ -11,10 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # The documented event shapes live in tests/lambda_events.py; re-exported here for the tests.
 from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
-
 
 
 # --- Kinesis ---------------------------------------------------------------------------------
