@@ -148,7 +148,8 @@ class ResourceFactory:
 
     def create_all(self) -> dict[str, LocalResource]:
         """Create everything (queues without a redrive policy first), name the rest."""
-        order = {"AWS::Kinesis::Stream": 0, "AWS::S3::Bucket": 0, "AWS::DynamoDB::Table": 0, "AWS::IAM::Role": 0,
+        order = {"AWS::Kinesis::Stream": 0, "AWS::S3::Bucket": 0, "AWS::DynamoDB::Table": 0,
+                 "AWS::DynamoDB::GlobalTable": 0, "AWS::IAM::Role": 0,
                  "AWS::Lambda::LayerVersion": 0, "AWS::SQS::Queue": 1, "AWS::Lambda::Function": 3}
         items = sorted(
             self.stack.resources.items(),
@@ -222,6 +223,18 @@ class ResourceFactory:
         if description.get("LatestStreamArn"):
             attributes["StreamArn"] = description["LatestStreamArn"]
         return LocalResource(logical_id, "AWS::DynamoDB::Table", name, attributes)
+
+    def _aws_dynamodb_globaltable(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        """``TableV2`` synthesizes ``AWS::DynamoDB::GlobalTable``; locally it is one table in the
+        one local region (replica settings and per-index throughput settings do not apply)."""
+        props = {k: v for k, v in props.items() if k not in ("Replicas", "WriteProvisionedThroughputSettings",
+                                                               "WriteOnDemandThroughputSettings")}
+        for index_key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(index_key):
+                props[index_key] = [{k: i[k] for k in ("IndexName", "KeySchema", "Projection") if k in i}
+                                    for i in props[index_key]]
+        table = self._aws_dynamodb_table(logical_id, props)
+        return LocalResource(logical_id, "AWS::DynamoDB::GlobalTable", table.ref, table.attributes)
 
     def _aws_s3_bucket(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
         name = self.resolver.resolve(props.get("BucketName")) or physical_name(self.stack.name, logical_id, lower=True, max_length=63)
