@@ -1,11 +1,18 @@
 """``make demo``: the reference system on a local endpoint, told as a story.
 
-Items go in through the API handler; each stream consumer's mapping polls with the
-template's settings. One order is malformed. Today's reference inventory handler only logs
-(it cannot fail), so the demo injects the validation the real handler will have as a fault
-wrapper around it; the mapping then bisects the batch, isolates the poison record, sends its
-on-failure message to the DLQ while the rest of the shard flows, and after the "fix" (the
-wrapper removed) the redrive tool re-delivers it.
+1. The synthesized app is deployed on a local moto server: resources by API, each function's
+   handler loaded from its asset directory with its layers, the environment resolved.
+2. Items go in through the API handler as function URL requests (``PUT /items/{id}``): body to
+   S3, item to DynamoDB, ``job.created`` to the work queue, an audit record on the stream.
+3. Orders go on the same stream as ``order.placed`` envelopes, written by the runtime's
+   producer. One is malformed (``quantity: "three"``), one would oversell.
+4. Every event source mapping polls with its template settings. The malformed order fails the
+   inventory updater and the fraud detector: each mapping bisects the batch, isolates the
+   record, sends its on-failure message to the consumer's DLQ, and the rest of the shard flows.
+   The overselling order is rejected by the conditional write (stock never below zero).
+5. A redrive without a fix fails again: the DLQ message stays, nothing is lost.
+6. The handlers are "fixed" (a patch that reads ``"three"`` as 3, standing in for a deployed
+   fix) and the redrive tool re-delivers the record from the stream; the DLQs are empty.
 """
 
 from __future__ import annotations
@@ -13,80 +20,138 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from .events import RunnerEvent
 from .redrive import redrive_queue_to_function
 from .runner import LocalRunner
 
-ITEMS = [
-    {"id": "item-1", "content": {"sku": "kettle", "quantity": 2}},
-    {"id": "item-2", "content": {"sku": "teapot", "quantity": 1}},
-    {"id": "item-3", "content": {"sku": "mug", "quantity": "three"}},  # malformed
-    {"id": "item-4", "content": {"sku": "spoon", "quantity": 6}},
+ITEMS = {"item-1": "a kettle, please", "item-2": "two teapots", "item-3": "mugs"}
+STOCK = {"kettle": 5, "teapot": 1, "mug": 10}
+ORDERS = [
+    {"order_id": "o-1", "sku": "kettle", "quantity": 2, "amount": 60, "customer_id": "c-1"},
+    {"order_id": "o-2", "sku": "teapot", "quantity": 2, "amount": 80, "customer_id": "c-2"},  # oversells
+    {"order_id": "o-3", "sku": "mug", "quantity": "three", "amount": 30, "customer_id": "c-3"},  # malformed
+    {"order_id": "o-4", "sku": "mug", "quantity": 3, "amount": 9000, "customer_id": "c-4"},  # suspicious
 ]
+ORDER_CONSUMERS = ("EventsInventoryUpdater", "EventsFraudDetector")
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 
 
-def _malformed(record: dict[str, Any]) -> bool:
-    body = json.loads(base64.b64decode(record["kinesis"]["data"]))
-    content = body.get("content") if isinstance(body, dict) else None
-    data = body.get("data") if isinstance(body, dict) else None
-    for candidate in (content, data, (data or {}).get("content") if isinstance(data, dict) else None):
-        if isinstance(candidate, dict) and "quantity" in candidate:
-            return not isinstance(candidate["quantity"], int)
-    return False
+def function_url_event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
+    """A Lambda function URL request (payload format 2.0)."""
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "text/plain", "host": "local.lambda-url.on.aws"},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "local", "domainName": "local.lambda-url.on.aws",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "make-demo"},
+            "requestId": "demo", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
+        },
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = body
+    return event
 
 
-def _strict_inventory(event: dict[str, Any], call: Any) -> Any:
+def _patched(event: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> Any:
+    """The "fix": read a quantity written as a word (standing in for a deployed code fix)."""
     for record in event["Records"]:
-        if _malformed(record):
-            raise ValueError(f"record {record['kinesis']['sequenceNumber']}: quantity is not an integer")
+        body = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict) and data.get("quantity") in NUMBER_WORDS:
+            data["quantity"] = NUMBER_WORDS[data["quantity"]]
+            record["kinesis"]["data"] = base64.b64encode(json.dumps(body).encode()).decode()
     return call(event)
+
+
+def _who(logical_id: str) -> str:
+    return logical_id.split("HandlerFunction")[0].removeprefix("Events").removeprefix("Items").removeprefix("Jobs")
 
 
 def _say(event: RunnerEvent) -> None:
     d = event.detail
-    who = event.function.split("HandlerFunction")[0].removeprefix("Events")
+    who = _who(event.function)
     if event.kind == "invoke" and not d.get("direct"):
-        span = d["first"] if d["first"] == d["last"] else f"{d['first']}..{d['last']}"
         verdict = {"ok": "ok", "partial": f"partial failure {d['failed']}", "error": f"FAILED ({d['error']})"}[d["outcome"]]
-        print(f"  {who:<18} batch [{span}] ({d['count']} records, attempt {d['attempt']}): {verdict}")
+        if "first" in d:  # a stream batch
+            span = d["first"] if d["first"] == d["last"] else f"{d['first']}..{d['last']}"
+            print(f"   {who:<17} batch [{span}] ({d['count']} records, attempt {d['attempt']}): {verdict}")
+        else:  # an SQS batch
+            print(f"   {who:<17} {d['count']} message(s) from the queue: {verdict}, {len(d['deleted'])} deleted")
     elif event.kind == "on-failure":
-        print(f"  {who:<18} gave up on [{d['first']}..{d['last']}] ({d['condition']}) -> on-failure message to the DLQ")
+        print(f"   {who:<17} gave up on [{d['first']}..{d['last']}] ({d['condition']}) -> on-failure message to its DLQ")
     elif event.kind == "discarded":
-        print(f"  {who:<18} discarded [{d['first']}..{d['last']}] ({d['condition']}; no destination)")
+        print(f"   {who:<17} discarded [{d['first']}..{d['last']}] ({d['condition']}; no destination)")
 
 
 def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: str | None = None) -> int:
-    """Run the story; return 0 when the poison record was isolated and redriven."""
+    """Run the story; return 0 when the poison order was isolated, kept, and recovered after the fix."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    print(f"1. Deploying {outdir} on {endpoint} (resources by API, handlers loaded from the assets)")
+    aws = {"endpoint_url": endpoint, "region_name": region}
+    print(f"1. Deploy {outdir} on {endpoint} (resources by API, handlers loaded from the assets)")
     runner = LocalRunner.from_assembly(outdir, stack, endpoint_url=endpoint, region=region,
-                                       extra_environment={"POWERTOOLS_LOG_LEVEL": "CRITICAL"}).deploy()
-    for note in runner.notes:
-        print(f"   note: {note}")
-    print(f"   functions: {', '.join(sorted(runner.functions))}")
-    inventory = runner.function("EventsInventoryUpdater")
-    if inventory.wrappers == []:
-        print("   the reference inventory handler only logs today: injecting the order validation it will have")
-        inventory.wrappers.append(_strict_inventory)
-    print("2. PUT items through the API handler (item-3 has quantity \"three\")")
-    for item in ITEMS:
-        runner.invoke("Api", item)
-        print(f"   PUT {item['id']} {json.dumps(item['content'])}")
-    print("3. The event source mappings poll the stream")
+                                       extra_environment={"POWERTOOLS_LOG_LEVEL": "CRITICAL",
+                                                                          "POWERTOOLS_METRICS_DISABLED": "true"}).deploy()
+    print(f"   {len(runner.functions)} functions: {', '.join(sorted(_who(f) for f in runner.functions))}")
+    dynamodb = boto3.client("dynamodb", **aws)
+    inventory_table = runner.resource("InventoryTable").ref
+    for sku, stock in STOCK.items():
+        dynamodb.put_item(TableName=inventory_table, Item={"sku": {"S": sku}, "stock": {"N": str(stock)}})
+    print(f"   stock: {STOCK}")
+
+    print("2. PUT /items/{id} through the API handler (function URL requests)")
+    for item_id, body in ITEMS.items():
+        response = runner.invoke("Api", function_url_event("PUT", f"/items/{item_id}", body))
+        print(f"   PUT /items/{item_id} {body!r} -> {response.get('statusCode')}")
+
+    print("3. Orders on the same stream (runtime producer); o-2 oversells, o-3 is malformed, o-4 is large")
+    from event_pipeline_runtime import EventProducer  # noqa: PLC0415 - the layer's own producer
+
+    stream = runner.resource("EventsStream", "AWS::Kinesis::Stream").ref
+    producer = EventProducer(stream, client=boto3.client("kinesis", **aws))
+    for order in ORDERS:
+        producer.put_event("order.placed", order, partition_key=order["order_id"], id=order["order_id"])
+    producer.flush()
+
+    print("4. The event source mappings poll (template settings: batch sizes, bisect, retries, filters)")
     runner.log.listeners.append(_say)
     runner.run(max_rounds=2000)
     runner.log.listeners.remove(_say)
-    dlq = runner.resource("EventsInventoryUpdaterDeadLetterQueue", "AWS::SQS::Queue").ref
-    print("4. Fix the handler (the validation accepts it now) and redrive the DLQ with the redrive tool")
-    inventory.wrappers.clear()
-    code, run = redrive_queue_to_function(endpoint_url=endpoint, region=region, queue_url=dlq, function=inventory)
-    print(f"   redrive: {run.counts or 'no messages'}; {run.records_delivered} record(s) delivered, "
-          f"{run.records_missing} missing (exit {code})")
-    isolated = len(runner.log.of("on-failure")) == 1
-    print("Done: the poison record was isolated and recovered; every other record flowed." if isolated and code == 0
-          else "Done, but the story did not go as expected (see above).")
-    return 0 if isolated and code == 0 else 1
+    stock = {sku: int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": sku}})["Item"]["stock"]["N"])
+             for sku in STOCK}
+    print(f"   stock now: {stock}  (o-2 rejected: never below zero; o-3 not applied)")
+    items_table = runner.resource("ItemsTable").ref
+    statuses = {i: dynamodb.get_item(TableName=items_table, Key={"id": {"S": i}}).get("Item", {}).get("status", {}).get("S")
+                for i in ITEMS}
+    print(f"   items after the worker: {statuses}")
+    isolated = [e for e in runner.log.of("on-failure")]
+
+    code = 0
+    for name in ORDER_CONSUMERS:
+        consumer = runner.function(name)
+        dlq = runner.resource(f"{name}DeadLetterQueue", "AWS::SQS::Queue").ref
+        print(f"5. {_who(consumer.logical_id)}: redrive its DLQ before any fix")
+        first, run = redrive_queue_to_function(endpoint_url=endpoint, region=region, queue_url=dlq, function=consumer)
+        print(f"   redrive: {run.counts or 'no messages'} (exit {first}): the message stays in the DLQ")
+        print(f"6. {_who(consumer.logical_id)}: deploy the fix, redrive again")
+        consumer.wrappers.append(_patched)
+        code, run = redrive_queue_to_function(endpoint_url=endpoint, region=region, queue_url=dlq, function=consumer)
+        print(f"   redrive: {run.counts or 'no messages'}; {run.records_delivered} record(s) delivered, "
+              f"{run.records_missing} missing (exit {code})")
+        if first == 0 or code != 0:
+            code = code or 1
+            break
+    mug = int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": "mug"}})["Item"]["stock"]["N"])
+    print(f"   mug stock after the redrive: {mug}")
+    ok = len(isolated) == len(ORDER_CONSUMERS) and code == 0 and mug == STOCK["mug"] - 3 - 3
+    print("Done: the poison order was isolated, kept in the DLQs, and recovered after the fix; every other "
+          "record flowed." if ok else "Done, but the story did not go as expected (see above).")
+    return 0 if ok else 1
