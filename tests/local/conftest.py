@@ -14,6 +14,17 @@ from cdk_event_pipeline.local import LocalRunner, VirtualClock
 from .assembly_builder import TemplateBuilder
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def reference_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference app (app.py) synthesized once per session, as `make demo` does."""
+    from cdk_event_pipeline.local.assembly import synthesize
+
+    return synthesize(ROOT, tmp_path_factory.mktemp("cdk.out"))
+
+
 @pytest.fixture
 def deploy(aws: str, tmp_path: Path) -> Callable[[TemplateBuilder], LocalRunner]:
     """Write a builder's assembly and deploy it on the (reset) moto server with a virtual clock."""

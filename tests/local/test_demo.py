@@ -4,19 +4,7 @@ both order consumers' DLQs, kept by a redrive before the fix, and recovered afte
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from cdk_event_pipeline.local.assembly import synthesize
 from cdk_event_pipeline.local.demo import STOCK, run_demo
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def reference_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(ROOT, tmp_path_factory.mktemp("cdk.out"))
 
 
 def test_demo_story_on_the_reference_app(reference_assembly, aws, capsys) -> None:
