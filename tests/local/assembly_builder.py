@@ -40,12 +40,15 @@ class TemplateBuilder:
         self.resources[logical_id] = {"Type": "AWS::SQS::Queue", "Properties": props}
         return {"Fn::GetAtt": [logical_id, "Arn"]}
 
-    def table(self, logical_id: str) -> dict[str, Any]:
-        self.resources[logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": {
+    def table(self, logical_id: str, *, stream: str | None = None) -> dict[str, Any]:
+        props: dict[str, Any] = {
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
             "BillingMode": "PAY_PER_REQUEST",
-            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}}}
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}}
+        if stream is not None:
+            props["StreamSpecification"] = {"StreamViewType": stream}
+        self.resources[logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": props}
         return {"Ref": logical_id}
 
     def function(self, logical_id: str, handler: str, environment: dict[str, Any] | None = None,

@@ -1,4 +1,4 @@
-"""Small handlers for the runner's fidelity scenarios (Kinesis and SQS).
+"""Small handlers for the runner's fidelity scenarios (Kinesis, DynamoDB Streams and SQS).
 
 A record is poison when its JSON payload has ``"poison": true``. Every handler appends what it
 processed to ``PROCESSED`` (its own copy per function: the runner isolates module namespaces).
@@ -17,11 +17,17 @@ INVOCATIONS: list[list[str]] = []
 def _payload(record: dict[str, Any]) -> dict[str, Any]:
     if "kinesis" in record:
         return json.loads(base64.b64decode(record["kinesis"]["data"]))
+    if "dynamodb" in record:  # a DynamoDB Streams change: poison when the new image says so
+        return {"poison": record["dynamodb"].get("NewImage", {}).get("poison", {}).get("BOOL", False)}
     return json.loads(record["body"])
 
 
 def _ident(record: dict[str, Any]) -> str:
-    return record["kinesis"]["sequenceNumber"] if "kinesis" in record else record["messageId"]
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    if "dynamodb" in record:
+        return record["dynamodb"]["SequenceNumber"]
+    return record["messageId"]
 
 
 def raise_on_poison(event: dict[str, Any], context: Any) -> None:
