@@ -24,3 +24,13 @@ def test_demo_story_on_the_reference_app(reference_assembly, aws, capsys) -> Non
     assert out.count("(exit 1): the message stays in the DLQ") == 2
     assert out.count("1 record(s) delivered, 0 missing (exit 0)") == 2
     assert f"mug stock after the redrive: {STOCK['mug'] - 3 - 3}" in out
+
+
+def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(reference_assembly, aws, capsys) -> None:
+    from cdk_event_pipeline.tools.cli import main
+
+    code = main(["local", "--endpoint-url", aws, "--cdk-out", str(reference_assembly), "--max-rounds", "50"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.strip().splitlines()[-1].endswith("idle=True")
+    assert "note: stream" in out  # ON_DEMAND in the template, shards made locally
