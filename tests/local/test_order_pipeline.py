@@ -58,6 +58,9 @@ def _expected_stock(orders: list[dict]) -> dict[str, int]:
 
 def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(reference_assembly, aws, capsys,
                                                                       record_property) -> None:
+    # The fraud detector's log lines are its effect. Powertools loggers are process-wide per
+    # service name (the logging module's): an earlier test may have configured them, so give
+    # them our own stream and level rather than reading capsys.
     from event_pipeline_runtime import EventProducer
 
     started = time.perf_counter()
@@ -65,6 +68,12 @@ def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(reference_a
         reference_assembly, endpoint_url=aws, clock=VirtualClock(),
         extra_environment={"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"},
     ).deploy()
+    logs = {name: io.StringIO() for name in CONSUMERS}
+    for name, stream in logs.items():
+        logger = runner.function(name).module.logger
+        logger.registered_handler.stream = stream  # assigned: setStream() flushes a stream pytest closed
+        logger.setLevel("WARNING")  # a logger configured earlier in the process keeps its first level
+    fraud_log = logs["EventsFraudDetector"]
     table = runner.resource("InventoryTable").ref
     for i in range(SKUS):
         runner.client("dynamodb").put_item(TableName=table, Item={"sku": {"S": f"sku-{i}"}, "stock": {"N": str(INITIAL_STOCK)}})
@@ -88,7 +97,8 @@ def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(reference_a
 
     # every good order applied exactly once, no poison order applied
     assert _stock(runner, table) == _expected_stock(good)
-    assert _flagged(capsys.readouterr().out) == Counter({o["order_id"]: 1 for o in good})
+    assert _flagged(fraud_log.getvalue()) == Counter({o["order_id"]: 1 for o in good})
+    seen = len(fraud_log.getvalue())
     # every poison order alone in each consumer's DLQ (bisect + partial responses isolate it)
     for name in CONSUMERS:
         dead = queue_messages(aws, runner.resource(f"{name}DeadLetterQueue", "AWS::SQS::Queue").ref, release=True)
@@ -109,7 +119,7 @@ def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(reference_a
         assert run.records_delivered == len(poison) and run.records_missing == 0
         assert queue_messages(aws, queue) == []
     assert _stock(runner, table) == _expected_stock(orders)
-    assert _flagged(capsys.readouterr().out) == Counter({o["order_id"]: 1 for o in poison})
+    assert _flagged(fraud_log.getvalue()[seen:]) == Counter({o["order_id"]: 1 for o in poison})
     finished = time.perf_counter()
     record_property("consume_seconds", round(consumed - started, 2))
     record_property("total_seconds", round(finished - started, 2))
