@@ -84,7 +84,11 @@ class ReferenceStack(cdk.Stack):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))],
+            versioned=True,  # a log object deleted or overwritten stays recoverable for 30 days (checkov CKV_AWS_21)
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=cdk.Duration.days(90), noncurrent_version_expiration=cdk.Duration.days(30)),
+                s3.LifecycleRule(expired_object_delete_marker=True),
+            ],
         )
         acknowledge(self.access_logs, "AwsSolutions::AwsSolutions-S1",
                     "This bucket receives the server access logs of the other buckets; logging its own "

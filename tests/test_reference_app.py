@@ -283,3 +283,13 @@ def test_public_url_reserved_concurrency_is_a_prop():
 def test_public_url_reserved_concurrency_is_validated(value):
     with pytest.raises(ValueError, match=rf"Bad: public_url_reserved_concurrency must be an integer >= 1 \(given {re.escape(repr(value))}\)"):
         reference.ReferenceStack(cdk.App(context=CONTEXT), "Bad", public_url=True, public_url_reserved_concurrency=value)
+
+
+def test_access_log_bucket_is_versioned_and_expires_old_versions(synthesized):
+    stack, _, template_json, _ = synthesized
+    props = template_json["Resources"][logical_id(stack.access_logs)]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["LifecycleConfiguration"]["Rules"] == [
+        {"ExpirationInDays": 90, "NoncurrentVersionExpiration": {"NoncurrentDays": 30}, "Status": "Enabled"},
+        {"ExpiredObjectDeleteMarker": True, "Status": "Enabled"},
+    ]
