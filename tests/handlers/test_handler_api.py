@@ -302,8 +302,9 @@ def test_stream_throttling_gives_503_and_logs_it(
 
     api.kinesis.meta.events.register("before-call.kinesis.PutRecords", throttle)
     capsys.readouterr()
-    status, body = call(api, "PUT", "/items/k1", context, body="x")
-    assert status == 503 and "retry" in body["message"]
+    response = api.handler(function_url_event("PUT", "/items/k1", body="x"), context)
+    assert response["statusCode"] == 503 and "retry" in json.loads(response["body"])["message"]
+    assert response["headers"]["Retry-After"] == "1"
     assert "Audit record not delivered to the stream" in Output.parse(capsys.readouterr().out).messages("ERROR")
     assert read_stream("events") == []
 
