@@ -360,9 +360,11 @@ def normalized_content_type(value: str | None) -> str:
         BadRequestError: Too long, a control or non-ASCII character, or not a media type.
         UnsupportedMediaTypeError: A type outside ``CONTENT_TYPES`` or a non-UTF-8 charset.
     """
-    if value is None or not isinstance(value, str) or value.strip(" \t") == "":
-        if value is not None and not isinstance(value, str):
-            raise BadRequestError("content-type must be a string")
+    if value is None:
+        return DEFAULT_CONTENT_TYPE
+    if not isinstance(value, str):
+        raise BadRequestError("content-type must be a string")
+    if value.strip(" \t") == "":
         return DEFAULT_CONTENT_TYPE
     if len(value) > MAX_CONTENT_TYPE_CHARS:
         raise BadRequestError(f"content-type is {len(value)} characters; the limit is {MAX_CONTENT_TYPE_CHARS}")
