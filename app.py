@@ -37,11 +37,45 @@ from cdk_event_pipeline._nag import acknowledge
 ORDER_FILTER = lambda_.FilterCriteria.filter({"data": {"type": ["order.placed"]}})
 
 
-class ReferenceStack(cdk.Stack):
-    """The items API and its event pipeline."""
+#: Default cap on concurrent executions of the API function when its URL is public.
+PUBLIC_URL_RESERVED_CONCURRENCY = 10
 
-    def __init__(self, scope: Construct, id: str, *, public_url: bool = False, **kwargs) -> None:
+
+class ReferenceStack(cdk.Stack):
+    """The items API and its event pipeline.
+
+    Args:
+        scope: Parent construct.
+        id: Stack id.
+        public_url: Make the API's function URL public (auth ``NONE``) instead of ``AWS_IAM``.
+            Default: False
+        public_url_reserved_concurrency: Reserved concurrency of the API function when
+            ``public_url`` is True (>= 1). Anyone can call a public URL: without a cap,
+            unauthenticated callers could use up the account's regional concurrency and
+            throttle every other function in it (the pipeline's consumers included); the cap
+            also bounds the API's cost. Requests over the cap are throttled. Not applied with
+            ``AWS_IAM`` auth (callers are authenticated). Lambda keeps at least 100 executions
+            of the account unreserved, so the value must fit the account's quota at deploy time
+            (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+            Default: 10
+        **kwargs: Passed to ``cdk.Stack``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        public_url: bool = False,
+        public_url_reserved_concurrency: int = PUBLIC_URL_RESERVED_CONCURRENCY,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
+        concurrency = public_url_reserved_concurrency
+        if not cdk.Token.is_unresolved(concurrency) and (
+                isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1):
+            raise ValueError(f"{self.node.path}: public_url_reserved_concurrency must be an integer >= 1 "
+                             f"(given {public_url_reserved_concurrency!r})")
 
         # --- storage ----------------------------------------------------------------------
         self.access_logs = s3.Bucket(
@@ -50,7 +84,11 @@ class ReferenceStack(cdk.Stack):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))],
+            versioned=True,  # a log object deleted or overwritten stays recoverable for 30 days (checkov CKV_AWS_21)
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=cdk.Duration.days(90), noncurrent_version_expiration=cdk.Duration.days(30)),
+                s3.LifecycleRule(expired_object_delete_marker=True),
+            ],
         )
         acknowledge(self.access_logs, "AwsSolutions::AwsSolutions-S1",
                     "This bucket receives the server access logs of the other buckets; logging its own "
@@ -76,6 +114,7 @@ class ReferenceStack(cdk.Stack):
         # --- the API: PUT/GET /items/{id} behind a function URL ------------------------------
         self.api = PipelineFunction(
             self, "Api", code=bundled_code("api"), handler="api_handler.handler", service_name="items-api",
+            reserved_concurrent_executions=concurrency if public_url else None,
         )
         api_fn = self.api.function
         api_fn.add_environment("BUCKET_NAME", self.bodies.bucket_name)

@@ -7,15 +7,18 @@ pack registered exactly as ``app.py`` registers it (synthesis raises on an unack
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
 from syrupy.extensions.json import JSONSnapshotExtension
 
 import app as reference
-from tests._cdk import cfn_lint, actions_of, all_statements, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import CONTEXT, cfn_lint, actions_of, all_statements, get_att_arn, logical_id, new_app, normalize, role_statements
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +229,67 @@ def test_whole_reference_system_is_present(synthesized):
     }.items():
         template.resource_count_is(resource_type, count)
     template.has_resource_properties("AWS::Kinesis::Stream", {"RetentionPeriodHours": 168})
+
+
+# --- the function URL: IAM by default; public only with a concurrency cap ------------------------
+
+
+def _functions_with_reserved_concurrency(template_json: dict[str, Any]) -> dict[str, Any]:
+    return {k: v["Properties"]["ReservedConcurrentExecutions"] for k, v in template_json["Resources"].items()
+            if v["Type"] == "AWS::Lambda::Function" and "ReservedConcurrentExecutions" in v["Properties"]}
+
+
+@pytest.fixture(scope="module")
+def synthesized_public():
+    """The app as ``cdk synth -c publicApiUrl=true`` builds it (the CLI passes the string "true")."""
+    cdk_app = reference.build_app(cdk.App(context={**CONTEXT, "publicApiUrl": "true"},
+                                          outdir=tempfile.mkdtemp(prefix="cdk-test-")))
+    assembly = cdk_app.synth()  # cdk-nag runs here too
+    stack = cdk_app.node.find_child("EventPipelineReference")
+    template = assertions.Template.from_stack(stack)
+    return stack, template, template.to_json(), Path(assembly.directory)
+
+
+def test_iam_url_reserves_no_concurrency(synthesized):
+    _, _, template_json, _ = synthesized
+    assert _functions_with_reserved_concurrency(template_json) == {}
+
+
+def test_public_url_has_no_auth_and_a_reserved_concurrency_on_the_api_only(synthesized_public):
+    stack, template, template_json, _ = synthesized_public
+    template.has_resource_properties("AWS::Lambda::Url", {
+        "AuthType": "NONE", "TargetFunctionArn": get_att_arn(stack.api.function)})
+    assert _functions_with_reserved_concurrency(template_json) == {
+        logical_id(stack.api.function): reference.PUBLIC_URL_RESERVED_CONCURRENCY}
+    assert reference.PUBLIC_URL_RESERVED_CONCURRENCY == 10
+
+
+def test_public_url_template_passes_cdk_nag_and_cfn_lint(synthesized_public):
+    _, _, _, out = synthesized_public
+    report = json.loads((out / "validation-report.json").read_text())
+    nag = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
+    assert nag and nag[0]["conclusion"] == "success" and nag[0]["violations"] == []
+    errors, _ = cfn_lint((out / "EventPipelineReference.template.json").read_text(), regions=["us-east-1"])
+    assert errors == []
+
+
+def test_public_url_reserved_concurrency_is_a_prop():
+    stack = reference.ReferenceStack(cdk.App(context=CONTEXT), "Custom", public_url=True,
+                                     public_url_reserved_concurrency=25)
+    assert stack.api.function.node.default_child.reserved_concurrent_executions == 25
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, "10", None])
+def test_public_url_reserved_concurrency_is_validated(value):
+    with pytest.raises(ValueError, match=rf"Bad: public_url_reserved_concurrency must be an integer >= 1 \(given {re.escape(repr(value))}\)"):
+        reference.ReferenceStack(cdk.App(context=CONTEXT), "Bad", public_url=True, public_url_reserved_concurrency=value)
+
+
+def test_access_log_bucket_is_versioned_and_expires_old_versions(synthesized):
+    stack, _, template_json, _ = synthesized
+    props = template_json["Resources"][logical_id(stack.access_logs)]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["LifecycleConfiguration"]["Rules"] == [
+        {"ExpirationInDays": 90, "NoncurrentVersionExpiration": {"NoncurrentDays": 30}, "Status": "Enabled"},
+        {"ExpiredObjectDeleteMarker": True, "Status": "Enabled"},
+    ]
