@@ -32,7 +32,8 @@ def run(args: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, tim
         timeout=timeout, check=False,
     )
     if proc.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+        command = " ".join(map(str, args))
+        pytest.fail(f"{command} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc.stdout
 
 
