@@ -49,4 +49,4 @@ demo: setup
 	$(PY) -m cdk_event_pipeline.tools local --demo
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist
+	rm -rf cdk.out .pytest_cache
