@@ -1,0 +1,1 @@
+"""The Shipments team's CDK app: a stand-in for a project that installs cdk-event-pipeline."""

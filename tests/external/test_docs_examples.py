@@ -1,0 +1,88 @@
+"""The code in the README's "Use it in your project" and in docs/subclassing.md works as written.
+
+The README's files (``app.py``, a handler, its test) are written to a new project outside the
+repository and run in the fresh venv (the built wheel with ``[runtime]``), as a reader would
+run them. The subclassing example is the external project's ``shipments_infra/streams.py``,
+which ``test_external_project.py`` runs; here it is checked to be the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.external._support import PROJECT_FIXTURE, ROOT, FreshVenv, clean_env, run
+
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def python_blocks(markdown: str) -> list[str]:
+    return _PYTHON_BLOCK.findall(markdown)
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def readme_files() -> dict[str, str]:
+    """The section's Python blocks that start with ``# <relative path>``, by path."""
+    files: dict[str, str] = {}
+    for block in python_blocks(readme_section("Use it in your project")):
+        first, _, rest = block.partition("\n")
+        match = re.fullmatch(r"# ([\w/]+\.py)", first.strip())
+        if match:
+            files[match.group(1)] = rest
+    return files
+
+
+def test_the_subclassing_example_is_the_module_the_external_project_runs() -> None:
+    blocks = python_blocks((ROOT / "docs" / "subclassing.md").read_text())
+    assert blocks[0] == (PROJECT_FIXTURE / "shipments_infra" / "streams.py").read_text()
+
+
+def test_the_readme_points_to_the_subclassing_doc() -> None:
+    assert "docs/subclassing.md" in readme_section("Usage")
+
+
+@pytest.fixture(scope="module")
+def readme_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    files = readme_files()
+    assert set(files) == {"app.py", "lambdas/label_printer/label_handler.py", "tests/test_label_handler.py"}
+    project = tmp_path_factory.mktemp("readme") / "project"
+    for relative, text in files.items():
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        (project / relative).write_text(text)
+    return project
+
+
+def test_the_readme_app_and_handler_test_run_in_a_fresh_venv(fresh_venv: FreshVenv, readme_project: Path) -> None:
+    outdir = readme_project / "cdk.out"
+    synth = subprocess.Popen(  # noqa: S603 - runs alongside the handler test
+        [str(fresh_venv.python), "app.py"], cwd=readme_project, env=clean_env(CDK_OUTDIR=str(outdir)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+        tests = run([str(fresh_venv.python), *pytest_args], cwd=readme_project)
+        assert re.search(r"\b1 passed\b", tests), tests
+    finally:
+        stdout, stderr = synth.communicate(timeout=600)
+    assert synth.returncode == 0, f"python app.py failed:\n{stdout}\n{stderr}"
+
+    resources = json.loads((outdir / "Shipments.template.json").read_text())["Resources"]
+    (mapping,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["BatchSize"] == 50 and mapping["BisectBatchOnFunctionError"] is True
+    actions = {a for r in resources.values() if r["Type"] == "AWS::IAM::Policy"
+               for s in r["Properties"]["PolicyDocument"]["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {"s3:PutObject", "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:GetRecords"} <= actions
+    (dispatcher,) = [r["Properties"] for r in resources.values()
+                     if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "index.handler"]
+    assert set(dispatcher["Environment"]["Variables"]) == {"STREAM_NAME"}
