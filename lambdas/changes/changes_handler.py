@@ -9,8 +9,10 @@ out of the line when the image or the attribute is absent, e.g. ``old_status`` o
 adds one to the metric named for the event (``ItemInserted``, ``ItemModified``,
 ``ItemRemoved``).
 
-A record with another event name or keys that cannot be deserialized is reported failed
-(retried, bisected, then sent to the on-failure destination). Logging is naturally
+A record with another event name, or an image or keys that cannot be deserialized (an invalid
+attribute value, ``B``/``BS`` values that are not strictly valid base64, an invalid number) is
+reported failed (retried, bisected, then sent to the on-failure destination) with the reason
+logged. No record is skipped: every other record is logged and counted. Logging is naturally
 repeatable, so the runtime's idempotency is not used.
 
 No AWS calls: the function needs only the stream read actions its event source mapping uses.
@@ -26,7 +28,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from boto3.dynamodb.types import TypeDeserializer
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
 
 METRIC_BY_EVENT_NAME = {"INSERT": "ItemInserted", "MODIFY": "ItemModified", "REMOVE": "ItemRemoved"}
@@ -38,7 +39,6 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
-_deserialize = TypeDeserializer().deserialize
 
 
 class UnknownChangeError(ValueError):
@@ -62,8 +62,7 @@ def process(record: ConsumerRecord) -> None:
     metric = METRIC_BY_EVENT_NAME.get(event_name or "")
     if metric is None:
         raise UnknownChangeError(f"stream record {record.sequence_number}: unknown event name {event_name!r}")
-    change = record.raw.get("dynamodb") or {}
-    keys = {name: _deserialize(value) for name, value in (change.get("Keys") or {}).items()}
+    keys = record.keys or {}  # decoded by the runtime (binary keys included)
     identity = record.raw.get("userIdentity") or {}
     logger.info(
         "item.changed",
@@ -80,7 +79,7 @@ def process(record: ConsumerRecord) -> None:
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
-_process_batch = pipeline_handler(process, source="dynamodb", idempotent=False, logger=logger)
+_process_batch = pipeline_handler(process, source="dynamodb", idempotent=False, logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context
