@@ -17,13 +17,15 @@ costs more than the limit plus one chunk. A record over the limit raises :class:
 The limit (:func:`default_max_decompressed_bytes`) is, in order: the ``max_decompressed_bytes``
 argument; env ``EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES`` (a positive integer, in bytes);
 inside Lambda, derived from the function's memory (env ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, in
-MB): ``(memory - 64 MB) / 64``, at least 1 MiB (so 1 MiB at 128 MB, 3 MiB at 256 MB, 15 MiB
-at 1,024 MB), which keeps the worst case (~50x the limit plus the runtime's ~60-80 MB) within
-the function's memory (figures in ``docs/benchmarks.md``); outside Lambda (the command-line
-tools), 64 MiB.
+MB): ``(memory - 64 MB) / 128``, at least 1 MiB (1 MiB up to 192 MB, 1.5 MiB at 256 MB,
+7.5 MiB at 1,024 MB). The worst record accepted then costs ~48x the limit on top of the
+~70 MB a handler with boto3 and Powertools starts with: about 55% of a 256 MB function
+(measured, ``docs/benchmarks.md``); the 1 MiB floor is what a plain (uncompressed) record of a
+stream's default maximum size may cost anyway. Outside Lambda (the command-line tools): 64 MiB.
 
-Deeply nested JSON that Python's parser refuses (``RecursionError``) is a :class:`DecodeError`
-too.
+Deeply nested JSON that Python's parser refuses (``RecursionError``) and the non-JSON constants
+``NaN``, ``Infinity`` and ``-Infinity`` (which Python's parser accepts by default) are a
+:class:`DecodeError` too.
 """
 
 from __future__ import annotations
@@ -63,16 +65,25 @@ MAX_DECOMPRESSED_BYTES_ENV = "EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES"
 
 MEMORY_RESERVED_MB = 64
 """Memory left to the interpreter, Powertools, boto3 and the event when deriving the limit."""
-MEMORY_DIVISOR = 64
-"""The limit is (memory - reserved) / this: the worst JSON costs ~50x its text (see above)."""
+MEMORY_DIVISOR = 128
+"""The limit is (memory - reserved) / this: the worst JSON costs ~48x its text (see above), so
+the worst accepted record stays near half of the function's memory (``docs/benchmarks.md``)."""
 MIN_DERIVED_LIMIT_BYTES = 1024 * 1024
 """The derived limit never goes below 1 MiB, a stream's default maximum record size."""
 
 _INFLATE_CHUNK = 256 * 1024  # output bytes per inflate step: the overshoot past the limit
 _GZIP_LEVEL = 6  # zlib's default trade-off; level 9 costs ~2x the CPU for ~1% less size on JSON.
 
-_loads = json.loads
-_decode_json = json.JSONDecoder().decode
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or infinities)")
+
+
+decode_json_text = json.JSONDecoder(parse_constant=_refuse_constant).decode
+"""``json.loads`` for ``str`` input, minus its wrapper, refusing ``NaN``/``Infinity``/``-Infinity``
+(Python's parser accepts them by default; producers here never write them)."""
+_decode_json = decode_json_text
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -168,7 +179,7 @@ def encode_payload(obj: Any, *, compress: bool = False) -> bytes:
     return data
 
 
-def _gunzip(data: bytes, limit: int) -> bytearray:
+def _gunzip(data: bytes, limit: int, whole_limit: int | None = None) -> bytearray:
     """Inflate every gzip member of ``data`` into one buffer, refusing more than ``limit`` bytes.
 
     Output is produced ``_INFLATE_CHUNK`` bytes at a time, so a bomb costs at most
@@ -183,10 +194,7 @@ def _gunzip(data: bytes, limit: int) -> bytearray:
             chunk = inflater.decompress(pending, _INFLATE_CHUNK)
             out += chunk
             if len(out) > limit:
-                raise DecodeLimitError(
-                    f"gzip payload inflates beyond the limit of {limit} bytes "
-                    f"(set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory)"
-                )
+                raise DecodeLimitError(f"gzip payload inflates {_beyond(limit, whole_limit)}")
             if inflater.eof:
                 break
             pending = inflater.unconsumed_tail
@@ -208,27 +216,38 @@ def _parse_text(data: bytes | bytearray, what: str) -> Any:
         raise DecodeError(f"{what} is JSON nested too deeply to parse ({len(data)} bytes)") from exc
 
 
-def _over_limit(what: str, size: int, budget: int) -> DecodeLimitError:
-    return DecodeLimitError(
-        f"{what} is {size} bytes of JSON text, over the limit of {budget} bytes "
-        f"(set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory)"
+def _over_limit(what: str, size: int, budget: int, limit: int | None = None) -> DecodeLimitError:
+    return DecodeLimitError(f"{what} is {size} bytes of JSON text, {_beyond(budget, limit)}")
+
+
+def _beyond(budget: int, limit: int | None) -> str:
+    """``over the limit of N bytes (...)``, or what was left of it for a KPL user record."""
+    where = f"set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory"
+    if limit is None or limit == budget:
+        return f"over the limit of {budget} bytes ({where})"
+    return (
+        f"over the {budget} bytes left of the limit of {limit} bytes that the aggregate's "
+        f"user records share ({where})"
     )
 
 
-def _decode_bounded(data: bytes, budget: int) -> tuple[Any, int]:
-    """Decode one payload within ``budget`` bytes of JSON text; return (value, bytes of text)."""
+def _decode_bounded(data: bytes, budget: int, limit: int | None = None) -> tuple[Any, int]:
+    """Decode one payload within ``budget`` bytes of JSON text; return (value, bytes of text).
+
+    ``limit`` is the whole limit when ``budget`` is what is left of it (KPL user records).
+    """
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview)):
             raise DecodeError(f"payload must be bytes (given {type(data).__name__})")
         data = bytes(data)
     if data[:2] == GZIP_MAGIC:
         try:
-            text = _gunzip(data, budget)
+            text = _gunzip(data, budget, limit)
         except zlib.error as exc:
             raise DecodeError(f"invalid gzip payload: {exc}") from exc
         return _parse_text(text, "payload (after gzip)"), len(text)
     if len(data) > budget:
-        raise _over_limit("payload", len(data), budget)
+        raise _over_limit("payload", len(data), budget, limit)
     return _parse_text(data, "payload"), len(data)
 
 
@@ -289,10 +308,9 @@ def decode_record_data(
     left = budget
     for index, (key, payload) in enumerate(parts):
         try:
-            body, used = _decode_bounded(payload, left)
+            body, used = _decode_bounded(payload, left, budget)
         except DecodeLimitError as exc:
-            shared = f"; the aggregate's user records share one limit of {budget} bytes" if left < budget else ""
-            raise DecodeLimitError(f"user record {index} of an aggregated record: {exc}{shared}") from exc
+            raise DecodeLimitError(f"user record {index} of an aggregated record: {exc}") from exc
         except DecodeError as exc:
             raise DecodeError(f"user record {index} of an aggregated record: {exc}") from exc
         left -= used

@@ -17,8 +17,9 @@ Failure semantics:
   sends them to the on-failure destination / DLQ. "Cannot be decoded" (:class:`DecodeError`)
   is: base64 that is not strictly valid (junk or whitespace around valid base64 included; the
   same check as ``base64.b64decode(validate=True)``, also for DynamoDB ``B``/``BS`` values),
-  a broken or truncated gzip stream, data over the decode limit (below), not UTF-8, not JSON,
-  JSON nested too deeply for the parser, or a KPL aggregate that holds no user record.
+  a broken or truncated gzip stream, data over the decode limit (below), not UTF-8, not JSON
+  (``NaN`` and infinities included), JSON nested too deeply for the parser, or a KPL aggregate
+  that holds no user record.
 * **Decode limit.** One Kinesis record (all of its KPL user records together) or SQS body may
   decode to at most ``max_decompressed_bytes`` bytes of JSON text. Gzip is inflated in chunks
   and refused as soon as it passes the limit. Default: env
@@ -64,7 +65,6 @@ from __future__ import annotations
 import binascii
 import json
 import os
-import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,7 @@ from event_pipeline_runtime.codec import (
     DecodeError,
     DecodeLimitError,
     check_max_decompressed_bytes,
+    decode_json_text,
     decode_record_data,
     default_max_decompressed_bytes,
 )
@@ -108,8 +109,7 @@ _SOURCES: dict[str, tuple[EventType, str]] = {
 }
 
 _a2b = binascii.a2b_base64
-_loads = json.loads
-_decode_json = json.JSONDecoder().decode  # json.loads minus its bytes sniffing and wrapper
+_decode_json = decode_json_text  # json.loads minus its wrapper; refuses NaN and infinities
 
 
 class UnsupportedVersionError(ValueError):
@@ -285,7 +285,7 @@ def _sqs_records(raw: dict[str, Any], supported: Collection[int], limit: int) ->
             f"of {limit} (set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory)"
         )
     try:
-        body = _loads(body_text)
+        body = _decode_json(body_text)
     except ValueError as exc:
         raise DecodeError(f"SQS message {message_id}: body is not JSON: {exc}") from exc
     except RecursionError as exc:
@@ -463,10 +463,14 @@ class PipelineBatchProcessor(BatchProcessor):
         try:
             result = self.handler(record)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal
-            info = sys.exc_info()
             self._log_failure(record, exc)
+            # Powertools keeps every failure's exception info until the next batch. A traceback
+            # holds the frames that failed, and their locals hold the decoded record: drop them
+            # (after logging), so failed records do not pile up in memory within a batch.
+            _drop_tracebacks(exc)
             return self.failure_handler(
-                record=self._to_batch_type(record=record, event_type=self.event_type), exception=info
+                record=self._to_batch_type(record=record, event_type=self.event_type),
+                exception=(type(exc), exc, None),
             )
         self.success_messages.append(record)
         return ("success", result, record)
@@ -482,6 +486,20 @@ class PipelineBatchProcessor(BatchProcessor):
             self._log.error("Record cannot be consumed; reported as failed (it goes to the DLQ after retries)", extra=extra)
         else:
             self._log.exception("Record processing failed; reported as failed", extra=extra)
+
+
+def _drop_tracebacks(exc: BaseException) -> None:
+    """Detach the tracebacks of ``exc`` and of its cause/context chain (their frames' locals)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        if isinstance(current, json.JSONDecodeError):
+            current.doc = ""  # it keeps the whole undecodable text
+        elif isinstance(current, UnicodeDecodeError):
+            current.object = b""  # it keeps the whole undecodable data
+        current = current.__cause__ or current.__context__
 
 
 # --- the entry point -----------------------------------------------------------------------
