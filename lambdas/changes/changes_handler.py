@@ -7,7 +7,9 @@ out of the line when the image or the attribute is absent, e.g. ``old_status`` o
 ``new_status`` on REMOVE, both with a ``KEYS_ONLY`` stream: Powertools drops null fields),
 ``sequence_number`` and ``expired_by_ttl`` (a REMOVE made by DynamoDB's TTL process), and
 adds one to the metric named for the event (``ItemInserted``, ``ItemModified``,
-``ItemRemoved``).
+``ItemRemoved``). Values are logged as JSON: numbers as numbers, binary values (``B``) as
+base64 text, sets as sorted lists (a value the log serializer cannot write would lose the
+line).
 
 A record with another event name, or an image or keys that cannot be deserialized (an invalid
 attribute value, ``B``/``BS`` values that are not strictly valid base64, an invalid number) is
@@ -22,7 +24,9 @@ Metrics: ``ItemInserted``, ``ItemModified``, ``ItemRemoved`` (Count).
 
 from __future__ import annotations
 
+import base64
 import warnings
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -46,7 +50,30 @@ class UnknownChangeError(ValueError):
 
 
 def _status(image: dict[str, Any] | None) -> Any:
-    return image.get("status") if image else None
+    return jsonable(image.get("status")) if image else None
+
+
+def jsonable(value: Any) -> Any:
+    """A deserialized DynamoDB value as plain JSON data (bytes as base64, sets as sorted lists).
+
+    Args:
+        value: A value from boto3's ``TypeDeserializer``.
+
+    Returns:
+        The value with ``Binary``/bytes, ``Decimal`` and sets converted.
+    """
+    raw = getattr(value, "value", value)  # boto3.dynamodb.types.Binary wraps bytes
+    if isinstance(raw, (bytes, bytearray)):
+        return base64.b64encode(raw).decode("ascii")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=repr)
+    return value
 
 
 def process(record: ConsumerRecord) -> None:
@@ -62,7 +89,7 @@ def process(record: ConsumerRecord) -> None:
     metric = METRIC_BY_EVENT_NAME.get(event_name or "")
     if metric is None:
         raise UnknownChangeError(f"stream record {record.sequence_number}: unknown event name {event_name!r}")
-    keys = record.keys or {}  # decoded by the runtime (binary keys included)
+    keys = jsonable(record.keys or {})  # decoded by the runtime (binary keys included)
     identity = record.raw.get("userIdentity") or {}
     logger.info(
         "item.changed",
