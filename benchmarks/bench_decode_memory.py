@@ -8,7 +8,7 @@ For each function memory size and each hostile Kinesis record of ``tests/runtime
 (gzip bombs, the costliest JSON just under the decode limit, deep nesting, a KPL aggregate of
 bombs), one fresh interpreter that imports what a real handler imports (boto3 and a client,
 Powertools, the runtime) decodes a batch ``[good, hostile, good]`` with ``pipeline_handler``
-and reports its peak resident set size (``ru_maxrss``), plus one SQS batch of five failing
+and reports its peak resident set size (``VmHWM``), plus one SQS batch of five failing
 1 MiB messages (a failed record must not stay in memory). ``--old DIR`` measures another
 runtime too (``DIR`` holds its ``event_pipeline_runtime`` package, e.g. extracted with
 ``git archive e7b8bbc lambdas/runtime | tar -x -C /tmp/old`` then

@@ -10,7 +10,10 @@ Two halves:
 * ``python memory_probe.py EVENT.json SOURCE`` (the child) imports what a real handler imports
   (boto3 and a client, Powertools ``Logger``/``Metrics``/``Tracer``, the runtime), runs a
   ``pipeline_handler`` on the event and prints one JSON line: the peak resident set size
-  (``ru_maxrss``) before and after the handler ran, the failed item identifiers, the failure
+  (``VmHWM`` of ``/proc/self/status``, the high-water mark of this process image; not
+  ``ru_maxrss``, which Linux carries over from the parent across ``fork``/``exec``: a child of
+  a big pytest process would report the parent's size) before and after the handler ran, the
+  failed item identifiers, the failure
   reasons logged and how many records ``process`` saw. The child caps its data segment
   (``RLIMIT_DATA``, env ``PROBE_DATA_CAP_MIB``, default 1024) so a runaway decode ends in a
   ``MemoryError`` instead of eating the machine.
@@ -207,6 +210,20 @@ def run_probe(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def peak_rss_kib() -> int:
+    """This process image's peak resident set size in KiB (``VmHWM``; ``ru_maxrss`` off Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _child(event_path: str, source: str) -> None:  # pragma: no cover - runs in a subprocess
     import logging
     import os
@@ -243,9 +260,9 @@ def _child(event_path: str, source: str) -> None:  # pragma: no cover - runs in 
 
     event = json.loads(Path(event_path).read_text())
     handler = pipeline_handler(process, source=source, logger=log, idempotent=False)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_kib()
     response = handler(event, None)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kib()
     print(json.dumps({
         "before_mib": round(before / 1024, 1),
         "peak_mib": round(peak / 1024, 1),

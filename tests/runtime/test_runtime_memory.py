@@ -1,9 +1,10 @@
 """Finding 4: a small hostile record cannot run a consumer out of memory.
 
-Peak resident memory (``ru_maxrss``) is measured in a fresh interpreter that imports what a
-real handler imports (boto3 and a client, Powertools, the runtime) and sees the memory of a
-256 MB function (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``), see ``memory_probe.py``. Memory, unlike
-time, does not depend on how busy the machine is. Figures for other sizes and the runtime
+Peak resident memory (``VmHWM``) is measured in a fresh interpreter that imports what a real
+handler imports (boto3 and a client, Powertools, the runtime) and sees the memory of a 256 MB
+function (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``), see ``memory_probe.py``. Memory, unlike time,
+does not depend on how busy the machine is, nor (``VmHWM``, not ``ru_maxrss``) on the size of
+the pytest process that starts the child. Figures for other sizes and the runtime
 before the fix: ``docs/benchmarks.md`` (``benchmarks/bench_decode_memory.py``).
 """
 
