@@ -8,8 +8,9 @@ order kept) by the runtime's codec: for a record produced by the runtime, e.g. t
 when used, is undone). Any JSON value is logged, envelope or not; every envelope version the
 runtime accepts (version 1) is logged.
 
-A record that cannot be decoded (invalid base64, broken gzip, not UTF-8, not JSON, or an
-unsupported envelope version) is not logged in that form: the runtime logs an ERROR line
+A record that cannot be decoded (base64 that is not strictly valid, broken or truncated gzip,
+data decoding beyond the runtime's limit, not UTF-8, not JSON, JSON nested too deeply, an
+empty KPL aggregate, or an unsupported envelope version) is not logged in that form: the runtime logs an ERROR line
 ``Record cannot be consumed; reported as failed (it goes to the DLQ after retries)`` with
 ``item_identifier`` (the sequence number), ``event_source``, ``error_type``
 (``DecodeError`` / ``UnsupportedVersionError``) and ``failure_reason``, and reports the record
@@ -67,7 +68,7 @@ def process(record: ConsumerRecord) -> None:
     _audited[0] += 1
 
 
-_process_batch = pipeline_handler(process, source="kinesis", idempotent=False, logger=logger)
+_process_batch = pipeline_handler(process, source="kinesis", idempotent=False, logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context

@@ -7,10 +7,16 @@ QUANTITY_THRESHOLD`` (20). A suspicious order gives one WARNING line whose messa
 ``amount`` and ``reasons`` (``["amount>=5000"]``, ``["quantity>20"]`` or both), and the metric
 ``FraudSuspected``. The detector only reports: it does not block the order.
 
-Records of any other type are ignored (success). A malformed order (same schema and checks as
-the inventory updater: ``order_id``/``sku``/``customer_id`` non-empty strings, ``quantity`` an
-int > 0, ``amount`` a finite number >= 0) raises: the record is reported failed and ends in the
-on-failure destination after the mapping's retries and bisection.
+Which records are orders, and what happens to the others, is shared with the inventory
+updater (``orders_model``): a record whose body has ``"type": "order.placed"`` (what the event
+filter matches) must be a valid envelope (integer ``version``, non-empty string ``id``, ...)
+holding a valid order (``order_id``/``sku``/``customer_id`` non-empty strings, ``quantity`` an
+int > 0, ``amount`` a finite number >= 0), else it raises (``EnvelopeError`` /
+``MalformedOrderError``): the record is reported failed and ends in the on-failure destination
+after the mapping's retries and bisection. Any other record (only with a missing or wrong
+filter) is ignored and counted: WARNING ``record.ignored`` with the reason, metric
+``RecordIgnored``. A redelivered record already applied is skipped and counted by the runtime
+(``DuplicateRecordSkipped``).
 
 Idempotency: on (the runtime's, key ``"<type>#<envelope id>"``, see the inventory updater), so a
 redelivered order is not reported twice.
@@ -20,7 +26,8 @@ No AWS calls besides the runtime's idempotency table (``PutItem``, ``UpdateItem`
 
 Environment: ``IDEMPOTENCY_TABLE_NAME`` (required).
 
-Metrics: ``OrderScreened``, ``FraudSuspected`` (Count).
+Metrics: ``OrderScreened``, ``FraudSuspected``, ``RecordIgnored``, ``DuplicateRecordSkipped``
+(Count).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
-from orders_model import ORDER_PLACED, MalformedOrderError, Order, idempotency_key, parse_order, require_env
+from orders_model import Order, count_ignored, idempotency_key, read_order, require_env
 
 AMOUNT_THRESHOLD = 5000
 """Orders of at least this amount are suspicious."""
@@ -72,17 +79,19 @@ dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
 
 @tracer.capture_method
 def process(record: ConsumerRecord) -> None:
-    """Screen one stream record: orders are checked, everything else is ignored.
+    """Screen one stream record: orders are checked, anything else is ignored and counted.
 
     Args:
         record: The decoded Kinesis user record.
 
     Raises:
+        EnvelopeError: An ``order.placed`` record that is not a valid envelope.
         MalformedOrderError: An ``order.placed`` with invalid data.
     """
-    if record.type != ORDER_PLACED:
+    order = read_order(record)
+    if order is None:
+        count_ignored(record, logger, metrics)
         return
-    order = parse_order(record.data)
     metrics.add_metric(name="OrderScreened", unit=MetricUnit.Count, value=1)
     reasons = fraud_reasons(order)
     if not reasons:
@@ -110,6 +119,7 @@ _process_batch = pipeline_handler(
     idempotency_key=idempotency_key,
     dynamodb_client=dynamodb,
     logger=logger,
+    metrics=metrics,
 )
 
 

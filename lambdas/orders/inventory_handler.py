@@ -2,8 +2,12 @@
 
 Input: runtime envelopes on the Kinesis stream. An ``order.placed`` envelope (version 1) has
 ``data = {"order_id": str, "sku": str, "quantity": int > 0, "amount": number >= 0,
-"customer_id": str}``. Records of any other type (e.g. the API's ``item.put`` audit records,
-which share the stream) are ignored and count as successes.
+"customer_id": str}``. The consumer's event filter lets only records whose body has
+``"type": "order.placed"`` through. Such a record that is not a valid envelope (``version``
+``"1"`` or ``1.0``, ``id`` missing or a number, ...; see ``orders_model``) fails with
+``EnvelopeError``. Any other record (e.g. the API's ``item.put`` audit records, which share the
+stream, when the filter is missing or wrong) is ignored and counted: a WARNING
+``record.ignored`` line with the reason and the metric ``RecordIgnored``.
 
 For an order, one conditional ``UpdateItem`` on the inventory table (partition key ``sku``,
 number attribute ``stock``)::
@@ -33,7 +37,8 @@ idempotency table actions the runtime uses (``PutItem``, ``UpdateItem``, ``Delet
 
 Environment: ``INVENTORY_TABLE_NAME`` and ``IDEMPOTENCY_TABLE_NAME`` (both required).
 
-Metrics: ``OrderApplied``, ``OrderRejected`` (Count).
+Metrics: ``OrderApplied``, ``OrderRejected``, ``RecordIgnored``, ``DuplicateRecordSkipped`` (the
+runtime's: a redelivered record already applied) (Count).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
-from orders_model import ORDER_PLACED, MalformedOrderError, Order, idempotency_key, parse_order, require_env
+from orders_model import Order, count_ignored, idempotency_key, read_order, require_env
 
 INVENTORY_TABLE_NAME = require_env("INVENTORY_TABLE_NAME", "inventory updater")
 IDEMPOTENCY_TABLE_NAME = require_env("IDEMPOTENCY_TABLE_NAME", "inventory updater")
@@ -108,17 +113,20 @@ def reserve_stock(order: Order) -> bool:
 
 @tracer.capture_method
 def process(record: ConsumerRecord) -> None:
-    """Apply one stream record: reserve stock for orders, ignore everything else.
+    """Apply one stream record: reserve stock for orders; anything else is ignored and counted.
 
     Args:
         record: The decoded Kinesis user record.
 
     Raises:
+        EnvelopeError: An ``order.placed`` record that is not a valid envelope.
         MalformedOrderError: An ``order.placed`` with invalid data.
     """
-    if record.type != ORDER_PLACED:
+    order = read_order(record)
+    if order is None:
+        count_ignored(record, logger, metrics)
         return
-    reserve_stock(parse_order(record.data))
+    reserve_stock(order)
 
 
 _process_batch = pipeline_handler(
@@ -129,6 +137,7 @@ _process_batch = pipeline_handler(
     idempotency_key=idempotency_key,
     dynamodb_client=dynamodb,
     logger=logger,
+    metrics=metrics,
 )
 
 

@@ -1,6 +1,16 @@
-"""The order pipeline's shared model: the ``order.placed`` schema, its validation and the
-idempotency key, used by both the inventory updater and the fraud detector (one code
-directory, two functions).
+"""The order pipeline's shared model: the ``order.placed`` schema, its validation, the
+idempotency key and what to do with a record that is not an order, used by both the inventory
+updater and the fraud detector (one code directory, two functions).
+
+Which records are orders: exactly those the consumers' event filter lets through, records
+whose JSON body has ``"type": "order.placed"``. Such a record must then be a valid envelope
+(see ``event_pipeline_runtime.envelope``: ``version`` an integer, ``id`` a non-empty string,
+...) holding a valid order; if it is not, the record **fails** (``EnvelopeError`` /
+:class:`MalformedOrderError`), so it is retried, bisected and ends in the on-failure
+destination with its reason logged. It is never taken for "not an order".
+
+Any other record (only possible when the filter is missing or wrong) is **ignored and
+counted**: a WARNING line ``record.ignored`` with the reason and the metric ``RecordIgnored``.
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ from typing import Any
 from event_pipeline_runtime import ConsumerRecord
 
 ORDER_PLACED = "order.placed"
+IGNORED_METRIC = "RecordIgnored"
+"""Metric (Count) for a record that is not an ``order.placed`` record."""
 
 
 class MalformedOrderError(ValueError):
@@ -63,6 +75,63 @@ def parse_order(data: Any) -> Order:
     if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
         raise MalformedOrderError(f"order amount must be a finite number >= 0 (given {amount!r:.80})")
     return Order(data["order_id"], data["sku"], quantity, amount, data["customer_id"])
+
+
+def is_order_record(record: ConsumerRecord) -> bool:
+    """Tell whether the record matches the order filter (``{"data": {"type": ["order.placed"]}}``).
+
+    Args:
+        record: The decoded record.
+
+    Returns:
+        True when the body is a JSON object whose ``type`` is ``"order.placed"``, valid
+        envelope or not.
+    """
+    body = record.body
+    return type(body) is dict and body.get("type") == ORDER_PLACED
+
+
+def read_order(record: ConsumerRecord) -> Order | None:
+    """The record's order, or None when the record is not an order record.
+
+    Args:
+        record: The decoded record.
+
+    Returns:
+        The validated order; None when :func:`is_order_record` is false.
+
+    Raises:
+        EnvelopeError: An order record that is not a valid envelope (e.g. ``version`` ``"1"``
+            or ``1.0``, ``id`` missing or a number).
+        MalformedOrderError: An order envelope whose data is not a valid order.
+    """
+    if not is_order_record(record):
+        return None
+    envelope = record.require_envelope()
+    return parse_order(envelope.data)
+
+
+def ignored_reason(record: ConsumerRecord) -> str:
+    """Why a record that is not an order record was ignored (for the ``record.ignored`` line)."""
+    if record.envelope is not None:
+        return f"event type {record.envelope.type!r} is not {ORDER_PLACED}"
+    return f"not an {ORDER_PLACED} record ({record.envelope_error})"
+
+
+def count_ignored(record: ConsumerRecord, logger: Any, metrics: Any) -> None:
+    """Log and count a record that is not an order record (an explicit outcome, not a failure).
+
+    Args:
+        record: The record.
+        logger: The function's Powertools logger.
+        metrics: The function's Powertools metrics.
+    """
+    logger.warning(
+        "record.ignored",
+        extra={"outcome": "ignored", "reason": ignored_reason(record), "record": record.where,
+               "partition_key": record.partition_key},
+    )
+    metrics.add_metric(name=IGNORED_METRIC, unit="Count", value=1)
 
 
 def idempotency_key(record: ConsumerRecord) -> str:

@@ -8,9 +8,11 @@ message delivered twice (SQS is at-least-once) does no harm and the runtime's id
 table is not used (``idempotent=False``).
 
 Failures are reported per message (partial batch response, via the runtime's
-``pipeline_handler``): a body that is not JSON or not a JSON object, a job without a valid
-``id``, an unknown ``type``, an item that does not exist, or any DynamoDB error make the
-message fail. SQS makes it visible again after the visibility timeout, and after the queue's
+``pipeline_handler``): a body that is not JSON (or JSON nested too deeply, or longer than the
+runtime's decode limit) or not a JSON object, a job without a valid ``id``, an unknown
+``type``, an item that does not exist, or any DynamoDB error make the message fail, with the
+reason logged. No message is skipped: every message is either applied (``JobProcessed``) or
+failed. SQS makes it visible again after the visibility timeout, and after the queue's
 ``max_receive_count`` receives it moves to the dead-letter queue.
 
 The function needs exactly ``dynamodb:UpdateItem`` on ``TABLE_NAME``.
@@ -119,7 +121,7 @@ def process(record: ConsumerRecord) -> None:
     logger.info("Job processed", extra={"item_id": item_id, "message_id": record.message_id})
 
 
-_process_batch = pipeline_handler(process, source="sqs", idempotent=False, logger=logger)
+_process_batch = pipeline_handler(process, source="sqs", idempotent=False, logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context

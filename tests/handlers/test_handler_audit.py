@@ -106,3 +106,32 @@ def test_invalid_base64_fails(audit: ModuleType, context: FakeContext) -> None:
 class _Now:
     def timestamp(self) -> float:
         return 1_795_312_800.0
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (base64.b64encode(b'{"n":1}').decode() + "junk", "Excess data after padding"),
+        ("  " + base64.b64encode(b'{"n":1}').decode(), "Only base64 data is allowed"),
+        (base64.b64encode(gzip.compress(b"[" + b"0," * (4 * 1024 * 1024) + b"0]")).decode(), "inflates over the limit of 1572864"),
+    ],
+    ids=["base64-junk-after", "base64-leading-spaces", "gzip-bomb-8mib-of-json"],
+)
+def test_lenient_or_oversized_data_is_not_audited(
+    load_handler: Callable[[str, str], ModuleType], context: FakeContext, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, data: str, reason: str,
+) -> None:
+    """Findings 8 and 4: junk around valid base64 was ignored and the record logged; an 8 MiB
+    gzip-compressed JSON array was inflated and logged by a 256 MB function."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")  # read when the module loads
+    audit = load_handler("audit", "audit_handler")
+    event = kinesis_event(
+        [("shardId-000000000000", {"PartitionKey": "p", "SequenceNumber": "1", "Data": b"{}", "ApproximateArrivalTimestamp": _Now()})]
+    )
+    event["Records"][0]["kinesis"]["data"] = data
+    capsys.readouterr()
+    assert failures(audit.handler(event, context)) == ["1"]
+    out = Output.parse(capsys.readouterr().out)
+    assert audit_lines(out) == []
+    (error,) = [log for log in out.logs if log["level"] == "ERROR"]
+    assert error["error_type"] in {"DecodeError", "DecodeLimitError"} and reason in error["failure_reason"]

@@ -75,3 +75,36 @@ def test_an_unknown_event_name_fails(changes: ModuleType, context: FakeContext) 
     event = dynamodb_stream_event("items")
     event["Records"][0]["eventName"] = "TRUNCATE"
     assert failures(changes.handler(event, context)) == [event["Records"][0]["dynamodb"]["SequenceNumber"]]
+
+
+def test_a_binary_key_is_logged(changes: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str]) -> None:
+    """Lambda sends B keys as base64 text; the runtime decodes them (the handler used to fail
+    such a record on every retry)."""
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName="items", Item={"id": {"S": "k1"}})
+    event = dynamodb_stream_event("items")
+    event["Records"][0]["dynamodb"]["Keys"] = {"id": {"B": "aGVsbG8="}}
+    capsys.readouterr()
+    assert failures(changes.handler(event, context)) == []
+    captured = capsys.readouterr()
+    assert "Logging error" not in captured.err
+    (changed,) = [log for log in Output.parse(captured.out).logs if log["message"] == "item.changed"]
+    assert changed["keys"] == {"id": "aGVsbG8="}  # logged as base64 text
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [({"B": "aGVsbG8=junk"}, "Excess data after padding"), ({"N": "1e200"}, "cannot deserialize image")],
+    ids=["binary-with-junk", "number-out-of-range"],
+)
+def test_an_undecodable_image_fails_with_its_reason(
+    changes: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str], value: dict, reason: str
+) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName="items", Item={"id": {"S": "k1"}})
+    event = dynamodb_stream_event("items")
+    event["Records"][0]["dynamodb"]["NewImage"]["payload"] = value
+    capsys.readouterr()
+    assert failures(changes.handler(event, context)) == [event["Records"][0]["dynamodb"]["SequenceNumber"]]
+    out = Output.parse(capsys.readouterr().out)
+    (error,) = [log for log in out.logs if log["level"] == "ERROR"]
+    assert error["error_type"] == "DecodeError" and reason in error["failure_reason"]
+    assert out.metric_total("ItemInserted") == 0

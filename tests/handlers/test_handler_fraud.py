@@ -79,7 +79,9 @@ def test_a_redelivered_order_is_reported_once(
     assert suspected(Output.parse(capsys.readouterr().out)) == {}
 
 
-def test_other_event_types_are_ignored(fraud: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str]) -> None:
+def test_other_event_types_are_ignored_and_counted(
+    fraud: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str]
+) -> None:
     producer = EventProducer("events", client=boto3.client("kinesis", region_name=REGION))
     producer.put_event("item.put", {"s3_key": "items/k1"}, partition_key="k1", id="k1")
     producer.put_event("order.cancelled", {"order_id": "o", "amount": 99999}, partition_key="o")
@@ -89,6 +91,34 @@ def test_other_event_types_are_ignored(fraud: ModuleType, context: FakeContext, 
     assert failures(fraud.handler(stream_event(), context)) == []
     out = Output.parse(capsys.readouterr().out)
     assert suspected(out) == {} and out.metric_total("OrderScreened") == 0
+    assert out.metric_total("RecordIgnored") == 3
+    assert len([log for log in out.logs if log["message"] == "record.ignored" and log["reason"]]) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"version": "1"}, "envelope version must be an integer (given '1' (str))"),
+        ({"version": 1.0}, "envelope version must be an integer (given 1.0 (float))"),
+        ({"id": 7}, "envelope id must be a non-empty string (given 7 (int))"),
+        ({"id": None}, "envelope id must be a non-empty string (given None (NoneType))"),
+    ],
+    ids=["version-string", "version-float", "id-number", "id-null"],
+)
+def test_an_order_that_is_not_a_valid_envelope_fails(
+    fraud: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str], change: dict[str, Any], reason: str
+) -> None:
+    """Finding 2: 5,000+ orders with a bad envelope were screened as "not an order" before."""
+    data = {"order_id": "o", "sku": "s", "quantity": 1, "amount": 9000, "customer_id": "c"}
+    producer = EventProducer("events", client=boto3.client("kinesis", region_name=REGION))
+    producer.put({"type": "order.placed", "version": 1, "id": "evt-o", "data": data, **change}, "p")
+    producer.flush()
+    ((_, record),) = read_stream("events")
+    capsys.readouterr()
+    assert failures(fraud.handler(stream_event(), context)) == [record["SequenceNumber"]]
+    out = Output.parse(capsys.readouterr().out)
+    (error,) = [log for log in out.logs if log["level"] == "ERROR"]
+    assert error["error_type"] == "EnvelopeError" and reason in error["failure_reason"]
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,12 @@ def test_the_same_batch_twice_decrements_once(
     assert failures(inventory.handler(event, context)) == []
 
     assert (stock(SKU_A), stock(SKU_B)) == (2, 0)
-    assert Output.parse(capsys.readouterr().out).metric_total("OrderApplied") == 0
+    out = Output.parse(capsys.readouterr().out)
+    assert out.metric_total("OrderApplied") == 0
+    assert out.metric_total("DuplicateRecordSkipped") == 3  # counted, not silent
+    assert sorted(log["idempotency_key"] for log in out.logs if log["message"] == "Record already applied; skipped") == [
+        "order.placed#evt-o1", "order.placed#evt-o2", "order.placed#evt-o3",
+    ]
     keys = [
         item["id"]["S"]
         for item in boto3.client("dynamodb", region_name=REGION).scan(TableName="idempotency")["Items"]
@@ -98,14 +103,65 @@ def test_the_same_batch_twice_decrements_once(
     assert len(keys) == 3 and all(key.startswith("inventory#") for key in keys)
 
 
-def test_other_event_types_are_ignored(inventory: ModuleType, context: FakeContext) -> None:
+def test_other_event_types_are_ignored_and_counted(
+    inventory: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only with a missing or wrong filter do non-orders reach the function: each is an
+    explicit outcome (WARNING record.ignored with the reason, metric RecordIgnored)."""
     producer = EventProducer("events", client=boto3.client("kinesis", region_name=REGION))
     producer.put({"type": "item.put", "version": 1, "id": "k1", "at": "2026-11-22T00:00:00.000Z", "content": "x", "data": {}}, "k1")
     producer.put_event("order.shipped", {"order_id": "o1"}, partition_key=SKU_A)
     producer.put({"not": "an envelope"}, SKU_A)
     producer.flush()
+    capsys.readouterr()
     assert failures(inventory.handler(stream_event(), context)) == []
     assert stock(SKU_A) == 5
+    out = Output.parse(capsys.readouterr().out)
+    ignored = [log for log in out.logs if log["message"] == "record.ignored"]
+    assert {log["level"] for log in ignored} == {"WARNING"}
+    assert sorted(log["reason"] for log in ignored) == [
+        "event type 'item.put' is not order.placed",
+        "event type 'order.shipped' is not order.placed",
+        "not an order.placed record (envelope type is missing)",
+    ]
+    assert out.metric_total("RecordIgnored") == 3
+
+
+ENVELOPE_ERRORS = {
+    "version-string": ({"version": "1"}, "envelope version must be an integer (given '1' (str))"),
+    "version-float": ({"version": 1.0}, "envelope version must be an integer (given 1.0 (float))"),
+    "version-bool": ({"version": True}, "envelope version must be an integer (given True (bool))"),
+    "id-missing": ({"id": None}, "envelope id"),
+    "id-number": ({"id": 42}, "envelope id must be a non-empty string (given 42 (int))"),
+    "id-empty": ({"id": ""}, "envelope id must be a non-empty string (given '' (str))"),
+    "at-number": ({"at": 17}, "envelope at must be a string or null (given 17 (int))"),
+}
+
+
+@pytest.mark.parametrize("case", list(ENVELOPE_ERRORS))
+def test_an_order_that_is_not_a_valid_envelope_fails_with_its_reason(
+    inventory: ModuleType, context: FakeContext, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """Finding 2: it matches the order filter (type order.placed) but cannot be read as an
+    order: a failure (retried, bisected, then the on-failure destination), never a silent skip."""
+    change, reason = ENVELOPE_ERRORS[case]
+    body = {"type": "order.placed", "version": 1, "id": "evt-x", "at": "2026-11-22T00:00:00.000Z", "data": order("x", SKU_A, 1)}
+    body.update(change)
+    if change.get("id", "") is None:
+        del body["id"]
+    producer = EventProducer("events", client=boto3.client("kinesis", region_name=REGION))
+    producer.put(body, SKU_A)
+    producer.flush()
+    records = read_stream("events")
+    capsys.readouterr()
+
+    assert failures(inventory.handler(kinesis_event(records), context)) == [records[0][1]["SequenceNumber"]]
+
+    assert stock(SKU_A) == 5
+    out = Output.parse(capsys.readouterr().out)
+    (error,) = [log for log in out.logs if log["level"] == "ERROR"]
+    assert error["error_type"] == "EnvelopeError" and reason in error["failure_reason"]
+    assert out.metric_total("RecordIgnored") == 0 and out.metric_total("OrderApplied") == 0
 
 
 def test_a_malformed_order_fails_while_the_others_apply(inventory: ModuleType, context: FakeContext) -> None:

@@ -103,3 +103,31 @@ def test_worker_calls_only_update_item(worker: ModuleType, queue: tuple[str, str
     send(queue_url, job("a"), job("ghost"))
     worker.handler(sqs_event(queue_url, receive_messages(queue_url)), context)
     assert recorder.operations == {("dynamodb", "UpdateItem")}
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type", "reason"),
+    [
+        ('{"type": "job.created", "id": NaN}', "DecodeError", "NaN is not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "DecodeError", "nested too deeply"),
+        ('{"type": "job.created", "id": 5}', "MalformedJobError", "needs a non-empty string id"),
+        ('{"type": "job.created", "id": ""}', "MalformedJobError", "needs a non-empty string id"),
+        ('"job.created"', "MalformedJobError", "body is a JSON str, not an object"),
+        ('{"type": "job.created", "version": 2, "id": "a"}', "UnsupportedVersionError", "envelope version 2"),
+    ],
+    ids=["nan", "nested-100000-deep", "id-number", "id-empty", "json-string", "envelope-version-2"],
+)
+def test_hostile_messages_fail_with_their_reason(
+    worker: ModuleType, queue: tuple[str, str], context: FakeContext, capsys: pytest.CaptureFixture[str],
+    body: str, error_type: str, reason: str,
+) -> None:
+    queue_url, _ = queue
+    send(queue_url, body, job("a"))
+    messages = receive_messages(queue_url)
+    bad = next(m["MessageId"] for m in messages if m["Body"] == body)
+    capsys.readouterr()
+    assert failures(worker.handler(sqs_event(queue_url, messages), context)) == [bad]
+    assert status("a") == "processed"
+    out = Output.parse(capsys.readouterr().out)
+    (error,) = [log for log in out.logs if log["level"] == "ERROR"]
+    assert error["error_type"] == error_type and reason in error["failure_reason"]

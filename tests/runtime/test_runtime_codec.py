@@ -14,14 +14,19 @@ from hypothesis import strategies as st
 from event_pipeline_runtime import (
     ENVELOPE_VERSION,
     DecodeError,
+    DecodeLimitError,
     Envelope,
+    EnvelopeError,
     aggregate_records,
     deaggregate,
     decode_payload,
     decode_record_data,
+    default_max_decompressed_bytes,
     encode_payload,
+    envelope_error,
     make_envelope,
     parse_envelope,
+    read_envelope,
 )
 from event_pipeline_runtime.aggregation import AGGREGATION_MAGIC, aggregated_size
 
@@ -56,21 +61,57 @@ def test_parse_envelope_keeps_unknown_fields() -> None:
     assert envelope.body["trace"] == "abc"
 
 
+_VALID = {"type": "order.placed", "version": 1, "id": "e1", "at": "2026-11-22T00:00:00.000Z", "data": {}}
+
+
 @pytest.mark.parametrize(
-    "obj",
+    ("obj", "reason"),
     [
-        None,
-        [1],
-        "text",
-        {"type": "t", "id": "x"},  # no version
-        {"type": "t", "version": "1", "id": "x"},  # version not an int
-        {"type": "t", "version": True, "id": "x"},  # bool is not a version
-        {"type": "t", "version": 1, "id": 5},  # id not a string
-        {"type": 1, "version": 1, "id": "x"},
+        (None, "must be a JSON object (given a NoneType)"),
+        ([1], "must be a JSON object (given a list)"),
+        ("text", "must be a JSON object (given a str)"),
+        ({**_VALID, "version": "1"}, "envelope version must be an integer (given '1' (str))"),
+        ({**_VALID, "version": 1.0}, "envelope version must be an integer (given 1.0 (float))"),
+        ({**_VALID, "version": True}, "envelope version must be an integer (given True (bool))"),
+        ({k: v for k, v in _VALID.items() if k != "version"}, "envelope version is missing"),
+        ({k: v for k, v in _VALID.items() if k != "id"}, "envelope id is missing"),
+        ({**_VALID, "id": 5}, "envelope id must be a non-empty string (given 5 (int))"),
+        ({**_VALID, "id": ""}, "envelope id must be a non-empty string (given '' (str))"),
+        ({**_VALID, "id": None}, "envelope id must be a non-empty string (given None (NoneType))"),
+        ({**_VALID, "type": 1}, "envelope type must be a non-empty string (given 1 (int))"),
+        ({**_VALID, "type": ""}, "envelope type must be a non-empty string"),
+        ({k: v for k, v in _VALID.items() if k != "type"}, "envelope type is missing"),
+        ({**_VALID, "at": 1795312800}, "envelope at must be a string or null (given 1795312800 (int))"),
+    ],
+    ids=[
+        "null", "list", "string", "version-str", "version-float", "version-bool", "version-missing",
+        "id-missing", "id-int", "id-empty", "id-null", "type-int", "type-empty", "type-missing", "at-int",
     ],
 )
-def test_parse_envelope_rejects_non_envelopes(obj: object) -> None:
+def test_malformed_envelopes_are_refused_with_the_reason(obj: object, reason: str) -> None:
+    """Finding 2: the accepted shape is strict, and the reason a value is not an envelope is
+    available (envelope_error) and raised by the strict reader (read_envelope)."""
     assert parse_envelope(obj) is None
+    assert reason in (envelope_error(obj) or "")
+    with pytest.raises(EnvelopeError, match=re.escape(reason)):
+        read_envelope(obj)
+    assert issubclass(EnvelopeError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [_VALID, {**_VALID, "at": None}, {k: v for k, v in _VALID.items() if k not in ("at", "data")}, {**_VALID, "version": 0}],
+    ids=["full", "at-null", "minimal", "version-0"],
+)
+def test_valid_envelopes_have_no_error(obj: dict) -> None:
+    assert envelope_error(obj) is None
+    envelope = read_envelope(obj)
+    assert parse_envelope(obj) == envelope and envelope.id == "e1"
+
+
+def test_make_envelope_refuses_a_non_string_at() -> None:
+    with pytest.raises(ValueError, match="at must be a string"):
+        make_envelope("t", 1, at=5)  # type: ignore[arg-type]
 
 
 # --- payload codec ----------------------------------------------------------------------------
@@ -108,12 +149,74 @@ def test_decode_errors(data: bytes, reason: str) -> None:
     assert issubclass(DecodeError, ValueError)
 
 
-def test_gzip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from event_pipeline_runtime import codec
+def test_gzip_bomb_is_refused_past_the_limit() -> None:
+    bomb = gzip.compress(b"[" + b"0," * 5000 + b"0]")
+    assert decode_payload(bomb, max_decompressed_bytes=10_003) == [0] * 5001  # exactly 10,003 bytes
+    with pytest.raises(DecodeLimitError, match="inflates over the limit of 10002 bytes"):
+        decode_payload(bomb, max_decompressed_bytes=10_002)
+    with pytest.raises(DecodeLimitError, match="10001 bytes of JSON text, over the limit of 10000"):
+        decode_payload(b"[" + b"0," * 4999 + b"0]", max_decompressed_bytes=10_000)  # plain JSON too
 
-    monkeypatch.setattr(codec, "MAX_DECOMPRESSED_BYTES", 1000)
-    with pytest.raises(DecodeError, match="inflates beyond"):
-        decode_payload(gzip.compress(b"[" + b"0," * 5000 + b"0]"))
+
+def test_multi_member_gzip_shares_one_limit() -> None:
+    member = gzip.compress(b"0" * 600)
+    data = gzip.compress(b"[") + member + gzip.compress(b"]")
+    with pytest.raises(DecodeLimitError):
+        decode_payload(gzip.compress(b"[") + member + member + gzip.compress(b"]"), max_decompressed_bytes=1000)
+    with pytest.raises(DecodeError, match="not UTF-8 JSON"):  # '[000...]' inflated in full: not JSON
+        decode_payload(data, max_decompressed_bytes=1000)
+
+
+def test_an_aggregate_shares_one_limit_across_its_user_records() -> None:
+    user = encode_payload({"pad": "x" * 400}, compress=True)  # 412 bytes of JSON each
+    decoded = decode_record_data(aggregate_records([("k", user)] * 2), "k", max_decompressed_bytes=824)
+    assert len(decoded) == 2
+    with pytest.raises(DecodeLimitError, match="user record 2 of an aggregated record: .*left of the limit of 1000"):
+        decode_record_data(aggregate_records([("k", user)] * 3), "k", max_decompressed_bytes=1000)
+
+
+def test_default_limit_follows_the_function_memory() -> None:
+    mib = 1024 * 1024
+    assert default_max_decompressed_bytes({}) == 64 * mib  # outside Lambda (the tools)
+    assert default_max_decompressed_bytes({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}) == mib  # the floor
+    assert default_max_decompressed_bytes({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}) == 3 * mib // 2
+    assert default_max_decompressed_bytes({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}) == 15 * mib // 2
+    explicit = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES": "5000000"}
+    assert default_max_decompressed_bytes(explicit) == 5_000_000  # the variable wins
+    for bad in ("0", "-1", "lots", "1e6"):
+        with pytest.raises(ValueError, match=f"EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES must be a positive integer .*{bad}"):
+            default_max_decompressed_bytes({"EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES": bad})
+    with pytest.raises(ValueError, match="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+        default_max_decompressed_bytes({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "big"})
+    for bad_arg in (0, -5, True, 1.5):
+        with pytest.raises(ValueError, match="max_decompressed_bytes must be an integer >= 1"):
+            decode_payload(b"{}", max_decompressed_bytes=bad_arg)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (gzip.compress(b"[" * 100_000 + b"]" * 100_000), "nested too deeply"),
+        (b'{"amount": NaN}', "NaN is not JSON"),
+        (b"[Infinity]", "Infinity is not JSON"),
+        (b"-Infinity", "-Infinity is not JSON"),
+        (gzip.compress(b'{"x": 1}')[:-6], "truncated gzip"),
+        (gzip.compress(b'{"x": 1}')[:12], "truncated gzip"),
+    ],
+    ids=["deep-plain", "deep-gzip", "nan", "infinity", "minus-infinity", "truncated-trailer", "truncated-body"],
+)
+def test_hostile_payloads_are_decode_errors(data: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=re.escape(reason)):
+        decode_payload(data)
+
+
+def test_an_empty_aggregate_is_a_decode_error() -> None:
+    message = b"\x0a\x01k"  # a partition key table and no record
+    data = AGGREGATION_MAGIC + message + hashlib.md5(message).digest()
+    assert deaggregate(data, "k") == []
+    with pytest.raises(DecodeError, match="holds no user records"):
+        decode_record_data(data, "k")
 
 
 def test_encode_refuses_nan() -> None:

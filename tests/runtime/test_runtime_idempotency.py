@@ -119,3 +119,28 @@ def test_idempotency_is_on_only_with_a_table(monkeypatch: pytest.MonkeyPatch) ->
     pipeline_handler(lambda r: None, source="sqs")  # off: no table needed
     with pytest.raises(ValueError, match="IDEMPOTENCY_TABLE_NAME"):
         pipeline_handler(lambda r: None, source="sqs", idempotent=True)
+
+
+def test_a_skipped_duplicate_is_counted_and_logged(
+    idempotency_table: str, context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No silent success: a record not applied because its key was already applied is an
+    explicit outcome, the metric ``DuplicateRecordSkipped`` and an INFO line with the key."""
+    from aws_lambda_powertools import Metrics
+
+    metrics = Metrics(namespace="Tests", service="idempotency")
+    metrics.clear_metrics()
+    payload = encode_payload(make_envelope("t", {"n": 1}, id="same"))
+    applied: list[Any] = []
+    handler = pipeline_handler(applied.append, source="kinesis", logger=LOG, metrics=metrics)
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        assert _failures(handler(synthetic_kinesis_event([payload, payload, payload]), context)) == []
+    try:
+        assert len(applied) == 1
+        assert metrics.metric_set["DuplicateRecordSkipped"]["Value"] == [1.0, 1.0]
+        skipped = [r for r in caplog.records if r.getMessage() == "Record already applied; skipped"]
+        assert len(skipped) == 2
+        assert {(r.outcome, r.idempotency_key) for r in skipped} == {("duplicate", "same")}
+        assert skipped[0].record == "Kinesis record 49000000001"
+    finally:
+        metrics.clear_metrics()

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from runtime_events import FlakyKinesis, create_stream, read_stream
 
 from event_pipeline_runtime import (
+    DeliveryRejectedError,
     EventProducer,
     RecordTooLargeError,
+    RetriesExhaustedError,
     UndeliveredRecordsError,
     decode_record_data,
     put_events,
@@ -222,9 +224,10 @@ def test_exhausted_attempts_raise_with_every_undelivered_record(kinesis: Any, st
     for n in range(5):
         producer.put({"k": "bad", "n": n}, "bad")
         producer.put({"k": "good", "n": n}, "good")
-    with pytest.raises(UndeliveredRecordsError) as info:
+    with pytest.raises(RetriesExhaustedError) as info:
         producer.flush()
     error = info.value
+    assert isinstance(error, UndeliveredRecordsError) and error.retryable
     assert [json.loads(data)["n"] for _, data in error.records] == [0, 1, 2, 3, 4]
     assert {key for key, _ in error.records} == {"bad"}
     assert error.error_codes == {"bad": "ProvisionedThroughputExceededException"} or error.error_codes == {
@@ -239,8 +242,9 @@ def test_exhausted_attempts_raise_with_every_undelivered_record(kinesis: Any, st
 
 
 def test_non_retryable_error_stops_at_once(kinesis: Any) -> None:
-    with pytest.raises(UndeliveredRecordsError) as info:
+    with pytest.raises(DeliveryRejectedError) as info:
         put_events("no-such-stream", [("a", {"n": 1}), ("b", {"n": 2})], client=kinesis, sleep=lambda _: None)
+    assert isinstance(info.value, UndeliveredRecordsError) and not info.value.retryable
     assert len(info.value.records) == 2
     assert set(info.value.error_codes.values()) == {"ResourceNotFoundException"}
     assert info.value.__cause__ is not None
@@ -271,3 +275,183 @@ def test_put_event_wraps_in_an_envelope_and_compresses(kinesis: Any, stream: str
     assert record["Data"][:2] == b"\x1f\x8b"
     (user,) = decode_record_data(record["Data"], record["PartitionKey"])
     assert user.envelope is not None and user.envelope.data == {"order": 7} and user.body == envelope
+
+
+# --- connection errors and throttling on a real client (botocore event hooks, moto server) -----
+
+
+class _Canned:
+    """A raw HTTP body for botocore's ``AWSResponse``."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def _error_response(request: Any, status: int, code: str) -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"__type": code, "message": "injected"}).encode()
+    return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, _Canned(body))
+
+
+def _connection_error(name: str, request: Any) -> Exception:
+    import botocore.exceptions as errors
+
+    if name == "ConnectionClosedError":
+        return errors.ConnectionClosedError(endpoint_url=request.url)
+    return getattr(errors, name)(endpoint_url=request.url)
+
+
+class FaultInjector:
+    """Makes the first ``times`` PutRecords calls of a real boto3 client fail before they are
+    sent (a ``before-send`` hook), then lets calls through to the moto server.
+
+    ``fault`` is a botocore exception name, or ``"<status> <ErrorCode>"`` for an error answer.
+    """
+
+    def __init__(self, client: Any, fault: str, times: int) -> None:
+        self.fault, self.times, self.calls = fault, times, 0
+        client.meta.events.register("before-send.kinesis.PutRecords", self._before_send)
+
+    def _before_send(self, request: Any, **_: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.times:
+            return None
+        if " " in self.fault:
+            status, code = self.fault.split(" ")
+            return _error_response(request, int(status), code)
+        raise _connection_error(self.fault, request)
+
+
+def _single_try_client(endpoint: str) -> Any:
+    """A Kinesis client without botocore's own retries, so every fault reaches the producer."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "kinesis", endpoint_url=endpoint, region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+RETRYABLE_FAULTS = [
+    "ConnectTimeoutError",
+    "EndpointConnectionError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "400 ProvisionedThroughputExceededException",
+    "400 ThrottlingException",
+    "500 InternalFailure",
+    "503 ServiceUnavailable",
+    "502 UnknownGatewayError",  # an unknown code: retried for its 5xx status
+]
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS)
+def test_connection_errors_and_throttling_are_retried_until_delivered(aws: str, stream: str, fault: str) -> None:
+    """Finding 6: a connect timeout (and the other transient faults) is retried with backoff
+    within the bounded attempts; 400 records are then all delivered, in order."""
+    client = _single_try_client(aws)
+    faults = FaultInjector(client, fault, times=3)
+    delays: list[float] = []
+    records = [(f"key-{n % 100}", {"k": f"key-{n % 100}", "n": n // 100}) for n in range(400)]
+
+    result = put_events(stream, records, client=client, sleep=delays.append, random=lambda: 1.0)
+
+    assert result.records == 400
+    assert faults.calls == 3 + 4  # three failed calls, then 100 keys x 4 records
+    assert delays == [0.05, 0.1, 0.2]  # backoff after each failed call
+    _assert_complete_and_ordered(_stream_bodies(client, stream), keys=100, per_key=4)
+
+
+@pytest.mark.parametrize("fault", ["ConnectTimeoutError", "400 ProvisionedThroughputExceededException"])
+def test_a_stream_that_stays_unreachable_raises_retries_exhausted_with_every_record(
+    aws: str, stream: str, fault: str
+) -> None:
+    client = _single_try_client(aws)
+    faults = FaultInjector(client, fault, times=10_000)
+    records = [(f"key-{n}", {"n": n}) for n in range(400)]
+
+    with pytest.raises(RetriesExhaustedError) as info:
+        put_events(stream, records, client=client, max_attempts=5, sleep=lambda _: None)
+
+    error = info.value
+    assert error.retryable and isinstance(error, UndeliveredRecordsError)
+    assert faults.calls == 5  # bounded: max_attempts calls, no more
+    assert [json.loads(data)["n"] for _, data in error.records] == list(range(400))
+    assert set(error.error_codes.values()) == {fault.split(" ")[-1]}
+    assert error.delivered == 0
+    assert _stream_bodies(client, stream) == []
+
+
+@pytest.mark.parametrize("fault", ["400 AccessDeniedException", "400 ValidationException", "400 KMSAccessDeniedException"])
+def test_a_non_retryable_answer_raises_delivery_rejected_after_one_call(aws: str, stream: str, fault: str) -> None:
+    client = _single_try_client(aws)
+    faults = FaultInjector(client, fault, times=1)
+    with pytest.raises(DeliveryRejectedError) as info:
+        put_events(stream, [(f"k{n}", {"n": n}) for n in range(10)], client=client, sleep=lambda _: None)
+    assert faults.calls == 1
+    assert not info.value.retryable and len(info.value.records) == 10
+    assert set(info.value.error_codes.values()) == {fault.split(" ")[1]}
+
+
+def test_a_response_with_the_wrong_number_of_results_reports_every_record() -> None:
+    class Short:
+        def put_records(self, **kwargs: Any) -> dict[str, Any]:
+            return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "s"}]}
+
+    with pytest.raises(DeliveryRejectedError, match="answered 1 results for 3 records") as info:
+        put_events("s", [("a", {"n": 1}), ("b", {"n": 2}), ("c", {"n": 3})], client=Short())
+    assert len(info.value.records) == 3
+
+
+def test_nan_data_raises_before_any_call() -> None:
+    with pytest.raises(ValueError, match="Out of range float values"):
+        put_events("s", [("a", {"n": 1}), ("b", {"amount": float("nan")})], client=ExplodingClient())
+
+
+# --- encodings from the environment (the construct's connect_producer sets them) ------------
+
+
+@pytest.mark.parametrize(
+    ("compress_env", "aggregate_env", "expected"),
+    [(None, None, (False, False)), ("true", "false", (True, False)), ("FALSE", "True", (False, True)), ("", "", (False, False))],
+)
+def test_compress_and_aggregate_defaults_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, compress_env: str | None, aggregate_env: str | None, expected: tuple[bool, bool]
+) -> None:
+    for name, value in (("EVENT_PIPELINE_COMPRESS", compress_env), ("EVENT_PIPELINE_AGGREGATE", aggregate_env)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    producer = EventProducer("s", client=ExplodingClient())
+    assert (producer.compress, producer.aggregate) == expected
+    explicit = EventProducer("s", client=ExplodingClient(), compress=not expected[0], aggregate=not expected[1])
+    assert (explicit.compress, explicit.aggregate) == (not expected[0], not expected[1])  # arguments win
+
+
+@pytest.mark.parametrize("name", ["EVENT_PIPELINE_COMPRESS", "EVENT_PIPELINE_AGGREGATE"])
+def test_an_invalid_encoding_variable_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "yes")
+    with pytest.raises(ValueError, match=f"environment variable {name} must be 'true' or 'false' \\(given 'yes'\\)"):
+        EventProducer("s", client=ExplodingClient())
+    with pytest.raises(ValueError, match=name):
+        put_events("s", [("a", {"n": 1})], client=ExplodingClient())
+    EventProducer("s", client=ExplodingClient(), compress=False, aggregate=False)  # explicit: not read
+
+
+def test_the_environment_encodings_reach_the_stream(kinesis: Any, stream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENT_PIPELINE_COMPRESS", "true")
+    monkeypatch.setenv("EVENT_PIPELINE_AGGREGATE", "true")
+    put_events(stream, [("k", {"n": n}) for n in range(5)], client=kinesis)
+    (record,) = read_stream(kinesis, stream)["shardId-000000000000"]
+    assert record["Data"][:4] == b"\xf3\x89\x9a\xc2"  # one KPL aggregate ...
+    users = decode_record_data(record["Data"], record["PartitionKey"])
+    assert [u.body["n"] for u in users] == list(range(5))
+    from event_pipeline_runtime.aggregation import deaggregate
+
+    assert all(data[:2] == b"\x1f\x8b" for _, data in deaggregate(record["Data"], "k"))  # ... of gzip records

@@ -15,15 +15,27 @@ from event_pipeline_runtime.aggregation import aggregate_records, deaggregate
 from event_pipeline_runtime.codec import (
     DecodedRecord,
     DecodeError,
+    DecodeLimitError,
     decode_payload,
     decode_record_data,
+    default_max_decompressed_bytes,
     encode_payload,
 )
-from event_pipeline_runtime.envelope import ENVELOPE_VERSION, Envelope, make_envelope, parse_envelope
+from event_pipeline_runtime.envelope import (
+    ENVELOPE_VERSION,
+    Envelope,
+    EnvelopeError,
+    envelope_error,
+    make_envelope,
+    parse_envelope,
+    read_envelope,
+)
 from event_pipeline_runtime.producer import (
+    DeliveryRejectedError,
     EventProducer,
     PutResult,
     RecordTooLargeError,
+    RetriesExhaustedError,
     UndeliveredRecordsError,
     put_events,
 )
@@ -40,11 +52,15 @@ __all__ = [
     "ENVELOPE_VERSION",
     "ConsumerRecord",
     "DecodeError",
+    "DecodeLimitError",
     "DecodedRecord",
+    "DeliveryRejectedError",
     "Envelope",
+    "EnvelopeError",
     "EventProducer",
     "PutResult",
     "RecordTooLargeError",
+    "RetriesExhaustedError",
     "SkippedAfterFailureError",
     "UndeliveredRecordsError",
     "UnsupportedVersionError",
@@ -52,11 +68,14 @@ __all__ = [
     "deaggregate",
     "decode_payload",
     "decode_record_data",
+    "default_max_decompressed_bytes",
     "encode_payload",
+    "envelope_error",
     "make_envelope",
     "parse_envelope",
     "pipeline_handler",
     "put_events",
+    "read_envelope",
 ]
 
 _CONSUMER_NAMES = frozenset({"ConsumerRecord", "SkippedAfterFailureError", "UnsupportedVersionError", "pipeline_handler"})

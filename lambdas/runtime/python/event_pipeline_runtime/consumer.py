@@ -10,11 +10,28 @@ response ``{"batchItemFailures": [{"itemIdentifier": ...}]}`` built by Powertool
 
 Failure semantics:
 
-* A record ``process`` raises on, a record that cannot be decoded (bad base64, broken gzip,
-  not JSON) and a record whose envelope version is not in ``supported_versions``
-  (:class:`UnsupportedVersionError`) are reported as failed, with the reason logged. They never
-  fail the whole batch and are never skipped silently: the mapping retries them and, with the
-  constructs' settings, bisects and finally sends them to the on-failure destination / DLQ.
+* A record ``process`` raises on, a record that cannot be decoded and a record whose envelope
+  version is not in ``supported_versions`` (:class:`UnsupportedVersionError`) are reported as
+  failed, with the reason logged. They never fail the whole batch and are never skipped
+  silently: the mapping retries them and, with the constructs' settings, bisects and finally
+  sends them to the on-failure destination / DLQ. "Cannot be decoded" (:class:`DecodeError`)
+  is: base64 that is not strictly valid (junk or whitespace around valid base64 included; the
+  same check as ``base64.b64decode(validate=True)``, also for DynamoDB ``B``/``BS`` values),
+  a broken or truncated gzip stream, data over the decode limit (below), not UTF-8, not JSON
+  (``NaN`` and infinities included), JSON nested too deeply for the parser, or a KPL aggregate
+  that holds no user record.
+* **Decode limit.** One Kinesis record (all of its KPL user records together) or SQS body may
+  decode to at most ``max_decompressed_bytes`` bytes of JSON text. Gzip is inflated in chunks
+  and refused as soon as it passes the limit. Default: env
+  ``EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES``, else derived from the function's memory (see
+  :mod:`event_pipeline_runtime.codec`), so one small hostile record cannot run the function out
+  of memory; it fails alone.
+* **Envelopes.** A body that is not a valid envelope (see :mod:`event_pipeline_runtime.envelope`
+  for the accepted shape) reaches ``process`` with ``envelope=None``;
+  :attr:`ConsumerRecord.envelope_error` says why and :meth:`ConsumerRecord.require_envelope`
+  raises :class:`~event_pipeline_runtime.envelope.EnvelopeError` with that reason. A consumer
+  that relies on envelopes calls it, so a malformed envelope fails instead of passing as "not
+  an envelope".
 * **Ordering (Kinesis and DynamoDB Streams).** Lambda resumes a stream from the lowest failed
   sequence number, so every record after a failure is delivered again anyway. To keep side
   effects in stream order, after the first failed record of a shard the handler does **not**
@@ -34,7 +51,9 @@ Failure semantics:
   ``IDEMPOTENCY_TTL_SECONDS``, default one day). The default key is the envelope ``id``, else
   ``shardId:sequenceNumber`` (plus ``:subSequence`` inside KPL aggregates) for Kinesis, the
   ``messageId`` for SQS and the ``eventID`` for DynamoDB Streams. A record whose key was
-  already applied is skipped and counts as a success. If ``process`` raises, the key is
+  already applied is skipped and counts as a success: an explicit, counted outcome (the
+  metric ``DuplicateRecordSkipped`` and an INFO line ``Record already applied; skipped`` with
+  the key). If ``process`` raises, the key is
   released (deleted) so the retry applies it. A record whose key is still in progress (another
   invocation is applying it) fails and comes back later. The DynamoDB actions used are
   ``PutItem`` (conditional), ``UpdateItem`` and ``DeleteItem`` (and ``GetItem`` only with a
@@ -46,7 +65,6 @@ from __future__ import annotations
 import binascii
 import json
 import os
-import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,14 +72,24 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from event_pipeline_runtime.aggregation import AGGREGATION_MAGIC
-from event_pipeline_runtime.codec import GZIP_MAGIC, DecodeError, decode_record_data
-from event_pipeline_runtime.envelope import Envelope, parse_envelope
+from event_pipeline_runtime.codec import (
+    GZIP_MAGIC,
+    MAX_DECOMPRESSED_BYTES_ENV,
+    DecodeError,
+    DecodeLimitError,
+    check_max_decompressed_bytes,
+    decode_json_text,
+    decode_record_data,
+    default_max_decompressed_bytes,
+)
+from event_pipeline_runtime.envelope import Envelope, EnvelopeError, envelope_error, parse_envelope
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = [
     "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
+    "DUPLICATE_METRIC",
     "ConsumerRecord",
     "SkippedAfterFailureError",
     "UnsupportedVersionError",
@@ -71,6 +99,9 @@ __all__ = [
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 3600 * 24
 """How long an applied key is remembered when ``IDEMPOTENCY_TTL_SECONDS`` is not set."""
 
+DUPLICATE_METRIC = "DuplicateRecordSkipped"
+"""Metric (Count) added for every record skipped because its idempotency key was applied."""
+
 _SOURCES: dict[str, tuple[EventType, str]] = {
     "kinesis": (EventType.KinesisDataStreams, "aws:kinesis"),
     "sqs": (EventType.SQS, "aws:sqs"),
@@ -78,8 +109,7 @@ _SOURCES: dict[str, tuple[EventType, str]] = {
 }
 
 _a2b = binascii.a2b_base64
-_loads = json.loads
-_decode_json = json.JSONDecoder().decode  # json.loads minus its bytes sniffing and wrapper
+_decode_json = decode_json_text  # json.loads minus its wrapper; refuses NaN and infinities
 
 
 class UnsupportedVersionError(ValueError):
@@ -110,6 +140,7 @@ class ConsumerRecord:
         event_name: DynamoDB ``INSERT`` / ``MODIFY`` / ``REMOVE``.
         idempotency_key: The default idempotency key (see the module docstring).
         sub_sequence: Index inside a KPL aggregated record; None when not aggregated.
+        keys: DynamoDB ``Keys`` as plain Python; else None.
     """
 
     body: Any
@@ -125,6 +156,7 @@ class ConsumerRecord:
     event_name: str | None = None
     idempotency_key: str = ""
     sub_sequence: int | None = None
+    keys: dict[str, Any] | None = None
 
     @property
     def data(self) -> Any:
@@ -138,6 +170,41 @@ class ConsumerRecord:
         envelope = self.envelope
         return envelope.type if envelope is not None else None
 
+    @property
+    def envelope_error(self) -> str | None:
+        """Why ``body`` is not a valid envelope; None when :attr:`envelope` is set."""
+        if self.envelope is not None:
+            return None
+        if self.event_source == "aws:dynamodb":
+            return "a DynamoDB stream record carries no envelope"
+        return envelope_error(self.body) or "not an envelope"
+
+    def require_envelope(self) -> Envelope:
+        """The envelope; raise when the record has none.
+
+        Returns:
+            :attr:`envelope`.
+
+        Raises:
+            EnvelopeError: When ``body`` is not a valid envelope; the message names the record
+                and the broken rule (e.g. ``envelope version must be an integer (given '1' (str))``).
+        """
+        envelope = self.envelope
+        if envelope is not None:
+            return envelope
+        raise EnvelopeError(f"{self.where}: {self.envelope_error}")
+
+    @property
+    def where(self) -> str:
+        """The record named for messages: ``Kinesis record <seq>[ user record <n>]``, ..."""
+        if self.event_source == "aws:sqs":
+            return f"SQS message {self.message_id}"
+        if self.event_source == "aws:dynamodb":
+            return f"DynamoDB stream record {self.sequence_number}"
+        if self.sub_sequence is not None:
+            return f"Kinesis record {self.sequence_number} user record {self.sub_sequence}"
+        return f"Kinesis record {self.sequence_number}"
+
 
 # --- decoding, one function per source -----------------------------------------------------
 
@@ -150,23 +217,30 @@ def _check_version(envelope: Envelope, supported: Collection[int], where: str) -
         )
 
 
-def _kinesis_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
     kinesis = raw["kinesis"]
     sequence = kinesis["sequenceNumber"]
     partition_key = kinesis["partitionKey"]
     event_id = raw.get("eventID")
     shard = event_id.partition(":")[0] if event_id else None
     try:
-        data = _a2b(kinesis["data"])
+        data = _a2b(kinesis["data"], strict_mode=True)
     except (binascii.Error, ValueError, TypeError) as exc:
-        raise DecodeError(f"Kinesis record {sequence}: data is not base64: {exc}") from exc
+        raise DecodeError(f"Kinesis record {sequence}: data is not valid base64: {exc}") from exc
     head = data[:4]
     if head != AGGREGATION_MAGIC and head[:2] != GZIP_MAGIC:
         # Hot path: one plain JSON user record.
+        if len(data) > limit:
+            raise DecodeLimitError(
+                f"Kinesis record {sequence}: payload is {len(data)} bytes of JSON text, over the limit "
+                f"of {limit} bytes (set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory)"
+            )
         try:
             body = _decode_json(data.decode("utf-8"))
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
             raise DecodeError(f"Kinesis record {sequence}: payload is not UTF-8 JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise DecodeError(f"Kinesis record {sequence}: payload is JSON nested too deeply to parse") from exc
         envelope = parse_envelope(body)
         if envelope is not None:
             if envelope.version not in supported:
@@ -176,9 +250,9 @@ def _kinesis_records(raw: dict[str, Any], supported: Collection[int]) -> list[Co
             key = f"{shard}:{sequence}"
         return [ConsumerRecord(body, envelope, partition_key, sequence, shard, "aws:kinesis", raw, None, None, None, None, key)]
     try:
-        decoded = decode_record_data(data, partition_key)
+        decoded = decode_record_data(data, partition_key, max_decompressed_bytes=limit)
     except DecodeError as exc:
-        raise DecodeError(f"Kinesis record {sequence}: {exc}") from exc
+        raise type(exc)(f"Kinesis record {sequence}: {exc}") from exc
     out = []
     for user in decoded:
         envelope = user.envelope
@@ -200,15 +274,22 @@ def _kinesis_records(raw: dict[str, Any], supported: Collection[int]) -> list[Co
     return out
 
 
-def _sqs_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+def _sqs_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
     message_id = raw["messageId"]
     body_text = raw.get("body")
     if not isinstance(body_text, str):
         raise DecodeError(f"SQS message {message_id}: no body")
+    if len(body_text) > limit:
+        raise DecodeLimitError(
+            f"SQS message {message_id}: body is {len(body_text)} characters of JSON text, over the limit "
+            f"of {limit} (set by {MAX_DECOMPRESSED_BYTES_ENV} or the function's memory)"
+        )
     try:
-        body = _loads(body_text)
+        body = _decode_json(body_text)
     except ValueError as exc:
         raise DecodeError(f"SQS message {message_id}: body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise DecodeError(f"SQS message {message_id}: body is JSON nested too deeply to parse") from exc
     envelope = parse_envelope(body)
     if envelope is not None:
         _check_version(envelope, supported, f"SQS message {message_id}")
@@ -241,14 +322,14 @@ def _deserialize_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _binary_to_bytes(value: Any) -> Any:
     """Lambda's DynamoDB Streams events carry ``B``/``BS`` values as base64 text; boto3's
-    ``TypeDeserializer`` wants bytes. Decode them, also inside ``M`` and ``L`` values."""
+    ``TypeDeserializer`` wants bytes. Decode them strictly, also inside ``M`` and ``L`` values."""
     if not isinstance(value, dict) or len(value) != 1:
         return value
     (tag, inner), = value.items()
     if tag == "B" and isinstance(inner, str):
-        return {"B": _a2b(inner)}
+        return {"B": _a2b(inner, strict_mode=True)}
     if tag == "BS" and isinstance(inner, list):
-        return {"BS": [_a2b(v) if isinstance(v, str) else v for v in inner]}
+        return {"BS": [_a2b(v, strict_mode=True) if isinstance(v, str) else v for v in inner]}
     if tag == "M" and isinstance(inner, dict):
         return {"M": {k: _binary_to_bytes(v) for k, v in inner.items()}}
     if tag == "L" and isinstance(inner, list):
@@ -256,14 +337,15 @@ def _binary_to_bytes(value: Any) -> Any:
     return value
 
 
-def _dynamodb_records(raw: dict[str, Any], supported: Collection[int]) -> list[ConsumerRecord]:
+def _dynamodb_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
     change = raw.get("dynamodb") or {}
     event_id = raw.get("eventID")
     try:
         new_image = _deserialize_image(change.get("NewImage"))
         old_image = _deserialize_image(change.get("OldImage"))
         keys = _deserialize_image(change.get("Keys"))
-    except (TypeError, ValueError, AttributeError) as exc:
+    # binascii.Error is a ValueError; decimal's InvalidOperation / Inexact are ArithmeticErrors.
+    except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
         raise DecodeError(f"DynamoDB stream record {event_id}: cannot deserialize image: {exc}") from exc
     body = new_image if new_image is not None else old_image if old_image is not None else keys
     sequence = change.get("SequenceNumber")
@@ -271,12 +353,12 @@ def _dynamodb_records(raw: dict[str, Any], supported: Collection[int]) -> list[C
         ConsumerRecord(
             body, None, None, sequence, None, "aws:dynamodb", raw,
             new_image=new_image, old_image=old_image, event_name=raw.get("eventName"),
-            idempotency_key=str(event_id if event_id is not None else sequence),
+            idempotency_key=str(event_id if event_id is not None else sequence), keys=keys,
         )
     ]
 
 
-_DECODERS: dict[str, Callable[[dict[str, Any], Collection[int]], list[ConsumerRecord]]] = {
+_DECODERS: dict[str, Callable[[dict[str, Any], Collection[int], int], list[ConsumerRecord]]] = {
     "kinesis": _kinesis_records,
     "sqs": _sqs_records,
     "dynamodb": _dynamodb_records,
@@ -381,10 +463,14 @@ class PipelineBatchProcessor(BatchProcessor):
         try:
             result = self.handler(record)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal
-            info = sys.exc_info()
             self._log_failure(record, exc)
+            # Powertools keeps every failure's exception info until the next batch. A traceback
+            # holds the frames that failed, and their locals hold the decoded record: drop them
+            # (after logging), so failed records do not pile up in memory within a batch.
+            _drop_tracebacks(exc)
             return self.failure_handler(
-                record=self._to_batch_type(record=record, event_type=self.event_type), exception=info
+                record=self._to_batch_type(record=record, event_type=self.event_type),
+                exception=(type(exc), exc, None),
             )
         self.success_messages.append(record)
         return ("success", result, record)
@@ -396,10 +482,24 @@ class PipelineBatchProcessor(BatchProcessor):
             "error_type": type(exc).__name__,
             "failure_reason": str(exc),
         }
-        if isinstance(exc, (DecodeError, UnsupportedVersionError)):
+        if isinstance(exc, (DecodeError, UnsupportedVersionError, EnvelopeError)):
             self._log.error("Record cannot be consumed; reported as failed (it goes to the DLQ after retries)", extra=extra)
         else:
             self._log.exception("Record processing failed; reported as failed", extra=extra)
+
+
+def _drop_tracebacks(exc: BaseException) -> None:
+    """Detach the tracebacks of ``exc`` and of its cause/context chain (their frames' locals)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        if isinstance(current, json.JSONDecodeError):
+            current.doc = ""  # it keeps the whole undecodable text
+        elif isinstance(current, UnicodeDecodeError):
+            current.object = b""  # it keeps the whole undecodable data
+        current = current.__cause__ or current.__context__
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -413,6 +513,8 @@ def _make_idempotent(
     key_prefix: str,
     key_of: Callable[[ConsumerRecord], str] | None,
     boto3_client: Any,
+    logger: Any,
+    metrics: Any,
 ) -> tuple[Callable[[ConsumerRecord], Any], Any]:
     from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 - only when idempotent
         DynamoDBPersistenceLayer,
@@ -424,18 +526,33 @@ def _make_idempotent(
         table_name=table_name, key_attr="id", expiry_attr="expiration", boto3_client=boto3_client
     )
     config = IdempotencyConfig(expires_after_seconds=ttl_seconds)
+    if metrics is None:
+        from aws_lambda_powertools import Metrics  # noqa: PLC0415 - shares the metric set of the handler's Metrics
+
+        metrics = Metrics()
+    called = [False]
 
     @idempotent_function(
         data_keyword_argument="idempotency_key", persistence_store=persistence, config=config, key_prefix=key_prefix
     )
     def apply_once(*, idempotency_key: str, record: ConsumerRecord) -> None:
+        called[0] = True
         process(record)
 
     def apply(record: ConsumerRecord) -> None:
         key = key_of(record) if key_of is not None else record.idempotency_key
         if not key:
             raise ValueError(f"empty idempotency key for {record.event_source} record {record.sequence_number}")
+        called[0] = False
         apply_once(idempotency_key=key, record=record)
+        if not called[0]:
+            # Powertools returned the stored result without calling process: a duplicate.
+            metrics.add_metric(name=DUPLICATE_METRIC, unit="Count", value=1)
+            logger.info(
+                "Record already applied; skipped",
+                extra={"outcome": "duplicate", "reason": "idempotency key already applied",
+                       "idempotency_key": key, "record": record.where},
+            )
 
     return apply, config
 
@@ -453,6 +570,8 @@ def pipeline_handler(
     idempotency_key_prefix: str | None = None,
     dynamodb_client: Any = None,
     raise_on_entire_batch_failure: bool = False,
+    max_decompressed_bytes: int | None = None,
+    metrics: Any = None,
 ) -> Callable[[dict[str, Any], LambdaContext | None], dict[str, Any]]:
     """Build a batch Lambda handler that calls ``process`` once per user record.
 
@@ -473,13 +592,22 @@ def pipeline_handler(
         dynamodb_client: boto3 DynamoDB client for the idempotency table. Default: a new one.
         raise_on_entire_batch_failure: Raise (a function error) instead of returning a response
             listing every record when all records failed. Default: False.
+        max_decompressed_bytes: The most bytes of JSON text one Kinesis record (all of its KPL
+            user records together) or SQS body may decode to; a record over it fails alone
+            with a :class:`DecodeError`. Default: env ``EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES``,
+            else derived from env ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` (see
+            :func:`~event_pipeline_runtime.codec.default_max_decompressed_bytes`).
+        metrics: Where the runtime's counted outcomes go (``DuplicateRecordSkipped``): a
+            Powertools ``Metrics`` (anything with ``add_metric(name=, unit=, value=)``).
+            Default: a new Powertools ``Metrics()``, which shares its metric set with the
+            handler's own ``Metrics`` (flush them with ``@metrics.log_metrics``).
 
     Returns:
         ``handler(event, context) -> {"batchItemFailures": [...]}``.
 
     Raises:
-        ValueError: Unknown ``source``, empty ``supported_versions``, or idempotency asked for
-            without a table name.
+        ValueError: Unknown ``source``, empty ``supported_versions``, idempotency asked for
+            without a table name, or an invalid decode limit (argument or environment).
     """
     source_key = source.lower().removeprefix("aws:")
     if source_key not in _SOURCES:
@@ -488,6 +616,11 @@ def pipeline_handler(
     if not versions:
         raise ValueError("supported_versions must name at least one envelope version")
     event_type, _ = _SOURCES[source_key]
+    limit = (
+        default_max_decompressed_bytes()
+        if max_decompressed_bytes is None
+        else check_max_decompressed_bytes(max_decompressed_bytes)
+    )
     table_name = idempotency_table_name or os.environ.get("IDEMPOTENCY_TABLE_NAME") or ""
     if idempotent is None:
         idempotent = bool(table_name)
@@ -512,12 +645,14 @@ def pipeline_handler(
             key_prefix=idempotency_key_prefix or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local",
             key_of=idempotency_key,
             boto3_client=dynamodb_client,
+            logger=logger,
+            metrics=metrics,
         )
 
     decode = _DECODERS[source_key]
 
     def record_handler(record: dict[str, Any]) -> None:
-        for user_record in decode(record, versions):
+        for user_record in decode(record, versions, limit):
             apply(user_record)
 
     processor = PipelineBatchProcessor(
@@ -530,4 +665,5 @@ def pipeline_handler(
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
     handler.processor = processor  # type: ignore[attr-defined] - for tests and introspection
+    handler.max_decompressed_bytes = limit  # type: ignore[attr-defined]
     return handler

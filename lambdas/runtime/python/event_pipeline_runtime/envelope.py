@@ -13,6 +13,32 @@ An envelope is a JSON object::
 
 Unknown extra top-level fields are kept (in :attr:`Envelope.body`), so the format can grow
 without a version bump.
+
+**Accepted shape** (anything else is *not* an envelope, and :func:`envelope_error` says why):
+
+==========  =================================================================================
+field       accepted
+==========  =================================================================================
+``type``    a non-empty string
+``version`` an integer; not a bool (``true``), not a float (``1.0``), not a string (``"1"``)
+``id``      a non-empty string (a number is refused, not converted)
+``at``      optional: absent, ``null`` or a string
+``data``    any JSON value (absent reads as ``None``)
+==========  =================================================================================
+
+The body must be a JSON object. Nothing is coerced: ``"version": "1"`` or ``"id": 42`` are
+mistakes of a producer, and reading them as version 1 / id ``"42"`` would hide the mistake.
+
+Two ways to read one:
+
+* :func:`parse_envelope` returns ``None`` for a value that is not an envelope. Use it where a
+  non-envelope is a legitimate input (the audit consumer logs any JSON).
+* :func:`read_envelope` raises :class:`EnvelopeError`, whose message names the field, the value
+  and the rule. Use it wherever a record *must* be an envelope: a record that was meant to be
+  one but is malformed then fails (and reaches the DLQ with its reason) instead of passing as
+  "not an envelope". The consumer exposes the same through
+  :attr:`~event_pipeline_runtime.consumer.ConsumerRecord.envelope_error` and
+  :meth:`~event_pipeline_runtime.consumer.ConsumerRecord.require_envelope`.
 """
 
 from __future__ import annotations
@@ -22,10 +48,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["ENVELOPE_VERSION", "Envelope", "make_envelope", "parse_envelope", "utc_now_iso"]
+__all__ = [
+    "ENVELOPE_VERSION",
+    "Envelope",
+    "EnvelopeError",
+    "envelope_error",
+    "make_envelope",
+    "parse_envelope",
+    "read_envelope",
+    "utc_now_iso",
+]
 
 ENVELOPE_VERSION = 1
 """The envelope version this runtime writes by default."""
+
+
+class EnvelopeError(ValueError):
+    """A value is not a valid envelope; the message says which field breaks which rule."""
 
 
 def utc_now_iso() -> str:
@@ -54,7 +93,8 @@ def make_envelope(
         ``{"type", "version", "id", "at", "data"}``.
 
     Raises:
-        ValueError: When ``type`` or ``id`` is empty or not a string, or ``version`` is not an int.
+        ValueError: When ``type`` or ``id`` is empty or not a string, ``version`` is not an int, or
+            ``at`` is not a string.
     """
     if not isinstance(type, str) or not type:
         raise ValueError(f"envelope type must be a non-empty string (given {type!r})")
@@ -64,6 +104,8 @@ def make_envelope(
         id = uuid.uuid4().hex  # noqa: A001
     elif not isinstance(id, str) or not id:
         raise ValueError(f"envelope id must be a non-empty string (given {id!r})")
+    if at is not None and not isinstance(at, str):
+        raise ValueError(f"envelope at must be a string (given {at!r})")
     return {
         "type": type,
         "version": version,
@@ -95,34 +137,98 @@ class Envelope:
 
 
 def parse_envelope(obj: Any) -> Envelope | None:
-    """Read an envelope from a decoded JSON value.
+    """Read an envelope from a decoded JSON value, or ``None`` when it is not one.
 
     Args:
         obj: Any decoded JSON value.
 
     Returns:
-        An :class:`Envelope` when ``obj`` is a dict with a str ``type``, an int ``version``
-        (not a bool) and a str ``id``; otherwise ``None`` (the value is not an envelope).
+        An :class:`Envelope` when ``obj`` has the accepted shape (see the module docstring);
+        otherwise ``None``. :func:`envelope_error` tells why a value is not an envelope.
     """
     if type(obj) is not dict:
         return None
     event_type = obj.get("type")
     version = obj.get("version")
     event_id = obj.get("id")
+    # Exact type checks: bool is an int subclass and must not pass as a version.
     if type(event_type) is not str or type(version) is not int or type(event_id) is not str:
         return None
+    if not event_type or not event_id:
+        return None
     at = obj.get("at")
+    if at is not None and type(at) is not str:
+        return None
     # Hot path (once per consumed record): fill the slots directly instead of calling the
     # frozen dataclass __init__, which does the same through slower per-field calls.
     envelope = _new(Envelope)
     _set(envelope, "type", event_type)
     _set(envelope, "version", version)
     _set(envelope, "id", event_id)
-    _set(envelope, "at", at if type(at) is str else None)
+    _set(envelope, "at", at)
     _set(envelope, "data", obj.get("data"))
     _set(envelope, "body", obj)
     return envelope
 
 
+def _describe(value: Any) -> str:
+    """``'1' (str)``: a short repr and the JSON-ish type name, for error messages."""
+    return f"{value!r:.60} ({type(value).__name__})"
+
+
+def envelope_error(obj: Any) -> str | None:
+    """Say why ``obj`` is not an envelope.
+
+    Args:
+        obj: Any decoded JSON value.
+
+    Returns:
+        ``None`` when ``obj`` is a valid envelope (exactly when :func:`parse_envelope` returns
+        one); otherwise the first broken rule, e.g. ``"envelope version must be an integer
+        (given '1' (str))"``.
+    """
+    if type(obj) is not dict:
+        return f"an envelope must be a JSON object (given a {type(obj).__name__})"
+    event_type = obj.get("type", _MISSING)
+    if type(event_type) is not str or not event_type:
+        return "envelope type is missing" if event_type is _MISSING else (
+            f"envelope type must be a non-empty string (given {_describe(event_type)})"
+        )
+    version = obj.get("version", _MISSING)
+    if type(version) is not int:
+        return "envelope version is missing" if version is _MISSING else (
+            f"envelope version must be an integer (given {_describe(version)})"
+        )
+    event_id = obj.get("id", _MISSING)
+    if type(event_id) is not str or not event_id:
+        return "envelope id is missing" if event_id is _MISSING else (
+            f"envelope id must be a non-empty string (given {_describe(event_id)})"
+        )
+    at = obj.get("at")
+    if at is not None and type(at) is not str:
+        return f"envelope at must be a string or null (given {_describe(at)})"
+    return None
+
+
+def read_envelope(obj: Any) -> Envelope:
+    """Read an envelope from a decoded JSON value, strictly.
+
+    Args:
+        obj: Any decoded JSON value.
+
+    Returns:
+        The :class:`Envelope`.
+
+    Raises:
+        EnvelopeError: When ``obj`` is not a valid envelope; the message is
+            :func:`envelope_error`'s reason.
+    """
+    envelope = parse_envelope(obj)
+    if envelope is None:
+        raise EnvelopeError(envelope_error(obj) or "not an envelope")
+    return envelope
+
+
+_MISSING: Any = object()
 _new = object.__new__
 _set = object.__setattr__

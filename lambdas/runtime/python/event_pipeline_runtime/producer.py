@@ -25,10 +25,20 @@ Delivery guarantee:
   ``max_attempts`` times; when a record runs out of attempts, :meth:`flush` keeps delivering
   the other partition keys and then raises :class:`UndeliveredRecordsError`, which carries
   every record not delivered (the failed ones and everything held back behind them). A
-  ``PutRecords`` call that fails as a whole with a retryable error (throttling, internal
-  error, connection error, after botocore's own retries) counts as a failed attempt for all
-  of its entries; any other error (stream not found, access denied, validation) stops at once
-  with :class:`UndeliveredRecordsError` carrying everything not yet delivered.
+  ``PutRecords`` call that fails as a whole with a retryable error counts as a failed attempt
+  for all of its entries (after botocore's own retries). Retryable, as botocore's ``standard``
+  retry mode classifies them (``botocore/retries/standard.py``; "Retry behavior" in the AWS
+  SDKs and Tools Reference Guide): every ``botocore.exceptions.ConnectionError`` and
+  ``HTTPClientError`` (``ConnectTimeoutError``, ``EndpointConnectionError``,
+  ``ReadTimeoutError``, ``ConnectionClosedError``, ...), throttling and transient error codes
+  (:data:`RETRYABLE_CALL_ERRORS`) and HTTP 500/502/503/504 answers. Any other error (stream
+  not found, access denied, validation) stops at once.
+* **Two ways to give up, two exceptions**, both :class:`UndeliveredRecordsError` carrying every
+  undelivered record: :class:`RetriesExhaustedError` when records ran out of attempts on
+  retryable errors (the stream is throttled or unreachable: a caller may answer "503, retry
+  later"), and :class:`DeliveryRejectedError` when a call failed with a non-retryable error
+  (a configuration or permission problem: retrying will not help). ``error.retryable`` tells
+  them apart too.
 * **Per-partition-key order.** A ``PutRecords`` request carries at most one entry per
   partition key, and a key's next entry is only sent after its previous one was acknowledged.
   So records of one key are written to the stream in exactly the order they were added, even
@@ -74,9 +84,13 @@ __all__ = [
     "MAX_RECORDS_PER_REQUEST",
     "MAX_REQUEST_BYTES",
     "MAX_REQUEST_BYTES_LIMIT",
+    "AGGREGATE_ENV",
+    "COMPRESS_ENV",
+    "DeliveryRejectedError",
     "PutResult",
     "RETRYABLE_CALL_ERRORS",
     "RecordTooLargeError",
+    "RetriesExhaustedError",
     "UndeliveredRecordsError",
     "put_events",
 ]
@@ -105,17 +119,31 @@ RETRYABLE_CALL_ERRORS = frozenset(
         "ProvisionedThroughputExceededException",
         "InternalFailure",
         "InternalFailureException",
+        "InternalServerError",
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "ThrottlingException",
         "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
         "RequestTimeout",
         "RequestTimeoutException",
+        "PriorRequestNotComplete",
         "LimitExceededException",
         "KMSThrottlingException",
     }
 )
-"""Error codes of a whole failed PutRecords call that are worth another attempt."""
+"""Error codes of a whole failed PutRecords call that are worth another attempt (botocore's
+``standard`` mode throttling and transient codes, plus Kinesis' own)."""
+
+_RETRYABLE_STATUS_CODES = frozenset({500, 502, 503, 504})
+
+COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
+"""Environment variable giving :class:`EventProducer`'s default ``compress`` ("true"/"false")."""
+AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
+"""Environment variable giving :class:`EventProducer`'s default ``aggregate`` ("true"/"false")."""
 
 
 class RecordTooLargeError(ValueError):
@@ -143,12 +171,22 @@ class RecordTooLargeError(ValueError):
 class UndeliveredRecordsError(Exception):
     """Some records were not delivered when the producer gave up.
 
+    Raised as one of its two subclasses: :class:`RetriesExhaustedError` (retryable errors,
+    attempts used up) or :class:`DeliveryRejectedError` (a non-retryable error). Catch this
+    class to handle both.
+
     Attributes:
         records: Every undelivered record as ``(partition_key, data)``, in the order added
             (for each key: the record that failed and all later records held back behind it).
-        error_codes: The last error code seen per undelivered partition key.
+        error_codes: The last error code seen per undelivered partition key (an AWS error code,
+            or a botocore exception name such as ``ConnectTimeoutError``; ``NotAttempted`` for
+            records never sent).
         delivered: How many records were delivered by the same flush.
+        retryable: True when every failure was retryable and only the attempts ran out (the
+            same records may well go through later).
     """
+
+    retryable: bool = False
 
     def __init__(
         self,
@@ -161,6 +199,20 @@ class UndeliveredRecordsError(Exception):
         self.error_codes = error_codes
         self.delivered = delivered
         super().__init__(message)
+
+
+class RetriesExhaustedError(UndeliveredRecordsError):
+    """Records ran out of attempts on retryable errors (throttling, connection errors,
+    internal errors): the stream is busy or unreachable. An API answers 503 for this."""
+
+    retryable = True
+
+
+class DeliveryRejectedError(UndeliveredRecordsError):
+    """A ``PutRecords`` call failed with a non-retryable error (stream not found, access
+    denied, validation, an unexpected exception): the producer stopped at once."""
+
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +251,19 @@ class _Entry:
     last_error: str = field(default="")
 
 
+def _env_flag(name: str) -> bool:
+    """Read a ``"true"``/``"false"`` environment variable (unset or empty: False)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return False
+    normalized = value.strip().lower()
+    if normalized == "true":
+        return True
+    if normalized == "false":
+        return False
+    raise ValueError(f"environment variable {name} must be 'true' or 'false' (given {value!r:.40})")
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high} inclusive (given {value!r})")
@@ -211,8 +276,10 @@ class EventProducer:
         stream_name: Stream name or ARN. Default: env ``STREAM_NAME``.
         client: A boto3 Kinesis client. Default: a new one with botocore's ``standard``
             retry mode.
-        compress: Gzip each payload. Default: False.
-        aggregate: KPL-aggregate consecutive records of one partition key. Default: False.
+        compress: Gzip each payload. Default: env ``EVENT_PIPELINE_COMPRESS`` (``"true"`` or
+            ``"false"``), else False.
+        aggregate: KPL-aggregate consecutive records of one partition key. Default: env
+            ``EVENT_PIPELINE_AGGREGATE`` (``"true"`` or ``"false"``), else False.
         max_attempts: Tries per record, first included; at least 1. Default: 15.
         max_record_bytes: Maximum record size (data + partition key), 1 byte to 10 MiB; set it
             to the stream's configured maximum. Default: 1 MiB.
@@ -225,8 +292,9 @@ class EventProducer:
         random: Returns a float in [0, 1) for the jitter. Default: ``random.random``.
 
     Raises:
-        ValueError: When no stream is given (argument or ``STREAM_NAME``), or a limit is out of
-            range.
+        ValueError: When no stream is given (argument or ``STREAM_NAME``), a limit is out of
+            range, or ``EVENT_PIPELINE_COMPRESS`` / ``EVENT_PIPELINE_AGGREGATE`` is neither
+            ``"true"`` nor ``"false"`` (when the argument is not given).
     """
 
     def __init__(
@@ -234,8 +302,8 @@ class EventProducer:
         stream_name: str | None = None,
         *,
         client: Any = None,
-        compress: bool = False,
-        aggregate: bool = False,
+        compress: bool | None = None,
+        aggregate: bool | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_record_bytes: int = MAX_RECORD_BYTES,
         max_request_bytes: int = MAX_REQUEST_BYTES,
@@ -257,8 +325,8 @@ class EventProducer:
         self.stream_name = stream
         self._stream_param = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         self._client = client
-        self.compress = compress
-        self.aggregate = aggregate
+        self.compress = compress if compress is not None else _env_flag(COMPRESS_ENV)
+        self.aggregate = aggregate if aggregate is not None else _env_flag(AGGREGATE_ENV)
         self.max_attempts = max_attempts
         self.max_record_bytes = max_record_bytes
         self.max_request_bytes = max_request_bytes
@@ -351,8 +419,10 @@ class EventProducer:
             What was sent.
 
         Raises:
-            UndeliveredRecordsError: When records could not be delivered; the buffer is empty
-                afterwards (the error carries the records).
+            RetriesExhaustedError: When records ran out of attempts on retryable errors.
+            DeliveryRejectedError: When a call failed with a non-retryable error. Both are
+                :class:`UndeliveredRecordsError`; the buffer is empty afterwards (the error
+                carries the records).
         """
         records, self._buffer = self._buffer, []
         if not records:
@@ -466,7 +536,8 @@ class _Delivery:
         else:
             results = response.get("Records") or []
             if len(results) != len(batch):
-                raise RuntimeError(f"PutRecords answered {len(results)} results for {len(batch)} records")
+                # Which entries were written is unknown: report them all undelivered (at-least-once).
+                self._abort(batch, RuntimeError(f"PutRecords answered {len(results)} results for {len(batch)} records"))
             if not response.get("FailedRecordCount"):
                 for entry in batch:
                     self._delivered(entry)
@@ -504,7 +575,7 @@ class _Delivery:
 
     def _raise_undelivered(self) -> None:
         records, codes = self._undelivered([])
-        raise UndeliveredRecordsError(
+        raise RetriesExhaustedError(
             f"{len(records)} record(s) of {len(codes)} partition key(s) not delivered to "
             f"{self.p.stream_name} after {self.p.max_attempts} attempt(s) "
             f"({self.delivered} delivered); last errors: {_summarise(codes)}",
@@ -519,7 +590,7 @@ class _Delivery:
         records, codes = self._undelivered(batch)
         for entry in batch:
             codes[entry.partition_key] = _client_error_code(exc) or type(exc).__name__
-        raise UndeliveredRecordsError(
+        raise DeliveryRejectedError(
             f"PutRecords to {self.p.stream_name} failed with a non-retryable error ({exc}); "
             f"{len(records)} record(s) not delivered ({self.delivered} delivered)",
             records,
@@ -546,16 +617,18 @@ def _call_error_code(exc: Exception) -> str | None:
     """Return an error code when a failed call is worth retrying, else None."""
     code = _client_error_code(exc)
     if code is not None:
-        return code if code in RETRYABLE_CALL_ERRORS else None
+        if code in RETRYABLE_CALL_ERRORS:
+            return code
+        metadata = getattr(exc, "response", {}).get("ResponseMetadata") or {}
+        return code if metadata.get("HTTPStatusCode") in _RETRYABLE_STATUS_CODES else None
     try:
-        from botocore.exceptions import (  # noqa: PLC0415
-            ConnectionClosedError,
-            EndpointConnectionError,
-            ReadTimeoutError,
-        )
+        from botocore.exceptions import ConnectionError as BotocoreConnectionError  # noqa: PLC0415
+        from botocore.exceptions import HTTPClientError  # noqa: PLC0415
     except ImportError:  # pragma: no cover - botocore is always there with a client
         return None
-    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+    # ConnectTimeoutError, EndpointConnectionError, ProxyConnectionError, SSLError are
+    # ConnectionErrors; ReadTimeoutError, ConnectionClosedError are HTTPClientErrors.
+    if isinstance(exc, (BotocoreConnectionError, HTTPClientError)):
         return type(exc).__name__
     return None
 
@@ -586,7 +659,9 @@ def put_events(
 
     Raises:
         RecordTooLargeError: A record is too large (nothing sent).
-        UndeliveredRecordsError: Records could not be delivered.
+        ValueError: A bad partition key or producer argument (nothing sent).
+        RetriesExhaustedError: Records ran out of attempts on retryable errors.
+        DeliveryRejectedError: A call failed with a non-retryable error.
     """
     producer = EventProducer(stream_name, **producer_kwargs)
     for partition_key, data in records:
