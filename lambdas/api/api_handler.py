@@ -235,19 +235,6 @@ _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 _CONNECTION_ERRORS = (BotoConnectionError, HTTPClientError)
 """botocore's connection-level failures: connect/read timeouts, refused or closed connections."""
 
-_CONNECTION_ERROR_NAMES = frozenset(
-    {
-        "ConnectionError",
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ProxyConnectionError",
-        "SSLError",
-        "HTTPClientError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-    }
-)
-"""The same failures as the producer reports them in ``error_codes`` (exception class names)."""
 
 
 def _require_env(name: str) -> str:
@@ -526,17 +513,14 @@ def undelivered_is_transient(exc: UndeliveredRecordsError) -> bool:
     """Whether the producer gave up on the audit record for transient reasons only.
 
     Args:
-        exc: The producer's error: ``error_codes`` holds the last error per partition key
-            (an AWS error code, or the botocore exception's class name for a connection
-            failure); a non-retryable call error is also its ``__cause__``.
+        exc: The producer's error: a ``RetriesExhaustedError`` (throttling, 5xx or connection
+            failures until the attempts ran out; ``retryable`` is True) or a
+            ``DeliveryRejectedError`` (a non-retryable error).
 
     Returns:
-        True when every code is throttling, an internal error or a connection failure.
+        True when only the attempts ran out on retryable errors (answer 503), False otherwise.
     """
-    if exc.__cause__ is not None and is_transient(exc.__cause__):
-        return True
-    codes = {code for code in exc.error_codes.values() if code != "NotAttempted"}
-    return bool(codes) and codes <= (_TRANSIENT_CODES | _CONNECTION_ERROR_NAMES)
+    return exc.retryable
 
 
 # --- routes ----------------------------------------------------------------------------------
