@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "EventStream": ".stream",
     "PRODUCER_ACTIONS": ".stream",
+    "ProducerEncoding": ".stream",
     "StreamConsumer": ".consumer",
     "StreamConsumerBase": ".consumer",
     "KINESIS_READ_ACTIONS": ".consumer",
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ._validation import PipelineValidationError
     from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, StreamConsumerBase
     from .function import PipelineFunction, powertools_layer_arn
-    from .stream import PRODUCER_ACTIONS, EventStream
+    from .stream import PRODUCER_ACTIONS, EventStream, ProducerEncoding
     from .queue import QUEUE_SEND_ACTIONS, QUEUE_WORKER_ACTIONS, QueueWorker, WorkQueue
     from .table import DYNAMODB_STREAM_READ_ACTIONS, READER_ACTIONS, WRITER_ACTIONS, EntityTable, TableChangeConsumer
     from .archive import FIREHOSE_STREAM_READ_ACTIONS, StreamArchive

@@ -43,6 +43,10 @@ SHARD_COUNT_MIN = 1
 SHARD_COUNT_MAX = 100_000  # bounded in practice by the account's shard quota
 #: Environment variable a producer reads the stream name from.
 STREAM_NAME_ENV = "STREAM_NAME"
+#: Environment variables the runtime producer reads its ``compress`` / ``aggregate`` defaults
+#: from ("true" or "false"), set by ``EventStream.connect_producer``.
+PRODUCER_COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
+PRODUCER_AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
 
 # --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
 

@@ -10,10 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Token
+from constructs import IConstruct
 
 
 class PipelineValidationError(ValueError):
-    """A construct prop is out of range or conflicts with another prop."""
+    """A construct prop is out of range or conflicts with another prop.
+
+    Args:
+        message: What is wrong, naming the prop, the value and the allowed range, and ending
+            with the fix when there is one.
+        path: Construct path of the construct that raised it; the message then starts with
+            ``<path>: ``. Default: - none.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.reason = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
 
 
 def _is_token(value: Any) -> bool:
@@ -83,6 +96,12 @@ def require(condition: bool, message: str) -> None:
     """Raise a PipelineValidationError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise PipelineValidationError(message)
+
+
+def child_path(scope: IConstruct, id: str) -> str:
+    """The construct path a child ``id`` of ``scope`` gets (before the child exists)."""
+    parent = scope.node.path
+    return f"{parent}/{id}" if parent else id
 
 
 def _fmt(value: float) -> str:

@@ -13,10 +13,11 @@ is dropped without a record of it in the destination.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -31,9 +32,20 @@ from constructs import Construct
 from . import _defaults as d
 from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
-from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_exclusive,
+    check_range,
+    child_path,
+    require,
+    seconds_of,
+)
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
+
+if TYPE_CHECKING:
+    from .stream import EventStream
 
 #: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
 #: "Process Amazon Kinesis Data Streams records with Lambda": execution role permissions).
@@ -50,6 +62,51 @@ IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 #: Enhanced fan-out: the mapping subscribes through the registered consumer.
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
+
+
+def data_filter_patterns(filters: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The filter patterns (JSON text) that test a record's ``data``: at the top level, or in a
+    top-level ``$or`` branch (that branch can then never match a non-JSON record).
+
+    Lambda applies a filter on ``data`` only to records whose data is JSON; any other record
+    (gzip-compressed, KPL-aggregated, binary) fails that filter and is dropped without an
+    invocation (AWS Lambda developer guide, "Control which events Lambda sends to your
+    function": filtering Kinesis and DynamoDB events, "properly formatted JSON").
+    """
+    found: list[str] = []
+    for criterion in filters or []:
+        pattern = criterion.get("pattern") if isinstance(criterion, Mapping) else None
+        if not isinstance(pattern, str) or ("${Token[" in pattern and Token.is_unresolved(pattern)):
+            continue
+        try:
+            parsed = json.loads(pattern)
+        except ValueError:
+            continue
+        if _tests_data(parsed):
+            found.append(pattern)
+    return found
+
+
+def _tests_data(pattern: Any) -> bool:
+    if not isinstance(pattern, dict):
+        return False
+    if "data" in pattern:
+        return True
+    branches = pattern.get("$or")
+    return isinstance(branches, list) and any(_tests_data(branch) for branch in branches)
+
+
+def event_stream_of(stream: Any) -> EventStream | None:
+    """The :class:`~cdk_event_pipeline.EventStream` behind ``stream``: itself, or the
+    EventStream whose ``stream`` it is; ``None`` for any other stream."""
+    from .stream import EventStream
+
+    if isinstance(stream, EventStream):
+        return stream
+    scope = stream.node.scope if hasattr(stream, "node") else None
+    if isinstance(scope, EventStream) and scope.stream is stream:
+        return scope
+    return None
 
 
 class StreamConsumerBase(Construct):
@@ -515,9 +572,19 @@ class StreamConsumer(StreamConsumerBase):
         self.encryption_key: kms.IKey | None = stream.encryption_key
         self.enhanced_fan_out = enhanced_fan_out
         self.fan_out_consumer: kinesis.StreamConsumer | None = None
+        #: The EventStream read (when the stream is one's): it knows its producers' encodings.
+        self.event_stream = event_stream_of(stream)
+        #: The filter patterns on the record ``data`` (JSON text): they only match JSON records.
+        self.data_filters = data_filter_patterns(kwargs.get("filters"))
+        if self.event_stream is not None:
+            # Before any resource exists: a data filter and a compressing/aggregating producer
+            # on the same stream mean records that are silently filtered out.
+            self.event_stream.check_consumer_filters(child_path(scope, id), self.data_filters)
         # The fan-out consumer must exist before the base class grants and maps; it is made in
         # _event_source_arn / grant_source_read on first use, under this construct.
         super().__init__(scope, id, **kwargs)
+        if self.event_stream is not None:
+            self.event_stream.consumers.append(self)
 
     def _fan_out(self) -> kinesis.StreamConsumer:
         if self.fan_out_consumer is None:

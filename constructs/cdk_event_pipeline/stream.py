@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -21,6 +22,51 @@ from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
 PRODUCER_ACTIONS = ("kinesis:PutRecord", "kinesis:PutRecords")
+
+
+@dataclass(frozen=True)
+class ProducerEncoding:
+    """How one producer connected with :meth:`EventStream.connect_producer` writes records.
+
+    Attributes:
+        path: Construct path of the producer function.
+        compress: Records are gzip-compressed.
+        aggregate: Records are KPL-aggregated.
+    """
+
+    path: str
+    compress: bool
+    aggregate: bool
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the records' data can be JSON (neither compressed nor aggregated)."""
+        return not (self.compress or self.aggregate)
+
+    def describe(self) -> str:
+        """``compress=True``, ``aggregate=True`` or both."""
+        return ", ".join(name + "=True" for name, on in (("compress", self.compress), ("aggregate", self.aggregate)) if on)
+
+
+_FILTER_CONFLICT_WHY_AND_FIX = (
+    ": Lambda applies a data filter only to JSON data, so every record of that producer would be "
+    "filtered out unprocessed. Fix: filter on another key (e.g. partitionKey) or in the handler, or "
+    "connect the producer with compress=False, aggregate=False"
+)
+
+
+def _consumer_side_conflict(pattern: str, producer: ProducerEncoding, stream_path: str) -> str:
+    return (
+        f"filter {pattern} on the record data can never match the records producer {producer.path} "
+        f"writes to {stream_path} ({producer.describe()})" + _FILTER_CONFLICT_WHY_AND_FIX
+    )
+
+
+def _producer_side_conflict(consumer_path: str, pattern: str, producer: ProducerEncoding) -> str:
+    return (
+        f"producer {producer.path} ({producer.describe()}) writes records that the filter {pattern} "
+        f"of consumer {consumer_path} on the record data can never match" + _FILTER_CONFLICT_WHY_AND_FIX
+    )
 
 
 class EventStream(Construct):
@@ -63,6 +109,10 @@ class EventStream(Construct):
         alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
+        #: Producers connected with :meth:`connect_producer`, with their encodings.
+        self.producers: list[ProducerEncoding] = []
+        #: Consumers of this stream (added with :meth:`add_consumer` or built on it).
+        self.consumers: list[StreamConsumer] = []
         new_stream_props = {
             "stream_name": stream_name,
             "shard_count": shard_count,
@@ -207,11 +257,60 @@ class EventStream(Construct):
             self.encryption_key.grant(grantee, "kms:GenerateDataKey")
         return grant
 
-    def connect_producer(self, function: lambda_.Function, *, env_var: str = d.STREAM_NAME_ENV) -> None:
-        """Let ``function`` put records: sets ``env_var`` to the stream name and grants
-        :meth:`grant_put`."""
+    def connect_producer(
+        self,
+        function: lambda_.Function,
+        *,
+        env_var: str = d.STREAM_NAME_ENV,
+        compress: bool = False,
+        aggregate: bool = False,
+    ) -> None:
+        """Let ``function`` put records: sets ``env_var`` to the stream name, records how the
+        function encodes its records, and grants :meth:`grant_put`.
+
+        The encoding is set as the runtime producer's defaults (``EVENT_PIPELINE_COMPRESS`` and
+        ``EVENT_PIPELINE_AGGREGATE``, ``"true"``/``"false"``) and checked against every consumer:
+        a consumer filtering on the record ``data`` can never match compressed or aggregated
+        records (Lambda filters only JSON data), so that combination raises, whichever of the two
+        is added first. :meth:`grant_put` alone records no encoding and checks nothing.
+
+        Args:
+            function: The producer.
+            env_var: Environment variable holding the stream name. Default: ``"STREAM_NAME"``.
+            compress: The producer gzip-compresses records. Default: False.
+            aggregate: The producer KPL-aggregates records. Default: False.
+
+        Raises:
+            PipelineValidationError: ``compress`` or ``aggregate`` while a consumer of this
+                stream filters on the record data.
+        """
+        producer = ProducerEncoding(function.node.path, compress=compress, aggregate=aggregate)
+        if not producer.is_json:
+            for consumer in self.consumers:
+                for pattern in consumer.data_filters:
+                    raise PipelineValidationError(
+                        _producer_side_conflict(consumer.node.path, pattern, producer), path=self.node.path
+                    )
         function.add_environment(env_var, self.stream.stream_name)
+        function.add_environment(d.PRODUCER_COMPRESS_ENV, "true" if compress else "false")
+        function.add_environment(d.PRODUCER_AGGREGATE_ENV, "true" if aggregate else "false")
         self.grant_put(function)
+        self.producers.append(producer)
+
+    def check_consumer_filters(self, consumer_path: str, data_filters: Sequence[str]) -> None:
+        """Raise when a new consumer's data filters cannot match what a connected producer writes.
+
+        Args:
+            consumer_path: Construct path of the consumer being built.
+            data_filters: Its filter patterns that test the record ``data``.
+        """
+        for producer in self.producers:
+            if producer.is_json:
+                continue
+            for pattern in data_filters:
+                raise PipelineValidationError(
+                    _consumer_side_conflict(pattern, producer, self.node.path), path=consumer_path
+                )
 
     # --- consumers --------------------------------------------------------------------------
 
