@@ -77,7 +77,7 @@ class ReferenceStack(cdk.Stack):
         self.api = PipelineFunction(
             self, "Api", code=bundled_code("api"), handler="api_handler.handler", service_name="items-api",
         )
-        api_fn = self.api.function
+        api_fn = self.api
         api_fn.add_environment("BUCKET_NAME", self.bodies.bucket_name)
         iam.Grant.add_to_principal(
             grantee=api_fn, actions=["s3:PutObject", "s3:GetObject"],

@@ -45,10 +45,10 @@ def test_data_filter_first_then_encoding_producer_raises(stack, encoding):
     events.add_consumer("Orders", **code(), filters=[ORDER_FILTER])
     fn = producer(stack)
     with pytest.raises(PipelineValidationError) as error:
-        events.connect_producer(fn.function, **encoding)
+        events.connect_producer(fn, **encoding)
     path = stack.node.path
     assert str(error.value) == (
-        f"{path}/Events: producer {path}/Producer/Function ({_described(encoding)}) writes records that the "
+        f"{path}/Events: producer {path}/Producer ({_described(encoding)}) writes records that the "
         f"filter {ORDER_PATTERN} of consumer {path}/Events/Orders on the record data can never match: "
         "Lambda applies a data filter only to JSON data, so every record of that producer would be filtered "
         "out unprocessed. Fix: filter on another key (e.g. partitionKey) or in the handler, or connect the "
@@ -60,13 +60,13 @@ def test_data_filter_first_then_encoding_producer_raises(stack, encoding):
 @pytest.mark.parametrize("encoding", ENCODINGS, ids=["compress", "aggregate", "both"])
 def test_encoding_producer_first_then_data_filter_raises(stack, encoding):
     events = EventStream(stack, "Events")
-    events.connect_producer(producer(stack).function, **encoding)
+    events.connect_producer(producer(stack), **encoding)
     with pytest.raises(PipelineValidationError) as error:
         events.add_consumer("Orders", **code(), filters=[ORDER_FILTER])
     path = stack.node.path
     assert str(error.value) == (
         f"{path}/Events/Orders: filter {ORDER_PATTERN} on the record data can never match the records "
-        f"producer {path}/Producer/Function writes to {path}/Events ({_described(encoding)}): Lambda applies "
+        f"producer {path}/Producer writes to {path}/Events ({_described(encoding)}): Lambda applies "
         "a data filter only to JSON data, so every record of that producer would be filtered out "
         "unprocessed. Fix: filter on another key (e.g. partitionKey) or in the handler, or connect the "
         "producer with compress=False, aggregate=False"
@@ -77,15 +77,15 @@ def test_encoding_producer_first_then_data_filter_raises(stack, encoding):
 
 def test_data_filter_in_an_or_branch_counts(stack):
     events = EventStream(stack, "Events")
-    events.connect_producer(producer(stack).function, aggregate=True)
+    events.connect_producer(producer(stack), aggregate=True)
     with pytest.raises(PipelineValidationError, match="on the record data can never match"):
         events.add_consumer("Orders", **code(), filters=[KEY_FILTER, OR_FILTER])
 
 
 def test_consumer_built_directly_on_the_event_streams_stream_is_checked(stack):
     events = EventStream(stack, "Events")
-    events.connect_producer(producer(stack).function, compress=True)
-    with pytest.raises(PipelineValidationError, match="producer .*/Producer/Function writes to"):
+    events.connect_producer(producer(stack), compress=True)
+    with pytest.raises(PipelineValidationError, match="producer .*/Producer writes to"):
         StreamConsumer(stack, "Direct", stream=events.stream, **code(), filters=[ORDER_FILTER])
 
 
@@ -93,7 +93,7 @@ def test_consumer_built_directly_is_checked_when_the_producer_comes_later(stack)
     events = EventStream(stack, "Events")
     StreamConsumer(stack, "Direct", stream=events.stream, **code(), filters=[ORDER_FILTER])
     with pytest.raises(PipelineValidationError, match="of consumer .*/Direct on the record data"):
-        events.connect_producer(producer(stack).function, compress=True)
+        events.connect_producer(producer(stack), compress=True)
 
 
 # --- allowed combinations, synthesized once ---------------------------------------------------------
@@ -105,13 +105,13 @@ def allowed():
     events = EventStream(stack, "Events")
     keyed = events.add_consumer("ByKey", **code(), filters=[KEY_FILTER])        # not on data: fine
     compressing = PipelineFunction(stack, "Compressing", **code())
-    events.connect_producer(compressing.function, compress=True, aggregate=True)
+    events.connect_producer(compressing, compress=True, aggregate=True)
     json_stream = EventStream(stack, "Json")
     json_stream.add_consumer("Orders", **code(), filters=[ORDER_FILTER])
     plain = PipelineFunction(stack, "Plain", **code())
-    json_stream.connect_producer(plain.function)                                # JSON: fine
+    json_stream.connect_producer(plain)                                # JSON: fine
     granted = PipelineFunction(stack, "Granted", **code())
-    json_stream.grant_put(granted.function)                                    # no encoding known: no check
+    json_stream.grant_put(granted)                                    # no encoding known: no check
     return {"stack": stack, "events": events, "json": json_stream, "keyed": keyed,
             "compressing": compressing, "plain": plain, "template": assertions.Template.from_stack(stack)}
 

@@ -55,7 +55,7 @@ def built() -> Built:
     b.things["defaults"] = queue = WorkQueue(s, "Jobs")
     b.things["defaults.worker"] = queue.add_worker("Worker", **code())
     b.things["defaults.producer"] = producer = PipelineFunction(s, "Producer", **code())
-    queue.connect_producer(producer.function)
+    queue.connect_producer(producer)
 
     s = b.stack("Fifo")
     b.things["fifo.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -69,7 +69,7 @@ def built() -> Built:
         filters=[lambda_.FilterCriteria.filter({"body": {"type": ["job.created"]}})],
     )
     b.things["fifo.producer"] = producer = PipelineFunction(s, "Producer", **code())
-    queue.connect_producer(producer.function, env_var="JOBS_URL")
+    queue.connect_producer(producer, env_var="JOBS_URL")
 
     s = b.stack("Batching")
     b.things["batching"] = queue = WorkQueue(s, "Jobs")

@@ -48,7 +48,7 @@ def built() -> Built:
     b.things["defaults"] = stream = EventStream(s, "Events")
     b.things["defaults.consumer"] = stream.add_consumer("Consumer", **audit())
     b.things["defaults.producer"] = producer = PipelineFunction(s, "Producer", **audit())
-    stream.connect_producer(producer.function)
+    stream.connect_producer(producer)
 
     s = b.stack("Provisioned")
     b.things["prov.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -63,7 +63,7 @@ def built() -> Built:
         filters=[lambda_.FilterCriteria.filter({"data": {"type": ["order.placed"]}})], enabled=False,
     )
     b.things["prov.producer"] = producer = PipelineFunction(s, "Producer", **audit())
-    stream.connect_producer(producer.function, env_var="ORDERS_STREAM")
+    stream.connect_producer(producer, env_var="ORDERS_STREAM")
 
     s = b.stack("FanOut")
     b.things["efo"] = stream = EventStream(s, "Events")

@@ -57,8 +57,8 @@ def built() -> Built:
     b.things["defaults"] = table = EntityTable(s, "Items")
     b.things["defaults.reader"] = reader = PipelineFunction(s, "Reader", **code())
     b.things["defaults.writer"] = writer = PipelineFunction(s, "Writer", **code())
-    table.connect_reader(reader.function)
-    table.connect_writer(writer.function)
+    table.connect_reader(reader)
+    table.connect_writer(writer)
 
     s = b.stack("Options", region="eu-west-1")  # a customer key needs an explicit region
     b.things["options.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -73,9 +73,9 @@ def built() -> Built:
     b.things["options.reader"] = reader = PipelineFunction(s, "Reader", **code())
     b.things["options.writer"] = writer = PipelineFunction(s, "Writer", **code())
     b.things["options.named"] = named = PipelineFunction(s, "Named", **code())
-    table.connect_reader(reader.function, env_var="ORDERS")
-    table.connect_writer(writer.function)
-    table.connect(named.function, "dynamodb:PutItem", "dynamodb:GetItem")
+    table.connect_reader(reader, env_var="ORDERS")
+    table.connect_writer(writer)
+    table.connect(named, "dynamodb:PutItem", "dynamodb:GetItem")
     b.things["options.consumer"] = table.add_change_consumer(
         "OnChange", **code(), batch_size=500, starting_position=lambda_.StartingPosition.TRIM_HORIZON,
         retry_attempts=2, max_record_age=Duration.hours(1))
@@ -89,7 +89,7 @@ def built() -> Built:
         s, "Imported", table_arn=IMPORTED_TABLE_ARN, table_stream_arn=IMPORTED_STREAM_ARN)
     b.things["existing"] = table = EntityTable(s, "Items", table=imported)
     b.things["existing.reader"] = reader = PipelineFunction(s, "Reader", **code())
-    table.connect_reader(reader.function)
+    table.connect_reader(reader)
     b.things["existing.consumer"] = table.add_change_consumer("OnChange", **code())
 
     assembly = b.app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
@@ -327,7 +327,7 @@ def test_grant_actions_validation(stack, actions, message):
     table = EntityTable(stack, "T")
     fn = PipelineFunction(stack, "F", **code())
     with pytest.raises(PipelineValidationError) as error:
-        table.grant_actions(fn.function, *actions)
+        table.grant_actions(fn, *actions)
     assert str(error.value) == message
 
 

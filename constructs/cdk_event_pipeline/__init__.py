@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "KINESIS_READ_ACTIONS": ".consumer",
     "PipelineFunction": ".function",
     "powertools_layer_arn": ".function",
+    "pipeline_layers": ".function",
     "PipelineValidationError": "._validation",
     "code_from_dir": "._assets",
     "bundled_code": "._assets",
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ._destinations import ExactS3Destination, ExactSqsDestination
     from ._validation import PipelineValidationError
     from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, StreamConsumerBase
-    from .function import PipelineFunction, powertools_layer_arn
+    from .function import PipelineFunction, pipeline_layers, powertools_layer_arn
     from .stream import PRODUCER_ACTIONS, EventStream, ProducerEncoding
     from .queue import QUEUE_SEND_ACTIONS, QUEUE_WORKER_ACTIONS, QueueWorker, WorkQueue
     from .table import DYNAMODB_STREAM_READ_ACTIONS, READER_ACTIONS, WRITER_ACTIONS, EntityTable, TableChangeConsumer
