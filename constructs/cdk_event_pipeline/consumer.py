@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import jsii
 from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -30,6 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
+from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._validation import (
@@ -96,6 +98,21 @@ def _tests_data(pattern: Any) -> bool:
     return isinstance(branches, list) and any(_tests_data(branch) for branch in branches)
 
 
+def _known_retention(stream: Any, event_stream: EventStream | None) -> Duration | None:
+    """An EventStream's retention, or a ``kinesis.Stream``'s own ``RetentionPeriodHours``
+    (its 24-hour default when unset); ``None`` for an imported stream."""
+    if event_stream is not None:
+        return event_stream.retention
+    cfn = stream.node.default_child if isinstance(stream, kinesis.Stream) else None
+    if isinstance(cfn, kinesis.CfnStream):
+        hours = cfn.retention_period_hours
+        if hours is None:
+            return d.STREAM_RETENTION
+        if isinstance(hours, (int, float)) and not Token.is_unresolved(hours):
+            return Duration.hours(hours)
+    return None
+
+
 def event_stream_of(stream: Any) -> EventStream | None:
     """The :class:`~cdk_event_pipeline.EventStream` behind ``stream``: itself, or the
     EventStream whose ``stream`` it is; ``None`` for any other stream."""
@@ -109,8 +126,12 @@ def event_stream_of(stream: Any) -> EventStream | None:
     return None
 
 
+@jsii.implements(iam.IGrantable)
 class StreamConsumerBase(Construct):
     """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
+
+    A consumer is an ``iam.IGrantable`` standing for its function: ``bucket.grant_read(consumer)``
+    grants the consumer's function.
 
     Subclasses implement :meth:`_event_source_arn` and :meth:`grant_source_read`, and may
     override the ``build_*`` methods to change one decision (how the function is built, what
@@ -119,8 +140,10 @@ class StreamConsumerBase(Construct):
     Args:
         scope: Parent construct.
         id: Construct id.
-        function: An existing function to attach instead of building one. Mutually exclusive
-            with ``code``/``handler``. Default: - a new :class:`PipelineFunction`.
+        function: An existing function to attach instead of building one (any
+            ``lambda_.IFunction``, e.g. a :class:`PipelineFunction`, or another consumer's or
+            worker's function). Mutually exclusive with ``code``/``handler``.
+            Default: - a new :class:`PipelineFunction`.
         code: Code of the new function. Required unless ``function`` is given.
         handler: ``module.function`` of the new function. Required unless ``function`` is given.
         environment: Extra environment variables of the new function. Default: - none.
@@ -143,8 +166,9 @@ class StreamConsumerBase(Construct):
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
             Default: - every record.
         enabled: Whether the mapping polls. Default: True.
-        dead_letter_queue: Your own SQS queue as the on-failure destination (gets metadata of
-            the failed batch: shard, sequence range). Mutually exclusive with ``failure_bucket``.
+        dead_letter_queue: Your own SQS queue (an ``sqs.IQueue`` or a :class:`WorkQueue`) as the
+            on-failure destination (gets metadata of the failed batch: shard, sequence range).
+            Mutually exclusive with ``failure_bucket``.
             Default: - an encrypted, TLS-only queue with 14-day retention, made for this consumer.
         failure_bucket: An S3 bucket as the on-failure destination: keeps the whole failed
             records (not just metadata). Default: - the dead-letter queue above.
@@ -152,7 +176,8 @@ class StreamConsumerBase(Construct):
             Default: 24 hours (the minimum of both Kinesis and DynamoDB Streams).
         idempotency: Apply each record at most once per key (Kinesis and DynamoDB Streams are
             at-least-once). ``True`` creates a DynamoDB table for this consumer (partition key
-            ``id``, TTL ``expiration``); or pass your own table with that schema. The function
+            ``id``, TTL ``expiration``); or pass your own table with that schema (a
+            ``dynamodb.ITable`` or an :class:`EntityTable`). The function
             gets ``IDEMPOTENCY_TABLE_NAME`` and exactly GetItem/PutItem/UpdateItem/DeleteItem
             on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
         alarms: Make this consumer's alarms (see :meth:`build_alarms`) through the stack's
@@ -172,7 +197,7 @@ class StreamConsumerBase(Construct):
         scope: Construct,
         id: str,
         *,
-        function: lambda_.IFunction | None = None,
+        function: FunctionLike | None = None,
         code: lambda_.Code | None = None,
         handler: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -192,10 +217,10 @@ class StreamConsumerBase(Construct):
         tumbling_window: Duration | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool | None = None,
-        dead_letter_queue: sqs.IQueue | None = None,
+        dead_letter_queue: QueueLike | None = None,
         failure_bucket: s3.IBucket | None = None,
         source_retention: Duration | None = None,
-        idempotency: bool | dynamodb.ITable | None = None,
+        idempotency: bool | TableLike | None = None,
         alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
@@ -239,7 +264,7 @@ class StreamConsumerBase(Construct):
         # --- the function -------------------------------------------------------------
         self.function, self.role, self.log_group = resolve_function(
             self,
-            function,
+            as_function(function) if function is not None else None,
             lambda: self.build_function(
                 code=code,  # type: ignore[arg-type]
                 handler=handler,  # type: ignore[arg-type]
@@ -261,7 +286,7 @@ class StreamConsumerBase(Construct):
                     "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
                 )
             self.idempotency_table = (
-                self.build_idempotency_table() if idempotency is True else idempotency  # type: ignore[assignment]
+                self.build_idempotency_table() if idempotency is True else as_table(idempotency)
             )
             self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
             self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
@@ -272,7 +297,9 @@ class StreamConsumerBase(Construct):
         if failure_bucket is not None:
             self.on_failure: ExactSqsDestination | ExactS3Destination = ExactS3Destination(failure_bucket)
         else:
-            self.dead_letter_queue = dead_letter_queue if dead_letter_queue is not None else self.build_dead_letter_queue()
+            self.dead_letter_queue = (
+                as_queue(dead_letter_queue) if dead_letter_queue is not None else self.build_dead_letter_queue()
+            )
             self.on_failure = ExactSqsDestination(self.dead_letter_queue)
             if retention_s is not None and retention_s > d.DLQ_RETENTION_MAX_SECONDS:
                 Annotations.of(self).add_warning_v2(
@@ -293,6 +320,11 @@ class StreamConsumerBase(Construct):
             enabled=enabled,
         )
         self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The principal of the consumer's function (a consumer is an ``iam.IGrantable``)."""
+        return self.function.grant_principal
 
     # --- extension points ---------------------------------------------------------------
 
@@ -539,7 +571,9 @@ class StreamConsumer(StreamConsumerBase):
     checkpoint. See :class:`StreamConsumerBase` for the shared props.
 
     Args:
-        stream: The stream to read.
+        stream: The stream to read: an :class:`EventStream` (its retention and producers are
+            known: ``max_record_age`` defaults to half the retention, as with
+            :meth:`EventStream.add_consumer`) or any ``kinesis.IStream``.
         enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
             through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
             gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
@@ -564,18 +598,20 @@ class StreamConsumer(StreamConsumerBase):
         scope: Construct,
         id: str,
         *,
-        stream: kinesis.IStream,
+        stream: StreamLike,
         enhanced_fan_out: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.stream = stream
-        self.encryption_key: kms.IKey | None = stream.encryption_key
+        self.stream: kinesis.IStream = as_stream(stream)
+        self.encryption_key: kms.IKey | None = self.stream.encryption_key
         self.enhanced_fan_out = enhanced_fan_out
         self.fan_out_consumer: kinesis.StreamConsumer | None = None
         #: The EventStream read (when the stream is one's): it knows its producers' encodings.
         self.event_stream = event_stream_of(stream)
         #: The filter patterns on the record ``data`` (JSON text): they only match JSON records.
         self.data_filters = data_filter_patterns(kwargs.get("filters"))
+        if kwargs.get("source_retention") is None:
+            kwargs["source_retention"] = _known_retention(stream, self.event_stream)
         if self.event_stream is not None:
             # Before any resource exists: a data filter and a compressing/aggregating producer
             # on the same stream mean records that are silently filtered out.

@@ -356,8 +356,9 @@ class PipelineMonitoring(Construct):
         self, work_queue: Any, *, alarms: bool = True, oldest_message_age: Duration | None = None
     ) -> dict[str, cloudwatch.Alarm]:
         """Dashboard entries and (with ``alarms``) alarms of a queue that does not register
-        itself: anything with a ``queue`` and an optional ``dead_letter_queue`` (``sqs.IQueue``).
-        See :meth:`queue_alarms`."""
+        itself: a :class:`~cdk_event_pipeline.WorkQueue`, anything with a ``queue`` and an
+        optional ``dead_letter_queue``, or an ``sqs.IQueue`` (an ``sqs.Queue``'s own redrive
+        queue is watched too). See :meth:`queue_alarms`."""
         self.queue_dashboard(work_queue)
         if not (alarms and self.enabled):
             return {}
@@ -365,11 +366,11 @@ class PipelineMonitoring(Construct):
 
     def queue_dashboard(self, work_queue: Any) -> None:
         """Put a work queue's oldest-message age and its DLQ depth on the dashboard."""
-        label = self.role_path(work_queue)
-        self.add_to_dashboard("queue_age", _queue_age(work_queue).with_(label=label))
-        dlq: sqs.IQueue | None = getattr(work_queue, "dead_letter_queue", None)
-        if dlq is not None:
-            self.add_to_dashboard("dlq_depth", _dlq_depth(dlq).with_(label=f"{label} DLQ"))
+        view = _QueueView.of(work_queue)
+        label = self.role_path(view.owner)
+        self.add_to_dashboard("queue_age", _queue_age(view.queue).with_(label=label))
+        if view.dead_letter_queue is not None:
+            self.add_to_dashboard("dlq_depth", _dlq_depth(view.dead_letter_queue).with_(label=f"{label} DLQ"))
 
     def queue_alarms(self, work_queue: Any, *, oldest_message_age: Duration | None = None) -> dict[str, cloudwatch.Alarm]:
         """A work queue's alarms, children of ``work_queue``:
@@ -380,33 +381,53 @@ class PipelineMonitoring(Construct):
           ``oldest_message_age``.
 
         Args:
-            work_queue: The queue's construct.
+            work_queue: The queue's construct (see :meth:`monitor_queue`).
             oldest_message_age: Threshold of ``OldestMessageAge``. Default: - the queue's
                 visibility timeout x its max receive count (at least 5 minutes), read when the
                 template is rendered: how long a message that keeps failing stays before it
                 moves to the DLQ, so an older message is one nobody is processing.
         """
-        label = self.role_path(work_queue)
+        view = _QueueView.of(work_queue)
+        label = self.role_path(view.owner)
         made: dict[str, cloudwatch.Alarm] = {}
-        dlq: sqs.IQueue | None = getattr(work_queue, "dead_letter_queue", None)
-        if dlq is not None:
+        if view.dead_letter_queue is not None:
             made["DlqDepth"] = self.add_alarm(
-                work_queue, "DlqDepth", _dlq_depth(dlq), threshold=d.ALARM_COUNT_THRESHOLD,
+                view.owner, "DlqDepth", _dlq_depth(view.dead_letter_queue), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Messages of {label} failed every receive and wait in its dead-letter queue: "
                 "fix the cause, then redrive them to the queue.",
             )
         threshold_s = seconds_of(oldest_message_age)
-        threshold: float = threshold_s if threshold_s is not None else Lazy.number(_QueueAgeThreshold(work_queue))
+        threshold: float = threshold_s if threshold_s is not None else Lazy.number(_QueueAgeThreshold(view))
         made["OldestMessageAge"] = self.add_alarm(
-            work_queue, "OldestMessageAge", _queue_age(work_queue), threshold=threshold,
+            view.owner, "OldestMessageAge", _queue_age(view.queue), threshold=threshold,
             description=f"The oldest message of {label} has waited longer than a failing message would "
             "before it moves to the dead-letter queue: workers are not keeping up or not running.",
         )
         return made
 
 
-def _queue_age(work_queue: Any) -> cloudwatch.Metric:
-    queue: sqs.IQueue = work_queue.queue
+class _QueueView:
+    """The parts of a monitored queue: the construct owning its alarms, the queue, its
+    dead-letter queue and max receive count (when known)."""
+
+    def __init__(self, owner: Construct, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue | None,
+                 max_receive_count: int | None) -> None:
+        self.owner = owner
+        self.queue = queue
+        self.dead_letter_queue = dead_letter_queue
+        self.max_receive_count = max_receive_count
+
+    @classmethod
+    def of(cls, work_queue: Any) -> _QueueView:
+        if hasattr(work_queue, "queue"):  # a WorkQueue, or anything shaped like one
+            return cls(work_queue, work_queue.queue, getattr(work_queue, "dead_letter_queue", None),
+                       getattr(work_queue, "max_receive_count", None))
+        redrive = work_queue.dead_letter_queue if isinstance(work_queue, sqs.Queue) else None
+        return cls(work_queue, work_queue, redrive.queue if redrive is not None else None,
+                   redrive.max_receive_count if redrive is not None else None)
+
+
+def _queue_age(queue: sqs.IQueue) -> cloudwatch.Metric:
     return queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=d.ALARM_PERIOD)
 
 
@@ -419,20 +440,18 @@ class _QueueAgeThreshold:
     """Visibility timeout x max receive count, read when the template is rendered (a WorkQueue
     raises its visibility timeout as workers are added)."""
 
-    def __init__(self, work_queue: Any) -> None:
-        self.work_queue = work_queue
+    def __init__(self, view: _QueueView) -> None:
+        self.view = view
 
     def produce(self) -> float:
-        return _queue_age_threshold_seconds(self.work_queue)
+        return _queue_age_threshold_seconds(self.view)
 
 
-def _queue_age_threshold_seconds(work_queue: Any) -> float:
-    queue = work_queue.queue
-    cfn = queue.node.default_child if hasattr(queue, "node") else None
-    visibility = getattr(cfn, "visibility_timeout", None) if isinstance(cfn, sqs.CfnQueue) else None
+def _queue_age_threshold_seconds(view: _QueueView) -> float:
+    queue = view.queue
+    cfn = queue.node.default_child
+    visibility = cfn.visibility_timeout if isinstance(cfn, sqs.CfnQueue) else None
     if not isinstance(visibility, (int, float)):
         visibility = d.SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
-    receives = getattr(work_queue, "max_receive_count", None)
-    if not isinstance(receives, int):
-        receives = 1
+    receives = view.max_receive_count if isinstance(view.max_receive_count, int) else 1
     return float(max(visibility * receives, d.QUEUE_AGE_ALARM_MIN_SECONDS))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jsii
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -28,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
+from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
 from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
@@ -53,7 +55,8 @@ class WorkQueue(Construct):
     Args:
         scope: Parent construct.
         id: Construct id.
-        queue: Wrap an existing queue instead of creating one. Mutually exclusive with every
+        queue: Wrap an existing queue (an ``sqs.IQueue`` or another WorkQueue) instead of
+            creating one. Mutually exclusive with every
             prop that configures a new queue; the wrapped queue keeps its own redrive and
             visibility timeout (workers cannot be checked against it). Default: - a new queue.
         queue_name: Physical name (FIFO names get the ``.fifo`` suffix from CDK).
@@ -80,7 +83,7 @@ class WorkQueue(Construct):
         scope: Construct,
         id: str,
         *,
-        queue: sqs.IQueue | None = None,
+        queue: QueueLike | None = None,
         queue_name: str | None = None,
         fifo: bool | None = None,
         content_based_deduplication: bool | None = None,
@@ -109,10 +112,10 @@ class WorkQueue(Construct):
                     f"queue and {', '.join(given)} are mutually exclusive: pass an existing "
                     "queue or the props of a new one, not both"
                 )
-            self.queue: sqs.IQueue = queue
+            self.queue: sqs.IQueue = as_queue(queue)
             self.dead_letter_queue: sqs.IQueue | None = None
-            self.fifo = bool(queue.fifo)
-            self.encryption_key: kms.IKey | None = queue.encryption_master_key
+            self.fifo = bool(self.queue.fifo)
+            self.encryption_key: kms.IKey | None = self.queue.encryption_master_key
             self.visibility_timeout: Duration | None = None
             self._owns_queue = False
             self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
@@ -212,11 +215,65 @@ class WorkQueue(Construct):
             self.encryption_key.grant(grantee, *QUEUE_PRODUCER_KEY_ACTIONS)
         return grant
 
-    def connect_producer(self, function: lambda_.Function, *, env_var: str = d.QUEUE_URL_ENV) -> None:
+    def grant_send_messages(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Same as :meth:`grant_send` (aws-cdk-lib's ``grant_send_messages`` adds
+        ``GetQueueAttributes`` and ``GetQueueUrl``, which ``SendMessage`` with a URL does not need)."""
+        return self.grant_send(grantee)
+
+    def grant_consume_messages(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant exactly what Lambda's SQS event source mapping needs: ``sqs:ReceiveMessage``,
+        ``sqs:DeleteMessage``, ``sqs:GetQueueAttributes`` on this queue, plus ``kms:Decrypt`` on a
+        customer key (aws-cdk-lib's ``grant_consume_messages`` adds ``ChangeMessageVisibility`` and
+        ``GetQueueUrl``)."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(QUEUE_WORKER_ACTIONS), resource_arns=[self.queue.queue_arn]
+        )
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, *QUEUE_WORKER_KEY_ACTIONS)
+        return grant
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Grant exactly ``actions`` on this queue (no key grant)."""
+        return self.queue.grant(grantee, *actions)
+
+    def connect_producer(self, function: FunctionLike, *, env_var: str = d.QUEUE_URL_ENV) -> None:
         """Let ``function`` send messages: sets ``env_var`` to the queue URL and grants
-        :meth:`grant_send`."""
-        function.add_environment(env_var, self.queue.queue_url)
-        self.grant_send(function)
+        :meth:`grant_send`.
+
+        Args:
+            function: The producer: a function of this app (a ``lambda_.Function``, a
+                :class:`PipelineFunction`, or a consumer's or worker's function).
+            env_var: Environment variable holding the queue URL. Default: ``"QUEUE_URL"``.
+        """
+        fn = as_configurable_function(function, "connect_producer")
+        fn.add_environment(env_var, self.queue.queue_url)
+        self.grant_send(fn)
+
+    # --- metrics (QueueName dimension set by the L2 helpers) ------------------------------
+
+    def metric_oldest_message_age_max(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Age of the oldest message in the queue (seconds, Maximum; ``AWS/SQS``
+        ``ApproximateAgeOfOldestMessage``)."""
+        return self.queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=period)
+
+    def metric_messages_visible_max(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages waiting to be received (count, Maximum; ``ApproximateNumberOfMessagesVisible``)."""
+        return self.queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period)
+
+    def metric_messages_sent_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages sent to the queue (count, Sum; ``NumberOfMessagesSent``)."""
+        return self.queue.metric_number_of_messages_sent(statistic="Sum", period=period)
+
+    def metric_messages_deleted_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages deleted (processed) from the queue (count, Sum; ``NumberOfMessagesDeleted``)."""
+        return self.queue.metric_number_of_messages_deleted(statistic="Sum", period=period)
+
+    def metric_dead_letter_messages_visible_max(self, period: Duration | None = None) -> cloudwatch.Metric | None:
+        """Messages in the dead-letter queue (count, Maximum), or ``None`` for a wrapped queue
+        (whose redrive this WorkQueue does not know)."""
+        if self.dead_letter_queue is None:
+            return None
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period)
 
     # --- workers ------------------------------------------------------------------------
 
@@ -268,19 +325,23 @@ class WorkQueue(Construct):
             cfn.visibility_timeout = int(needed)
 
 
+@jsii.implements(iam.IGrantable)
 class QueueWorker(Construct):
     """A Lambda function fed by a :class:`WorkQueue` through an SQS event source mapping.
 
     Made by :meth:`WorkQueue.add_worker`. The function reports partial batch failures by
     default: only the failed messages return to the queue, and after ``max_receive_count``
-    receives a message moves to the queue's dead-letter queue.
+    receives a message moves to the queue's dead-letter queue. A worker is an
+    ``iam.IGrantable`` standing for its function.
 
     Args:
-        scope: The :class:`WorkQueue` (the worker is its child).
+        scope: The :class:`WorkQueue` (the worker is its child), or any construct.
         id: Construct id.
-        work_queue: The queue to consume.
-        function: An existing function instead of a new one. Mutually exclusive with
-            ``code``/``handler``. Default: - a new :class:`PipelineFunction`.
+        work_queue: The queue to consume: a :class:`WorkQueue` (its visibility timeout follows
+            the worker's timeout) or any ``sqs.IQueue`` (not checked: a warning says so).
+        function: An existing function instead of a new one (any ``lambda_.IFunction``, e.g. a
+            :class:`PipelineFunction`). Mutually exclusive with ``code``/``handler``.
+            Default: - a new :class:`PipelineFunction`.
         code: Code of the new function. Required unless ``function`` is given.
         handler: ``module.function`` of the new function. Required unless ``function`` is given.
         environment: Extra environment variables of the new function. Default: - none.
@@ -307,8 +368,8 @@ class QueueWorker(Construct):
         scope: Construct,
         id: str,
         *,
-        work_queue: WorkQueue,
-        function: lambda_.IFunction | None = None,
+        work_queue: QueueLike,
+        function: FunctionLike | None = None,
         code: lambda_.Code | None = None,
         handler: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -324,13 +385,20 @@ class QueueWorker(Construct):
         enabled: bool | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.work_queue = work_queue
+        #: The WorkQueue consumed, or ``None`` when given a plain ``sqs.IQueue``.
+        self.work_queue: WorkQueue | None = work_queue if isinstance(work_queue, WorkQueue) else None
+        self.queue: sqs.IQueue = as_queue(work_queue)
+        self.fifo: bool = self.work_queue.fifo if self.work_queue is not None else bool(self.queue.fifo)
+        self.encryption_key: kms.IKey | None = (
+            self.work_queue.encryption_key if self.work_queue is not None else self.queue.encryption_master_key
+        )
+        given_function = as_function(function) if function is not None else None
 
         # --- validation: every prop, before any resource exists -------------------------
-        require_function_or_code(function, code, handler)
+        require_function_or_code(given_function, code, handler)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
         window_s = seconds_of(max_batching_window)
-        if work_queue.fifo:
+        if self.fifo:
             require(max_batching_window is None,
                     "max_batching_window is not supported for FIFO queues (Lambda rejects it)")
             check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, d.FIFO_BATCH_SIZE_MAX)
@@ -359,7 +427,7 @@ class QueueWorker(Construct):
         # --- the function -------------------------------------------------------------
         self.function, self.role, self.log_group = resolve_function(
             self,
-            function,
+            given_function,
             lambda: self.build_function(
                 code=code,  # type: ignore[arg-type]
                 handler=handler,  # type: ignore[arg-type]
@@ -372,14 +440,23 @@ class QueueWorker(Construct):
             grants_hint="the queue permissions yourself (see QueueWorker.grant_queue_read)",
         )
         function_timeout: Duration | None
-        if function is None:
+        if given_function is None:
             function_timeout = timeout if timeout is not None else d.TIMEOUT
-        elif isinstance(function, lambda_.Function):
-            function_timeout = function.timeout if function.timeout is not None else d.LAMBDA_SERVICE_DEFAULT_TIMEOUT
+        elif isinstance(given_function, lambda_.Function):
+            function_timeout = (
+                given_function.timeout if given_function.timeout is not None else d.LAMBDA_SERVICE_DEFAULT_TIMEOUT
+            )
         else:
             function_timeout = None
 
-        work_queue._register_worker(self, function_timeout)
+        if self.work_queue is not None:
+            self.work_queue._register_worker(self, function_timeout)
+        else:
+            Annotations.of(self).add_warning_v2(
+                "cdk-event-pipeline:ImportedQueueVisibilityUnchecked",
+                "The queue is not managed by a WorkQueue: make sure its visibility timeout is at "
+                "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
+            )
 
         # --- grants, then the mapping ---------------------------------------------------
         if self.role is not None:  # without a known role the warning above asks for the grants
@@ -390,6 +467,11 @@ class QueueWorker(Construct):
             filters=filters,
             enabled=enabled,
         )
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The principal of the worker's function (a worker is an ``iam.IGrantable``)."""
+        return self.function.grant_principal
 
     # --- extension points ---------------------------------------------------------------
 
@@ -423,7 +505,7 @@ class QueueWorker(Construct):
             self,
             "EventSourceMapping",
             target=self.function,
-            event_source_arn=self.work_queue.queue.queue_arn,
+            event_source_arn=self.queue.queue_arn,
             batch_size=self.batch_size,
             max_batching_window=max_batching_window,
             report_batch_item_failures=self.report_batch_item_failures,
@@ -438,10 +520,10 @@ class QueueWorker(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=list(QUEUE_WORKER_ACTIONS),
-            resource_arns=[self.work_queue.queue.queue_arn],
+            resource_arns=[self.queue.queue_arn],
         )
-        if self.work_queue.encryption_key is not None:
-            self.work_queue.encryption_key.grant(grantee, *QUEUE_WORKER_KEY_ACTIONS)
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, *QUEUE_WORKER_KEY_ACTIONS)
 
 
 def _fmt(value: float) -> str:
