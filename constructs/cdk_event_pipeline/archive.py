@@ -291,7 +291,7 @@ def _flatten_reference(node: Any) -> str:
     if isinstance(node, dict):
         if "Fn::Join" in node:
             delimiter, items = node["Fn::Join"]
-            return delimiter.join(_flatten_reference(item) for item in items)
+            return str(delimiter).join(_flatten_reference(item) for item in items)
         if "Fn::Sub" in node:
             return _flatten_reference(node["Fn::Sub"])
         if "Fn::GetAtt" in node:

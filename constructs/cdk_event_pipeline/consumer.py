@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import jsii
 from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
@@ -31,6 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
+from ._props import DeadLetterQueueProps, KinesisConsumerProps
 from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
@@ -228,7 +229,8 @@ class StreamConsumerBase(Construct):
         retention_s = seconds_of(self.source_retention)
 
         # --- validation: every prop, before any resource exists -------------------------
-        require_function_or_code(function, code, handler)
+        given_function = as_function(function) if function is not None else None
+        require_function_or_code(given_function, code, handler)
         check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
         check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
@@ -262,18 +264,17 @@ class StreamConsumerBase(Construct):
         self.starting_position = position
 
         # --- the function -------------------------------------------------------------
+        def build() -> PipelineFunction:
+            assert code is not None and handler is not None  # require_function_or_code checked it
+            return self.build_function(
+                code=code, handler=handler, environment=environment, memory_size=memory_size,
+                timeout=timeout, log_retention=log_retention, tracing=tracing,
+            )
+
         self.function, self.role, self.log_group = resolve_function(
             self,
-            as_function(function) if function is not None else None,
-            lambda: self.build_function(
-                code=code,  # type: ignore[arg-type]
-                handler=handler,  # type: ignore[arg-type]
-                environment=environment,
-                memory_size=memory_size,
-                timeout=timeout,
-                log_retention=log_retention,
-                tracing=tracing,
-            ),
+            given_function,
+            build,
             grants_hint="the read and on-failure permissions yourself (see StreamConsumer.grant_source_read)",
         )
 
@@ -345,15 +346,19 @@ class StreamConsumerBase(Construct):
             timeout=timeout, log_retention=log_retention, tracing=tracing,
         )
 
-    def build_dead_letter_queue(self) -> sqs.IQueue:
-        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention."""
-        queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=d.DLQ_RETENTION,
-        )
+    def build_dead_letter_queue(self, **overrides: Unpack[DeadLetterQueueProps]) -> sqs.IQueue:
+        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention.
+
+        Override to change it; change one setting without touching the L1 by calling
+        ``super().build_dead_letter_queue(visibility_timeout=Duration.minutes(5))`` (any of
+        :class:`DeadLetterQueueProps`; the rest keep these defaults).
+        """
+        props: DeadLetterQueueProps = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "retention_period": d.DLQ_RETENTION,
+            **overrides,
+        }
+        queue = sqs.Queue(self, "DeadLetterQueue", enforce_ssl=True, **props)
         acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
         return queue
 
@@ -432,8 +437,8 @@ class StreamConsumerBase(Construct):
         All on 5-minute periods, one period to alarm.
         """
         name = PipelineMonitoring.role_path(self)
-        count = {"threshold": d.ALARM_COUNT_THRESHOLD}
         age_s = seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        monitoring.claim_errors_alarm(self.function)
         made = {
             "IteratorAge": monitoring.add_alarm(
                 self, "IteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
@@ -443,29 +448,29 @@ class StreamConsumerBase(Construct):
                 "batch size and parallelization factor.",
             ),
             "Errors": monitoring.add_alarm(
-                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), **count,
+                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"The function of {name} failed (exception, timeout or out of memory): "
                 "the batch is bisected and retried.",
             ),
             "Throttles": monitoring.add_alarm(
-                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), **count,
+                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Invocations of {name} were throttled: raise its reserved or the account's concurrency.",
             ),
         }
         dlq_depth = self.metric_dlq_depth_max(d.ALARM_PERIOD)
         if dlq_depth is not None:
             made["DlqDepth"] = monitoring.add_alarm(
-                self, "DlqDepth", dlq_depth, **count,
+                self, "DlqDepth", dlq_depth, threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Failed batches of {name} wait in its dead-letter queue: fix the cause and "
                 "run `event-pipeline redrive` before the records expire from the stream.",
             )
         made["DroppedEvents"] = monitoring.add_alarm(
-            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), **count,
+            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
             description=f"{name} dropped records that also failed to reach its on-failure destination: "
             "they are lost unless replayed from the stream.",
         )
         made["OnFailureDelivered"] = monitoring.add_alarm(
-            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), **count,
+            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
             description=f"{name} gave up on records and sent them to its on-failure destination: "
             "fix the cause and redrive them.",
         )
@@ -577,8 +582,9 @@ class StreamConsumer(StreamConsumerBase):
         enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
             through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
             gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
-        **kwargs: See :class:`StreamConsumerBase`; ``starting_position`` may also be
-            AT_TIMESTAMP with ``starting_position_timestamp`` (Unix seconds).
+        **props: See :class:`StreamConsumerBase` (typed as :class:`KinesisConsumerProps`);
+            ``starting_position`` may also be AT_TIMESTAMP with ``starting_position_timestamp``
+            (Unix seconds).
 
     Example::
 
@@ -600,7 +606,7 @@ class StreamConsumer(StreamConsumerBase):
         *,
         stream: StreamLike,
         enhanced_fan_out: bool = False,
-        **kwargs: Any,
+        **props: Unpack[KinesisConsumerProps],
     ) -> None:
         self.stream: kinesis.IStream = as_stream(stream)
         self.encryption_key: kms.IKey | None = self.stream.encryption_key
@@ -609,16 +615,16 @@ class StreamConsumer(StreamConsumerBase):
         #: The EventStream read (when the stream is one's): it knows its producers' encodings.
         self.event_stream = event_stream_of(stream)
         #: The filter patterns on the record ``data`` (JSON text): they only match JSON records.
-        self.data_filters = data_filter_patterns(kwargs.get("filters"))
-        if kwargs.get("source_retention") is None:
-            kwargs["source_retention"] = _known_retention(stream, self.event_stream)
+        self.data_filters = data_filter_patterns(props.get("filters"))
+        if props.get("source_retention") is None:
+            props["source_retention"] = _known_retention(stream, self.event_stream)
         if self.event_stream is not None:
             # Before any resource exists: a data filter and a compressing/aggregating producer
             # on the same stream mean records that are silently filtered out.
             self.event_stream.check_consumer_filters(child_path(scope, id), self.data_filters)
         # The fan-out consumer must exist before the base class grants and maps; it is made in
         # _event_source_arn / grant_source_read on first use, under this construct.
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, **props)
         if self.event_stream is not None:
             self.event_stream.consumers.append(self)
 

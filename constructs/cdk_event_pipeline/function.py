@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Unpack, cast
 
 import jsii
 from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, Stack
@@ -38,6 +38,7 @@ from constructs import Construct, IConstruct
 
 from . import _defaults as d
 from ._assets import bundled_code
+from ._props import FunctionProps
 from ._validation import PipelineValidationError, check_range, child_path, require, seconds_of
 
 RUNTIME_LAYER_ID = "EventPipelineRuntimeLayer"
@@ -252,7 +253,7 @@ def require_function_or_code(
             "code and handler are required when no existing function is given")
 
 
-def build_handler_function(owner: Construct, **props: Any) -> PipelineFunction:
+def build_handler_function(owner: Construct, **props: Unpack[FunctionProps]) -> PipelineFunction:
     """The default ``build_function`` of a construct that owns one function: a
     :class:`PipelineFunction` with id ``Handler``, named for Powertools after the owner."""
     return PipelineFunction(owner, "Handler", service_name=owner.node.id, **props)

@@ -28,6 +28,7 @@ off for the whole stack (``enabled=False``) or drop the dashboard (``dashboard=F
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
@@ -48,6 +50,20 @@ from ._validation import PipelineValidationError, check_exclusive, seconds_of
 #: What CloudWatch must be allowed to do with the topic's key to publish alarm notifications.
 CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+CLOUDWATCH_KEY_STATEMENT_SID = "AllowCloudWatchAlarmsToUseTheKey"
+
+
+def cloudwatch_key_statement() -> dict[str, Any]:
+    """The key-policy statement letting CloudWatch alarms publish to a topic encrypted with the key
+    (Amazon SNS developer guide, "Enable compatibility between event sources from AWS services
+    and encrypted topics")."""
+    return {
+        "Sid": CLOUDWATCH_KEY_STATEMENT_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+        "Action": list(CLOUDWATCH_KEY_ACTIONS),
+        "Resource": "*",
+    }
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -62,6 +78,9 @@ class PipelineMonitoring(Construct):
         scope: The stack.
         id: Always ``PipelineMonitoring``.
         topic: Your own SNS topic as the alarm action. Mutually exclusive with ``master_key``.
+            When it is encrypted with a customer-managed key of this app, the key policy gets the
+            statement letting CloudWatch use it (as for the topic made here); with an imported
+            key a synth-time warning shows the statement to add to its key policy.
             Default: - a topic made here, encrypted with a customer-managed key.
         master_key: A customer-managed KMS key for the topic made here. Its key policy gets a
             statement letting CloudWatch use it (an imported key cannot be changed: a warning
@@ -110,6 +129,10 @@ class PipelineMonitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         self._dashboard: cloudwatch.Dashboard | None = None
         self._widgets: dict[str, cloudwatch.GraphWidget] = {}
+        #: Paths of the functions that already have an ``Errors`` alarm (one per function).
+        self._errors_alarmed: set[str] = set()
+        if topic is not None and topic.master_key is not None:
+            self.allow_cloudwatch_to_use_key(topic.master_key, what="alarm topic's")
 
     # --- finding the stack's monitoring ---------------------------------------------------
 
@@ -176,18 +199,7 @@ class PipelineMonitoring(Construct):
         """
         key = self.master_key if self.master_key is not None else self.build_master_key()
         self.master_key = key
-        statement = iam.PolicyStatement(
-            sid="AllowCloudWatchAlarmsToUseTheKey",
-            principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-            actions=list(CLOUDWATCH_KEY_ACTIONS),
-            resources=["*"],  # in a key policy "*" means this key
-        )
-        if not key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
-            Annotations.of(self).add_warning_v2(
-                "cdk-event-pipeline:AlarmTopicKeyPolicy",
-                "The alarm topic's key is imported: its key policy must allow cloudwatch.amazonaws.com "
-                "kms:Decrypt and kms:GenerateDataKey*, or no alarm notification is ever delivered.",
-            )
+        self.allow_cloudwatch_to_use_key(key, what="alarm topic's")
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         topic.add_to_resource_policy(
             iam.PolicyStatement(
@@ -199,6 +211,29 @@ class PipelineMonitoring(Construct):
             )
         )
         return topic
+
+    def allow_cloudwatch_to_use_key(self, key: kms.IKey, *, what: str = "alarm topic's") -> bool:
+        """Let CloudWatch use a topic's customer-managed key (``kms:Decrypt``,
+        ``kms:GenerateDataKey*``): without it an alarm can never publish to the encrypted topic.
+
+        A key of this app gets the statement in its key policy. An imported key's policy cannot
+        be changed here: a synth-time warning (``cdk-event-pipeline:AlarmTopicKeyPolicy``) shows
+        the statement to add to it. Returns whether the statement was added.
+        """
+        statement = iam.PolicyStatement(
+            sid=CLOUDWATCH_KEY_STATEMENT_SID,
+            principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+            actions=list(CLOUDWATCH_KEY_ACTIONS),
+            resources=["*"],  # in a key policy "*" means this key
+        )
+        if key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
+            return True
+        Annotations.of(self).add_warning_v2(
+            "cdk-event-pipeline:AlarmTopicKeyPolicy",
+            f"The {what} key {key.key_arn} is not managed by this app: add this statement to its key "
+            f"policy, or no alarm notification is ever delivered: {json.dumps(cloudwatch_key_statement())}",
+        )
+        return False
 
     def build_master_key(self) -> kms.Key:
         """The topic's key: rotated yearly; deleted (after 7 days) with the stack, since a
@@ -217,6 +252,36 @@ class PipelineMonitoring(Construct):
         return [cw_actions.SnsAction(self.topic), *self.extra_alarm_actions]
 
     # --- alarms -----------------------------------------------------------------------------
+
+    def claim_errors_alarm(self, function: lambda_.IFunction) -> bool:
+        """Record that ``function`` gets an ``Errors`` alarm; ``False`` when it already has one."""
+        path = function.node.path
+        if path in self._errors_alarmed:
+            return False
+        self._errors_alarmed.add(path)
+        return True
+
+    def watch_producer(self, function: lambda_.Function, *, alarms: bool = True) -> cloudwatch.Alarm | None:
+        """A producer function's errors on the dashboard and, once per function, its ``Errors``
+        alarm (Lambda ``Errors`` Sum >= 1, a child of the function), unless a consumer or worker
+        already alarms on that function. Called by ``connect_producer``.
+
+        Returns:
+            The alarm, or ``None`` when none was made.
+        """
+        name = self.role_path(function)
+        if not self.claim_errors_alarm(function):
+            return None
+        self.add_to_dashboard(
+            "producer_errors", function.metric_errors(statistic="Sum").with_(label=f"{name} function errors"))
+        if not (alarms and self.enabled):
+            return None
+        return self.add_alarm(
+            function, "Errors", function.metric_errors(statistic="Sum", period=d.ALARM_PERIOD),
+            threshold=d.ALARM_COUNT_THRESHOLD,
+            description=f"The producer function {name} failed (exception, timeout or out of memory): "
+            "records or messages it was sending may not have been sent. Check its logs.",
+        )
 
     def watch(self, owner: Any, *, alarms: bool = True) -> dict[str, cloudwatch.Alarm]:
         """Register a pipeline construct: its dashboard entries, then its alarms.
@@ -411,7 +476,7 @@ class _QueueView:
     dead-letter queue and max receive count (when known)."""
 
     def __init__(self, owner: Construct, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue | None,
-                 max_receive_count: int | None) -> None:
+                 max_receive_count: float | None) -> None:
         self.owner = owner
         self.queue = queue
         self.dead_letter_queue = dead_letter_queue
@@ -453,5 +518,5 @@ def _queue_age_threshold_seconds(view: _QueueView) -> float:
     visibility = cfn.visibility_timeout if isinstance(cfn, sqs.CfnQueue) else None
     if not isinstance(visibility, (int, float)):
         visibility = d.SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
-    receives = view.max_receive_count if isinstance(view.max_receive_count, int) else 1
+    receives = view.max_receive_count if isinstance(view.max_receive_count, (int, float)) else 1
     return float(max(visibility * receives, d.QUEUE_AGE_ALARM_MIN_SECONDS))

@@ -16,7 +16,7 @@ explicit value shorter than that is rejected when the worker is added.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import jsii
 from aws_cdk import Annotations, Duration
@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
+from ._props import DeadLetterQueueProps, WorkerProps
 from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
 from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
@@ -47,6 +48,11 @@ QUEUE_WORKER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueue
 QUEUE_PRODUCER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 #: KMS actions a worker needs on a customer key.
 QUEUE_WORKER_KEY_ACTIONS = ("kms:Decrypt",)
+
+
+class _Encryption(TypedDict, total=False):
+    encryption: sqs.QueueEncryption
+    encryption_master_key: kms.IKey
 
 
 class WorkQueue(Construct):
@@ -95,6 +101,8 @@ class WorkQueue(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.workers: list[QueueWorker] = []
+        #: Whether this queue and its producers get alarms (the ``alarms`` prop).
+        self.alarms_enabled = alarms
         self._longest_worker_timeout_s: float = 0
         new_queue_props = {
             "queue_name": queue_name,
@@ -151,28 +159,28 @@ class WorkQueue(Construct):
         """Put the queue's oldest-message age and DLQ depth on the stack's dashboard."""
         monitoring.queue_dashboard(self)
 
-    def _encryption(self) -> dict[str, Any]:
+    def _encryption(self) -> _Encryption:
         if self.encryption_key is not None:
             return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": self.encryption_key}
         return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
 
-    def build_dead_letter_queue(self) -> sqs.Queue:
+    def build_dead_letter_queue(self, **overrides: Unpack[DeadLetterQueueProps]) -> sqs.Queue:
         """The redrive target: same FIFO-ness and key as the queue, 14 days, TLS only.
 
         cdk-nag's AwsSolutions-SQS3 recognizes a queue that is another queue's redrive target,
         so this one needs no acknowledgment (unlike a consumer's on-failure queue).
+
+        Override to change it; change one setting without touching the L1 by calling
+        ``super().build_dead_letter_queue(retention_period=Duration.days(7))`` (any of
+        :class:`DeadLetterQueueProps`; the rest keep these defaults).
         """
-        return sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            fifo=True if self.fifo else None,
-            retention_period=d.DLQ_RETENTION,
-            enforce_ssl=True,
-            **self._encryption(),
-        )
+        props: DeadLetterQueueProps = {"retention_period": d.DLQ_RETENTION, **self._encryption(), **overrides}
+        return sqs.Queue(self, "DeadLetterQueue", fifo=True if self.fifo else None, enforce_ssl=True, **props)
 
     def build_queue(self, *, queue_name: str | None, content_based_deduplication: bool | None) -> sqs.Queue:
         """The work queue. Override to change how it is made (keep the redrive)."""
+        dead_letter_queue = self.dead_letter_queue
+        assert dead_letter_queue is not None  # built first, by __init__
         return sqs.Queue(
             self,
             "Queue",
@@ -183,7 +191,7 @@ class WorkQueue(Construct):
             visibility_timeout=self.visibility_timeout,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue,  # type: ignore[arg-type]
+                queue=dead_letter_queue,
                 max_receive_count=self.max_receive_count,
             ),
             **self._encryption(),
@@ -237,8 +245,9 @@ class WorkQueue(Construct):
         return self.queue.grant(grantee, *actions)
 
     def connect_producer(self, function: FunctionLike, *, env_var: str = d.QUEUE_URL_ENV) -> None:
-        """Let ``function`` send messages: sets ``env_var`` to the queue URL and grants
-        :meth:`grant_send`.
+        """Let ``function`` send messages: sets ``env_var`` to the queue URL, grants
+        :meth:`grant_send`, and gives the function an ``Errors`` alarm (once per function; not
+        with ``alarms=False``).
 
         Args:
             function: The producer: a function of this app (a ``lambda_.Function``, a
@@ -248,6 +257,7 @@ class WorkQueue(Construct):
         fn = as_configurable_function(function, "connect_producer")
         fn.add_environment(env_var, self.queue.queue_url)
         self.grant_send(fn)
+        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
 
     # --- metrics (QueueName dimension set by the L2 helpers) ------------------------------
 
@@ -277,7 +287,7 @@ class WorkQueue(Construct):
 
     # --- workers ------------------------------------------------------------------------
 
-    def add_worker(self, id: str, **props: Any) -> QueueWorker:
+    def add_worker(self, id: str, **props: Unpack[WorkerProps]) -> QueueWorker:
         """Add a :class:`QueueWorker` of this queue (as a child of this construct).
 
         Args:
@@ -361,6 +371,8 @@ class QueueWorker(Construct):
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``); messages that
             do not match are deleted without invoking. Default: - every message.
         enabled: Whether the mapping polls. Default: True.
+        alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
+            :class:`PipelineMonitoring`. Default: True.
     """
 
     def __init__(
@@ -383,6 +395,7 @@ class QueueWorker(Construct):
         max_concurrency: int | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool | None = None,
+        alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         #: The WorkQueue consumed, or ``None`` when given a plain ``sqs.IQueue``.
@@ -425,18 +438,17 @@ class QueueWorker(Construct):
         )
 
         # --- the function -------------------------------------------------------------
+        def build() -> PipelineFunction:
+            assert code is not None and handler is not None  # require_function_or_code checked it
+            return self.build_function(
+                code=code, handler=handler, environment=environment, memory_size=memory_size,
+                timeout=timeout, log_retention=log_retention, tracing=tracing,
+            )
+
         self.function, self.role, self.log_group = resolve_function(
             self,
             given_function,
-            lambda: self.build_function(
-                code=code,  # type: ignore[arg-type]
-                handler=handler,  # type: ignore[arg-type]
-                environment=environment,
-                memory_size=memory_size,
-                timeout=timeout,
-                log_retention=log_retention,
-                tracing=tracing,
-            ),
+            build,
             grants_hint="the queue permissions yourself (see QueueWorker.grant_queue_read)",
         )
         function_timeout: Duration | None
@@ -467,6 +479,7 @@ class QueueWorker(Construct):
             filters=filters,
             enabled=enabled,
         )
+        self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
@@ -491,6 +504,31 @@ class QueueWorker(Construct):
             self, code=code, handler=handler, environment=environment, memory_size=memory_size,
             timeout=timeout, log_retention=log_retention, tracing=tracing,
         )
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The worker's alarms, by role. Override to add, drop or change alarms.
+
+        * ``Errors``: Lambda ``Errors`` Sum >= 1 on a 5-minute period (a failed batch returns to
+          the queue; the queue's own alarms watch the backlog and the dead-letter queue).
+        """
+        monitoring.claim_errors_alarm(self.function)
+        return {
+            "Errors": monitoring.add_alarm(
+                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"The function of {PipelineMonitoring.role_path(self)} failed (exception, timeout "
+                "or out of memory): its messages return to the queue and, after max_receive_count "
+                "receives, move to the dead-letter queue.",
+            ),
+        }
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the worker's function errors on the dashboard."""
+        name = PipelineMonitoring.role_path(self)
+        monitoring.add_to_dashboard("consumer_errors", self.metric_errors_sum().with_(label=f"{name} errors"))
+
+    def metric_errors_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Invocations that failed (count, Sum; ``AWS/Lambda`` ``Errors``, ``FunctionName``)."""
+        return self.function.metric_errors(statistic="Sum", period=period)
 
     def build_event_source_mapping(
         self,

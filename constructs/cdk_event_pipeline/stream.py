@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Unpack
 
-from aws_cdk import Duration, RemovalPolicy
+import jsii
+from aws_cdk import Duration, IStableNumberProducer, Lazy, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -15,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
+from ._props import ArchiveProps, StreamConsumerProps
 from ._interop import FunctionLike, StreamLike, as_configurable_function, as_stream
 from ._validation import PipelineValidationError, check_duration, check_range, seconds_of
 from .archive import StreamArchive
@@ -74,6 +76,17 @@ def _producer_side_conflict(consumer_path: str, pattern: str, producer: Producer
     )
 
 
+@jsii.implements(IStableNumberProducer)
+class _IteratorAgeThreshold:
+    """The stream's iterator-age threshold, read when the template is rendered."""
+
+    def __init__(self, stream: EventStream) -> None:
+        self.stream = stream
+
+    def produce(self) -> float:
+        return self.stream.iterator_age_threshold_ms()
+
+
 class EventStream(Construct):
     """A Kinesis data stream for ordered events, or a wrapper around an existing one.
 
@@ -120,6 +133,8 @@ class EventStream(Construct):
         self.producers: list[ProducerEncoding] = []
         #: Consumers of this stream (added with :meth:`add_consumer` or built on it).
         self.consumers: list[StreamConsumer] = []
+        #: Whether this stream and its producers get alarms (the ``alarms`` prop).
+        self.alarms_enabled = alarms
         new_stream_props = {
             "stream_name": stream_name,
             "shard_count": shard_count,
@@ -136,8 +151,8 @@ class EventStream(Construct):
                     "stream or the props of a new one, not both"
                 )
             self.stream: kinesis.IStream = as_stream(stream)
-            known = stream.retention if isinstance(stream, EventStream) else d.STREAM_RETENTION
-            self.retention = retention_of_existing if retention_of_existing is not None else known
+            known: Duration = stream.retention if isinstance(stream, EventStream) else d.STREAM_RETENTION
+            self.retention: Duration = retention_of_existing if retention_of_existing is not None else known
             self.encryption_key = self.stream.encryption_key
             self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
             return
@@ -187,42 +202,59 @@ class EventStream(Construct):
           one-minute periods (sustained throttling; single bursts are retried by producers and
           by Lambda);
         * ``PutRecordsFailedRecords``: Sum >= 1 in 3 of 5 one-minute periods;
-        * ``GetRecordsIteratorAge``: ``GetRecords.IteratorAgeMilliseconds`` Maximum >= half the
-          retention (the slowest GetRecords reader; enhanced fan-out readers are covered by their
-          consumer's own alarm).
+        * ``GetRecordsIteratorAge``: ``GetRecords.IteratorAgeMilliseconds`` Maximum (the slowest
+          GetRecords reader) >= half the smallest ``max_record_age`` of the stream's GetRecords
+          consumers, so it fires before the fastest of them gives up on records (sends them to its
+          on-failure destination); half the retention while the stream has no such consumer.
+          Computed when the template is rendered (consumers are added after the stream).
+          Enhanced fan-out consumers are not GetRecords readers: their own alarm covers them.
 
         Roles are also the alarms' construct ids (``<role>Alarm``): keep them distinct from
         the consumers' (a child named ``Default`` adds nothing to a logical id).
         """
         name = PipelineMonitoring.role_path(self)
-        throttle = {
-            "threshold": d.ALARM_COUNT_THRESHOLD,
-            "evaluation_periods": d.STREAM_THROTTLE_ALARM_EVALUATION_PERIODS,
-            "datapoints_to_alarm": d.STREAM_THROTTLE_ALARM_DATAPOINTS,
-        }
         period = d.STREAM_THROTTLE_ALARM_PERIOD
-        retention_s = seconds_of(self.retention) or d.STREAM_RETENTION_MIN_HOURS * 3600
+
+        def sustained(kind: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
+            return monitoring.add_alarm(
+                self, kind, metric, threshold=d.ALARM_COUNT_THRESHOLD, description=description,
+                evaluation_periods=d.STREAM_THROTTLE_ALARM_EVALUATION_PERIODS,
+                datapoints_to_alarm=d.STREAM_THROTTLE_ALARM_DATAPOINTS,
+            )
+
         return {
-            "WriteThroughputExceeded": monitoring.add_alarm(
-                self, "WriteThroughputExceeded", self.metric_write_throughput_exceeded_sum(period), **throttle,
-                description=f"Writes to {name} are throttled: add shards or spread partition keys.",
+            "WriteThroughputExceeded": sustained(
+                "WriteThroughputExceeded", self.metric_write_throughput_exceeded_sum(period),
+                f"Writes to {name} are throttled: add shards or spread partition keys.",
             ),
-            "ReadThroughputExceeded": monitoring.add_alarm(
-                self, "ReadThroughputExceeded", self.metric_read_throughput_exceeded_sum(period), **throttle,
-                description=f"Reads of {name} are throttled: too many GetRecords readers per shard "
+            "ReadThroughputExceeded": sustained(
+                "ReadThroughputExceeded", self.metric_read_throughput_exceeded_sum(period),
+                f"Reads of {name} are throttled: too many GetRecords readers per shard "
                 "(use enhanced fan-out) or too few shards.",
             ),
-            "PutRecordsFailedRecords": monitoring.add_alarm(
-                self, "PutRecordsFailedRecords", self.metric_put_records_failed_records_sum(period), **throttle,
-                description=f"PutRecords calls to {name} keep returning failed records: check producers retry them.",
+            "PutRecordsFailedRecords": sustained(
+                "PutRecordsFailedRecords", self.metric_put_records_failed_records_sum(period),
+                f"PutRecords calls to {name} keep returning failed records: check producers retry them.",
             ),
             "GetRecordsIteratorAge": monitoring.add_alarm(
                 self, "GetRecordsIteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
-                threshold=int(retention_s * d.STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION * 1000),
-                description=f"A reader of {name} is more than half the retention behind: records expire "
-                "unread when it reaches the retention.",
+                threshold=Lazy.number(_IteratorAgeThreshold(self)),
+                description=f"A GetRecords reader of {name} is more than half of its consumers' smallest "
+                "max_record_age behind: consumers send records older than their max_record_age to their "
+                "on-failure destination unprocessed, and records expire at the retention.",
             ),
         }
+
+    def iterator_age_threshold_ms(self) -> int:
+        """Threshold of the ``GetRecordsIteratorAge`` alarm: half the smallest known
+        ``max_record_age`` of the GetRecords consumers, else half the retention (milliseconds)."""
+        retention_s = seconds_of(self.retention) or d.STREAM_RETENTION_MIN_HOURS * 3600
+        bound = retention_s * d.STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION
+        for consumer in self.consumers:
+            age_s = seconds_of(consumer.max_record_age)
+            if not consumer.enhanced_fan_out and age_s is not None:
+                bound = min(bound, age_s * d.CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE)
+        return int(bound * 1000)
 
     def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
         """Put the stream's producer rates, put failures, throttles and iterator age on the dashboard."""
@@ -239,7 +271,7 @@ class EventStream(Construct):
         )
         monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=f"{name} GetRecords"))
 
-    def consumer_defaults(self) -> dict[str, Any]:
+    def consumer_defaults(self) -> StreamConsumerProps:
         """Props every consumer added with :meth:`add_consumer` starts from.
 
         Override to change the defaults of all consumers of a stream subclass (e.g. a larger
@@ -299,7 +331,8 @@ class EventStream(Construct):
         aggregate: bool = False,
     ) -> None:
         """Let ``function`` put records: sets ``env_var`` to the stream name, records how the
-        function encodes its records, and grants :meth:`grant_put`.
+        function encodes its records, grants :meth:`grant_put`, and gives the function an
+        ``Errors`` alarm (once per function; not with ``alarms=False``).
 
         The encoding is set as the runtime producer's defaults (``EVENT_PIPELINE_COMPRESS`` and
         ``EVENT_PIPELINE_AGGREGATE``, ``"true"``/``"false"``) and checked against every consumer:
@@ -331,6 +364,7 @@ class EventStream(Construct):
         fn.add_environment(d.PRODUCER_AGGREGATE_ENV, "true" if aggregate else "false")
         self.grant_put(fn)
         self.producers.append(producer)
+        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
 
     def check_consumer_filters(self, consumer_path: str, data_filters: Sequence[str]) -> None:
         """Raise when a new consumer's data filters cannot match what a connected producer writes.
@@ -349,14 +383,14 @@ class EventStream(Construct):
 
     # --- consumers --------------------------------------------------------------------------
 
-    def add_consumer(self, id: str, **props: Any) -> StreamConsumer:
+    def add_consumer(self, id: str, **props: Unpack[StreamConsumerProps]) -> StreamConsumer:
         """Add a :class:`StreamConsumer` of this stream (as a child of this construct).
 
         Args:
             id: Construct id of the consumer.
             **props: See :class:`StreamConsumer`; start from :meth:`consumer_defaults`.
         """
-        merged = {**self.consumer_defaults(), **props}
+        merged: StreamConsumerProps = {**self.consumer_defaults(), **props}
         return self.consumer_class()(self, id, stream=self, **merged)
 
     def consumer_class(self) -> type[StreamConsumer]:
@@ -365,7 +399,7 @@ class EventStream(Construct):
 
     # --- archive --------------------------------------------------------------------------
 
-    def add_archive(self, id: str = "Archive", **props: Any) -> StreamArchive:
+    def add_archive(self, id: str = "Archive", **props: Unpack[ArchiveProps]) -> StreamArchive:
         """Archive every record of this stream to S3 with a :class:`StreamArchive` (a child of
         this construct); the stream's customer key, if any, is passed on.
 

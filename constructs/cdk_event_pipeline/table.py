@@ -16,7 +16,7 @@ by intent, each an exact action list on the table (and its indexes, only if it h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 
 from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import Duration
@@ -28,6 +28,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
+from ._props import ConsumerProps
 from ._interop import FunctionLike, TableLike, as_configurable_function, as_table
 from ._validation import PipelineValidationError
 from .consumer import StreamConsumerBase
@@ -375,7 +376,7 @@ class EntityTable(Construct):
         return self._cfn_table().attr_stream_arn
 
     def add_change_consumer(
-        self, id: str, *, stream_view_type: dynamodb.StreamViewType | None = None, **props: Any
+        self, id: str, *, stream_view_type: dynamodb.StreamViewType | None = None, **props: Unpack[ConsumerProps]
     ) -> TableChangeConsumer:
         """Add a :class:`TableChangeConsumer` of this table's stream (a child of this construct).
 
@@ -410,8 +411,8 @@ class TableChangeConsumer(StreamConsumerBase):
         table: The :class:`EntityTable` whose stream to read (its stream must be enabled:
             use :meth:`EntityTable.add_change_consumer`), or any ``dynamodb.ITable`` with a
             known ``table_stream_arn``.
-        **kwargs: See :class:`~cdk_event_pipeline.StreamConsumerBase`; ``source_retention``
-            cannot be set.
+        **props: See :class:`~cdk_event_pipeline.StreamConsumerBase` (typed as
+            :class:`ConsumerProps`); ``source_retention`` cannot be set.
 
     Example::
 
@@ -426,8 +427,8 @@ class TableChangeConsumer(StreamConsumerBase):
         lambda_.StartingPosition.TRIM_HORIZON,
     )
 
-    def __init__(self, scope: Construct, id: str, *, table: TableLike, **kwargs: Any) -> None:
-        if "source_retention" in kwargs:
+    def __init__(self, scope: Construct, id: str, *, table: TableLike, **props: Unpack[ConsumerProps]) -> None:
+        if "source_retention" in props:
             raise PipelineValidationError(
                 "source_retention cannot be set for a DynamoDB stream: DynamoDB Streams keep records "
                 "for 24 hours"
@@ -442,7 +443,7 @@ class TableChangeConsumer(StreamConsumerBase):
             )
         self.stream_arn: str = stream_arn
         self.encryption_key: kms.IKey | None = table.encryption_key
-        super().__init__(scope, id, source_retention=d.DYNAMODB_STREAM_RETENTION, **kwargs)
+        super().__init__(scope, id, source_retention=d.DYNAMODB_STREAM_RETENTION, **props)
 
     def _event_source_arn(self) -> str:
         return self.stream_arn
