@@ -1,9 +1,9 @@
 """Typed props end to end (issue 10, finding 2): a misspelled or misplaced prop is a type error
 where it is written, not a bare TypeError at synth.
 
-mypy checks two fixture files against the package: ``tests/typing/misspelled_props.py`` must
-fail on exactly the lines marked ``# error``, ``tests/typing/typed_usage.py`` must pass.
-aws-cdk-lib is skipped there (tests/typing/mypy.ini): TypedDict keys are checked without it,
+mypy checks two fixture files against the package: ``tests/typing_fixtures/misspelled_props.py`` must
+fail on exactly the lines marked ``# error``, ``tests/typing_fixtures/typed_usage.py`` must pass.
+aws-cdk-lib is skipped there (tests/typing_fixtures/mypy.ini): TypedDict keys are checked without it,
 and the run takes ~2 s instead of a minute.
 """
 
@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "typing"
+FIXTURES = Path(__file__).parent / "typing_fixtures"
 
 
 def mypy(*files: Path, cache: Path) -> dict[int, list[str]]:
