@@ -77,6 +77,11 @@ def built() -> Built:
         "Slow", **code(), timeout=Duration.minutes(2), batch_size=1000, max_batching_window=Duration.seconds(5))
     b.things["batching.fast"] = queue.add_worker("Fast", **code(), timeout=Duration.seconds(10))
 
+    s = b.stack("FifoByName")
+    b.things["byname"] = queue = WorkQueue(s, "Exports", queue_name="exports.fifo")
+    b.things["byname.worker"] = queue.add_worker("Worker", **code())
+    b.things["suffixed"] = WorkQueue(s, "Named", fifo=True, queue_name="named")
+
     s = b.stack("Existing")
     imported = sqs.Queue.from_queue_arn(s, "Imported", IMPORTED_QUEUE_ARN)
     b.things["existing"] = queue = WorkQueue(s, "Jobs", queue=imported)
@@ -293,6 +298,28 @@ def test_cfn_lint_no_errors(built, name):
     assert warnings <= {"W3005"}
 
 
+def test_a_fifo_name_makes_a_fifo_queue_with_a_fifo_dead_letter_queue(built):
+    # finding 4: the name made the queue FIFO (CDK infers it) but the DLQ stayed standard
+    t, queue = built.templates["FifoByName"], built.things["byname"]
+    assert queue.fifo is True
+    resources = t.to_json()["Resources"]
+    assert resources[logical_id(queue.queue)]["Properties"]["QueueName"] == "exports.fifo"
+    assert resources[logical_id(queue.queue)]["Properties"]["FifoQueue"] is True
+    assert resources[logical_id(queue.dead_letter_queue)]["Properties"]["FifoQueue"] is True
+
+
+def test_fifo_true_adds_the_suffix(built):
+    t, queue = built.templates["FifoByName"], built.things["suffixed"]
+    t.has_resource_properties("AWS::SQS::Queue", {"QueueName": "named.fifo", "FifoQueue": True})
+    assert t.to_json()["Resources"][logical_id(queue.dead_letter_queue)]["Properties"]["FifoQueue"] is True
+
+
+def test_fifo_worker_checks_apply_to_a_queue_made_fifo_by_its_name(stack):
+    queue = WorkQueue(stack, "Q", queue_name="exports.fifo")
+    with pytest.raises(PipelineValidationError, match="max_batching_window is not supported for FIFO queues"):
+        queue.add_worker("W", **code(), max_batching_window=Duration.seconds(1))
+
+
 # --- validation: one test per error -------------------------------------------------------------
 
 
@@ -309,6 +336,15 @@ def test_cfn_lint_no_errors(built, name):
      "(given 46800 seconds (13 hours))"),
     ({"content_based_deduplication": True},
      "content_based_deduplication is only valid for a FIFO queue (fifo=True)"),
+    ({"queue_name": "exports.fifo", "fifo": False},
+     "queue_name 'exports.fifo' ends in .fifo, which only a FIFO queue's name may: pass fifo=True (or leave "
+     "fifo unset) for a FIFO queue, or drop the .fifo suffix for a standard one"),
+    ({"queue_name": "has space"},
+     "queue_name must be 1-80 characters of letters, digits, '-' or '_' (a FIFO queue's including its .fifo "
+     "suffix) (given 'has space')"),
+    ({"queue_name": "x" * 76, "fifo": True},
+     "queue_name must be 1-80 characters of letters, digits, '-' or '_' (a FIFO queue's including its .fifo "
+     f"suffix) (given '{'x' * 76}', '{'x' * 76}.fifo' with the suffix)"),
 ])
 def test_queue_validation(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
