@@ -335,7 +335,8 @@ def test_fifo_worker_checks_apply_to_a_queue_made_fifo_by_its_name(stack):
      "visibility_timeout must be between 0 seconds and 43200 seconds (12 hours) inclusive "
      "(given 46800 seconds (13 hours))"),
     ({"content_based_deduplication": True},
-     "content_based_deduplication is only valid for a FIFO queue (fifo=True)"),
+     "content_based_deduplication is only valid for a FIFO queue (fifo=True): pass fifo=True or drop "
+     "content_based_deduplication"),
     ({"queue_name": "exports.fifo", "fifo": False},
      "queue_name 'exports.fifo' ends in .fifo, which only a FIFO queue's name may: pass fifo=True (or leave "
      "fifo unset) for a FIFO queue, or drop the .fifo suffix for a standard one"),
@@ -349,7 +350,7 @@ def test_fifo_worker_checks_apply_to_a_queue_made_fifo_by_its_name(stack):
 def test_queue_validation(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         WorkQueue(stack, "Q", **props)
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/Q: {message}"
 
 
 def test_existing_queue_excludes_new_queue_props(stack):
@@ -357,8 +358,8 @@ def test_existing_queue_excludes_new_queue_props(stack):
     with pytest.raises(PipelineValidationError) as error:
         WorkQueue(stack, "Q", queue=imported, fifo=True, max_receive_count=3)
     assert str(error.value) == (
-        "queue and fifo, max_receive_count are mutually exclusive: pass an existing queue or the "
-        "props of a new one, not both")
+        f"{stack.node.path}/Q: queue and fifo, max_receive_count are mutually exclusive: pass an existing "
+        "queue or the props of a new one, not both")
 
 
 @pytest.mark.parametrize(("queue_props", "props", "message"), [
@@ -381,16 +382,20 @@ def test_existing_queue_excludes_new_queue_props(stack):
      "max_batching_window is not supported for FIFO queues (Lambda rejects it)"),
     ({"visibility_timeout": Duration.seconds(60)}, {"timeout": Duration.seconds(30)},
      "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 60 seconds)"),
+     "with a 30-second timeout; given 60 seconds): raise visibility_timeout, or leave it unset to follow the "
+     "workers' timeouts"),
     ({"visibility_timeout": Duration.seconds(170)}, {},
      "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 170 seconds)"),
+     "with a 30-second timeout; given 170 seconds): raise visibility_timeout, or leave it unset to follow "
+     "the workers' timeouts"),
 ])
 def test_worker_validation(stack, queue_props, props, message):
     queue = WorkQueue(stack, "Q", **queue_props)
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", **{**code(), **props})
-    assert str(error.value) == message
+    # the visibility timeout is the queue's prop: its error names the queue; the others, the worker
+    where = "Q" if message.startswith("visibility_timeout must be at least") else "Q/W"
+    assert str(error.value) == f"{stack.node.path}/{where}: {message}"
 
 
 def test_worker_function_and_code_are_exclusive(stack):
@@ -399,15 +404,17 @@ def test_worker_function_and_code_are_exclusive(stack):
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", function=fn, **code())
     assert str(error.value) == (
-        "function and code/handler are mutually exclusive: pass an existing function or the code and "
-        "handler of a new one, not both")
+        f"{stack.node.path}/Q/W: function and code/handler are mutually exclusive: pass an existing "
+        "function or the code and handler of a new one, not both")
 
 
 def test_worker_needs_code_and_handler(stack):
     queue = WorkQueue(stack, "Q")
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", code=bundled_code("audit"))
-    assert str(error.value) == "code and handler are required when no existing function is given"
+    assert str(error.value) == (
+        f"{stack.node.path}/Q/W: code and handler are required when no existing function is given: pass "
+        "both, or function=")
 
 
 def test_existing_function_timeout_is_checked(stack):
@@ -417,5 +424,6 @@ def test_existing_function_timeout_is_checked(stack):
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", function=fn)
     assert str(error.value) == (
-        "visibility_timeout must be at least 6 times the timeout of every worker (120 seconds for worker 'W' "
-        "with a 20-second timeout; given 100 seconds)")
+        f"{stack.node.path}/Q: visibility_timeout must be at least 6 times the timeout of every worker "
+        "(120 seconds for worker 'W' with a 20-second timeout; given 100 seconds): raise visibility_timeout, "
+        "or leave it unset to follow the workers' timeouts")

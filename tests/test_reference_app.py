@@ -15,7 +15,16 @@ from aws_cdk import assertions
 from syrupy.extensions.json import JSONSnapshotExtension
 
 import app as reference
-from tests._cdk import cfn_lint, actions_of, all_statements, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import (
+    actions_of,
+    all_statements,
+    cfn_lint,
+    get_att_arn,
+    logical_id,
+    new_app,
+    normalize,
+    role_statements,
+)
 
 
 @pytest.fixture(scope="module")

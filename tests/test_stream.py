@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_event_pipeline import EventStream, PipelineFunction, StreamConsumer, bundled_code
 from tests._cdk import actions_of, get_att_arn, logical_id, new_app, role_statements
 
+
 def audit() -> dict[str, Any]:
     """Code + handler of a small function (a Code instance belongs to one stack)."""
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}

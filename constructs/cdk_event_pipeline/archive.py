@@ -37,7 +37,7 @@ from constructs import Construct
 from . import _defaults as d
 from ._interop import StreamLike, as_stream
 from ._nag import acknowledge
-from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
+from ._validation import PipelineValidationError, check_duration, check_range, init_reports_path, require, seconds_of
 
 #: What Firehose needs to read a Kinesis data stream source.
 FIREHOSE_STREAM_READ_ACTIONS = (
@@ -105,6 +105,7 @@ class StreamArchive(Construct):
             Default: RemovalPolicy.RETAIN (the archive is data).
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,

@@ -31,16 +31,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
-from ._props import DeadLetterQueueProps, KinesisConsumerProps
-from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._destinations import ExactS3Destination, ExactSqsDestination
+from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
+from ._props import DeadLetterQueueProps, KinesisConsumerProps
 from ._validation import (
     PipelineValidationError,
     check_duration,
     check_exclusive,
     check_range,
     child_path,
+    init_reports_path,
     require,
     seconds_of,
 )
@@ -193,6 +194,7 @@ class StreamConsumerBase(Construct):
         lambda_.StartingPosition.TRIM_HORIZON,
     )
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -559,14 +561,38 @@ class StreamConsumerBase(Construct):
             )
         is_timestamp = position.name == "AT_TIMESTAMP"
         if is_timestamp and timestamp is None:
-            raise PipelineValidationError("starting_position AT_TIMESTAMP needs starting_position_timestamp")
+            raise PipelineValidationError(
+                "starting_position AT_TIMESTAMP needs starting_position_timestamp: pass the Unix time "
+                "(seconds) to start reading from"
+            )
         if timestamp is not None and not is_timestamp:
             raise PipelineValidationError(
                 f"starting_position_timestamp is only valid with starting_position AT_TIMESTAMP "
                 f"(given starting_position {position.name})"
             )
         if timestamp is not None:
-            check_range("starting_position_timestamp", timestamp, 0, 32503680000, unit="(Unix seconds)")
+            _check_unix_seconds("starting_position_timestamp", timestamp)
+
+
+#: 3000-01-01T00:00:00Z: a later "Unix seconds" value is a mistake (often milliseconds).
+_LATEST_UNIX_SECONDS = 32_503_680_000
+
+
+def _check_unix_seconds(prop: str, value: float) -> None:
+    """A Unix time in seconds (token-aware); a millisecond value is named as such."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PipelineValidationError(f"{prop} must be a Unix time in seconds (given {value!r})")
+    if 0 <= value <= _LATEST_UNIX_SECONDS or Token.is_unresolved(value):
+        return
+    if 0 <= value / 1000 <= _LATEST_UNIX_SECONDS:
+        raise PipelineValidationError(
+            f"{prop} must be a Unix time in seconds; {value:.0f} looks like milliseconds: "
+            f"pass {value / 1000:g} (seconds)"
+        )
+    raise PipelineValidationError(
+        f"{prop} must be a Unix time in seconds between 0 and {_LATEST_UNIX_SECONDS} (year 3000) "
+        f"(given {value:g})"
+    )
 
 
 class StreamConsumer(StreamConsumerBase):
@@ -599,6 +625,7 @@ class StreamConsumer(StreamConsumerBase):
         lambda_.StartingPosition.AT_TIMESTAMP,
     )
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,

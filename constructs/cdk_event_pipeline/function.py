@@ -39,7 +39,7 @@ from constructs import Construct, IConstruct
 from . import _defaults as d
 from ._assets import bundled_code
 from ._props import FunctionProps
-from ._validation import PipelineValidationError, check_range, child_path, require, seconds_of
+from ._validation import PipelineValidationError, check_range, child_path, init_reports_path, require, seconds_of
 
 RUNTIME_LAYER_ID = "EventPipelineRuntimeLayer"
 POWERTOOLS_LAYER_ID = "PowertoolsLayer"
@@ -81,8 +81,11 @@ def pipeline_layers(
     runtime = runtime if runtime is not None else d.RUNTIME
     architecture = architecture if architecture is not None else d.ARCHITECTURE
     supported = [r.name for r in d.RUNTIME_LAYER_RUNTIMES]
-    require(runtime.name in supported,
-            f"runtime must be one of {', '.join(supported)} for the pipeline layers (given {runtime.name})")
+    if runtime.name not in supported:
+        raise PipelineValidationError(
+            f"runtime must be one of {', '.join(supported)} for the pipeline layers (given {runtime.name})",
+            path=scope.node.path or None,
+        )
     stack = Stack.of(scope)
     runtime_layer = stack.node.try_find_child(RUNTIME_LAYER_ID)
     if runtime_layer is None:
@@ -145,6 +148,7 @@ class PipelineFunction(lambda_.Function):
         description: Default: - none.
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -250,7 +254,7 @@ def require_function_or_code(
             "or the code and handler of a new one, not both"
         )
     require(function is not None or (code is not None and handler is not None),
-            "code and handler are required when no existing function is given")
+            "code and handler are required when no existing function is given: pass both, or function=")
 
 
 def build_handler_function(owner: Construct, **props: Unpack[FunctionProps]) -> PipelineFunction:

@@ -45,7 +45,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from . import _defaults as d
-from ._validation import PipelineValidationError, check_exclusive, seconds_of
+from ._validation import PipelineValidationError, check_exclusive, init_reports_path, seconds_of
 
 #: What CloudWatch must be allowed to do with the topic's key to publish alarm notifications.
 CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
@@ -97,6 +97,7 @@ class PipelineMonitoring(Construct):
 
     CONSTRUCT_ID = "PipelineMonitoring"
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -170,7 +171,9 @@ class PipelineMonitoring(Construct):
         if stack.node.try_find_child(cls.CONSTRUCT_ID) is not None:
             raise PipelineValidationError(
                 "PipelineMonitoring.configure must be called once per stack, before any "
-                "EventStream or consumer is added to it (the stack's monitoring already exists)"
+                "EventStream or consumer is added to it (the stack's monitoring already exists): "
+                "move the configure call before the first pipeline construct",
+                path=stack.node.path,
             )
         return cls(
             stack,

@@ -30,9 +30,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
-from ._props import DeadLetterQueueProps, WorkerProps
 from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
-from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
+from ._props import DeadLetterQueueProps, WorkerProps
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_range,
+    init_reports_path,
+    method_reports_path,
+    require,
+    seconds_of,
+)
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
 
@@ -88,6 +96,7 @@ class WorkQueue(Construct):
             :class:`PipelineMonitoring`. Default: True.
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -135,7 +144,8 @@ class WorkQueue(Construct):
 
         queue_name, self.fifo = _fifo_name(queue_name, fifo)
         require(content_based_deduplication is None or self.fifo,
-                "content_based_deduplication is only valid for a FIFO queue (fifo=True)")
+                "content_based_deduplication is only valid for a FIFO queue (fifo=True): pass fifo=True "
+                "or drop content_based_deduplication")
         check_range("max_receive_count", max_receive_count, d.MAX_RECEIVE_COUNT_MIN, d.MAX_RECEIVE_COUNT_MAX)
         check_duration("retention", retention, d.QUEUE_RETENTION_MIN_SECONDS, d.QUEUE_RETENTION_MAX_SECONDS)
         check_duration("visibility_timeout", visibility_timeout,
@@ -248,6 +258,7 @@ class WorkQueue(Construct):
         """Grant exactly ``actions`` on this queue (no key grant)."""
         return self.queue.grant(grantee, *actions)
 
+    @method_reports_path
     def connect_producer(self, function: FunctionLike, *, env_var: str = d.QUEUE_URL_ENV) -> None:
         """Let ``function`` send messages: sets ``env_var`` to the queue URL, grants
         :meth:`grant_send`, and gives the function an ``Errors`` alarm (once per function; not
@@ -329,7 +340,9 @@ class WorkQueue(Construct):
                 raise PipelineValidationError(
                     f"visibility_timeout must be at least {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} times "
                     f"the timeout of every worker ({_fmt(needed)} seconds for worker {worker.node.id!r} "
-                    f"with a {_fmt(timeout_s)}-second timeout; given {_fmt(given)} seconds)"
+                    f"with a {_fmt(timeout_s)}-second timeout; given {_fmt(given)} seconds): raise "
+                    "visibility_timeout, or leave it unset to follow the workers' timeouts",
+                    path=self.node.path,
                 )
             return
         if needed > self._longest_worker_timeout_s * d.VISIBILITY_TIMEOUT_WORKER_FACTOR:
@@ -379,6 +392,7 @@ class QueueWorker(Construct):
             :class:`PipelineMonitoring`. Default: True.
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,

@@ -16,9 +16,16 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
-from ._props import ArchiveProps, StreamConsumerProps
 from ._interop import FunctionLike, StreamLike, as_configurable_function, as_stream
-from ._validation import PipelineValidationError, check_duration, check_range, seconds_of
+from ._props import ArchiveProps, StreamConsumerProps
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_range,
+    init_reports_path,
+    method_reports_path,
+    seconds_of,
+)
 from .archive import StreamArchive
 from .consumer import KINESIS_READ_ACTIONS, StreamConsumer
 from .monitoring import PipelineMonitoring
@@ -113,6 +120,7 @@ class EventStream(Construct):
             :class:`PipelineMonitoring`. Default: True.
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -146,9 +154,13 @@ class EventStream(Construct):
         if stream is not None:
             given = [k for k, v in new_stream_props.items() if v is not None]
             if given:
+                hint = (
+                    "; to tell consumers the existing stream's retention, pass retention_of_existing"
+                    if "retention" in given else ""
+                )
                 raise PipelineValidationError(
                     f"stream and {', '.join(given)} are mutually exclusive: pass an existing "
-                    "stream or the props of a new one, not both"
+                    f"stream or the props of a new one, not both{hint}"
                 )
             self.stream: kinesis.IStream = as_stream(stream)
             known: Duration = stream.retention if isinstance(stream, EventStream) else d.STREAM_RETENTION
@@ -157,7 +169,9 @@ class EventStream(Construct):
             self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
             return
         if retention_of_existing is not None:
-            raise PipelineValidationError("retention_of_existing is only valid together with stream")
+            raise PipelineValidationError(
+                "retention_of_existing is only valid together with stream: for a new stream, pass retention"
+            )
 
         check_range("shard_count", shard_count, d.SHARD_COUNT_MIN, d.SHARD_COUNT_MAX)
         check_duration("retention", retention, d.STREAM_RETENTION_MIN_HOURS * 3600, d.STREAM_RETENTION_MAX_HOURS * 3600)
@@ -322,6 +336,7 @@ class EventStream(Construct):
         ``grant`` when the stream has a customer key)."""
         return self.stream.grant(grantee, *actions)
 
+    @method_reports_path
     def connect_producer(
         self,
         function: FunctionLike,

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from aws_cdk import RemovalPolicy, Stack, Token
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -28,9 +27,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
-from ._props import ConsumerProps
 from ._interop import FunctionLike, TableLike, as_configurable_function, as_table
-from ._validation import PipelineValidationError
+from ._props import ConsumerProps
+from ._validation import PipelineValidationError, init_reports_path, method_reports_path
 from .consumer import StreamConsumerBase
 
 #: What a reader needs: single-item reads, queries, batched reads. No Scan (a full-table read is
@@ -80,6 +79,7 @@ class EntityTable(Construct):
             this construct, must never delete them).
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -203,6 +203,7 @@ class EntityTable(Construct):
 
     # --- indexes ---------------------------------------------------------------------------
 
+    @method_reports_path
     def add_index(
         self,
         index_name: str,
@@ -231,6 +232,7 @@ class EntityTable(Construct):
 
     # --- grants by intent -----------------------------------------------------------------
 
+    @method_reports_path
     def grant_actions(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
         """Grant exactly ``actions`` on the table (and on each index added with
         :meth:`add_index`, by its exact ARN).
@@ -277,6 +279,7 @@ class EntityTable(Construct):
         """:meth:`grant_read_data` and :meth:`grant_write_data` in one statement."""
         return self.grant_actions(grantee, *READER_ACTIONS, *WRITER_ACTIONS)
 
+    @method_reports_path
     def grant_stream_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`DYNAMODB_STREAM_READ_ACTIONS` on this table's stream ARN only (aws-cdk-lib's
         ``grant_stream_read`` puts ``ListStreams`` on ``"*"``) + ``kms:Decrypt`` on a customer key.
@@ -297,6 +300,7 @@ class EntityTable(Construct):
             self.encryption_key.grant(grantee, *TABLE_READ_KEY_ACTIONS)
         return grant
 
+    @method_reports_path
     def connect(self, function: FunctionLike, *actions: str, env_var: str = d.TABLE_NAME_ENV) -> iam.Grant:
         """Set ``env_var`` on ``function`` to the table name and grant exactly ``actions``.
 
@@ -340,6 +344,7 @@ class EntityTable(Construct):
 
     # --- change stream and consumers --------------------------------------------------------
 
+    @method_reports_path
     def enable_stream(self, view_type: dynamodb.StreamViewType | None = None) -> str:
         """Turn on the change stream (if it is off) and return its ARN.
 
@@ -427,6 +432,7 @@ class TableChangeConsumer(StreamConsumerBase):
         lambda_.StartingPosition.TRIM_HORIZON,
     )
 
+    @init_reports_path
     def __init__(self, scope: Construct, id: str, *, table: TableLike, **props: Unpack[ConsumerProps]) -> None:
         if "source_retention" in props:
             raise PipelineValidationError(
@@ -439,7 +445,8 @@ class TableChangeConsumer(StreamConsumerBase):
         if stream_arn is None:
             raise PipelineValidationError(
                 "the table has no stream: add the consumer with EntityTable.add_change_consumer "
-                "(it enables the stream) or set the table's stream prop"
+                "(it enables the stream), set the table's stream prop, or import the table with "
+                "table_stream_arn"
             )
         self.stream_arn: str = stream_arn
         self.encryption_key: kms.IKey | None = table.encryption_key
