@@ -45,12 +45,18 @@ class ReferenceStack(cdk.Stack):
         super().__init__(scope, id, **kwargs)
 
         # --- storage ----------------------------------------------------------------------
+        # S3 delivers server access logs by bucket policy under the flag below (cdk.json sets it),
+        # else by the log-delivery ACL, which needs ObjectWriter ownership: the app synthesizes
+        # under either flag set (`python app.py` alone has no cdk.json context).
+        logs_by_policy = cdk.FeatureFlags.of(self).is_enabled("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy")
         self.access_logs = s3.Bucket(
             self, "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            object_ownership=(
+                s3.ObjectOwnership.BUCKET_OWNER_ENFORCED if logs_by_policy else s3.ObjectOwnership.OBJECT_WRITER
+            ),
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))],
         )
         acknowledge(self.access_logs, "AwsSolutions::AwsSolutions-S1",
