@@ -25,6 +25,7 @@ from constructs import Construct
 from cdk_event_pipeline import (
     EntityTable,
     EventStream,
+    ExactSqsDestination,
     PipelineFunction,
     PipelineMonitoring,
     QueueWorker,
@@ -305,7 +306,15 @@ def _monitored(stack: Construct, given: Any) -> Check:
     return check
 
 
+def _exact_destination(stack: Construct, given: Any) -> Check:
+    destination = ExactSqsDestination(given)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    destination.grant(role)
+    return lambda t: assert_granted(t, role, ["sqs:SendMessage"], arn_of(given))
+
+
 QUEUE_METHODS: dict[str, Callable[[Construct, str], Check]] = {
+    "ExactSqsDestination(queue)": _queue_case(_exact_destination),
     "WorkQueue(queue=)": _queue_case(_wrapped_queue),
     "QueueWorker(work_queue=)": _queue_case(_worker_on),
     "EventStream.add_consumer(dead_letter_queue=)": _queue_case(_on_failure_queue(
@@ -384,7 +393,7 @@ def test_every_method_takes_every_construct_of_its_kind(built, method, variant):
 
 
 def test_the_matrix_covers_every_kind():
-    assert len(MATRIX) == 14 * 5 + 11 * 4 + 3 * 2 + 5 * 2 + 3 * 2
+    assert len(MATRIX) == 14 * 5 + 11 * 4 + 3 * 2 + 6 * 2 + 3 * 2
 
 
 def test_consumers_and_workers_are_grantees_for_aws_cdk_lib():

@@ -1,10 +1,11 @@
 """Typed props end to end (issue 10, finding 2): a misspelled or misplaced prop is a type error
 where it is written, not a bare TypeError at synth.
 
-mypy checks two fixture files against the package: ``tests/typing_fixtures/misspelled_props.py`` must
-fail on exactly the lines marked ``# error``, ``tests/typing_fixtures/typed_usage.py`` must pass.
-aws-cdk-lib is skipped there (tests/typing_fixtures/mypy.ini): TypedDict keys are checked without it,
-and the run takes ~2 s instead of a minute.
+mypy checks two fixture files against the package: ``typing_fixtures/misspelled_props.py`` must
+fail on exactly the lines marked ``# expect-error``, ``typing_fixtures/typed_usage.py`` must
+pass. aws-cdk-lib is skipped there (``typing_fixtures/mypy.ini``): TypedDict keys are checked
+without it, and the run takes ~2 s instead of a minute. The strict check of the whole package
+and ``app.py`` (with aws-cdk-lib) is the project's type-check step.
 """
 
 from __future__ import annotations
@@ -54,3 +55,7 @@ def test_every_misspelled_or_misplaced_prop_is_a_type_error(cache):
 
 def test_correct_props_type_check(cache):
     assert mypy(FIXTURES / "typed_usage.py", cache=cache) == {}
+
+
+def test_the_reference_app_needs_no_type_ignore():
+    assert "type: ignore" not in (ROOT / "app.py").read_text()
