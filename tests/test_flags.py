@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import cdk_nag
 import pytest
 from aws_cdk import Duration, assertions
 from aws_cdk import aws_dynamodb as dynamodb

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from cdk_event_pipeline import EventStream, PipelineFunction, StreamConsumer, bundled_code
+from cdk_event_pipeline import EventStream, PipelineFunction, bundled_code
 from tests._cdk import actions_of, get_att_arn, logical_id, new_app, role_statements
 
 

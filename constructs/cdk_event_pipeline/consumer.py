@@ -42,7 +42,6 @@ from ._validation import (
     check_range,
     child_path,
     init_reports_path,
-    require,
     seconds_of,
 )
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
