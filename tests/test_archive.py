@@ -284,13 +284,13 @@ def test_cfn_lint_no_errors(built, name):
 def test_archive_validation(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         EventStream(stack, "S").add_archive(**props)
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/S/Archive: " + message
 
 
 def test_own_bucket_excludes_new_bucket_props(stack):
     bucket = s3.Bucket(stack, "B")
     with pytest.raises(PipelineValidationError) as error:
         EventStream(stack, "S").add_archive(bucket=bucket, transition_after=Duration.days(45))
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/S/Archive: " + (
         "bucket and transition_after are mutually exclusive: they configure the new bucket; configure your "
         "own bucket yourself")

@@ -12,14 +12,28 @@ import pytest
 from aws_cdk import Duration, assertions
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from cdk_event_pipeline import EventStream, PipelineMonitoring, PipelineValidationError, WorkQueue, bundled_code
+from cdk_event_pipeline import (
+    EventStream,
+    PipelineFunction,
+    PipelineMonitoring,
+    PipelineValidationError,
+    WorkQueue,
+    bundled_code,
+)
 from tests._cdk import cfn_lint, get_att_arn, logical_id, new_app
 
 GTE = "GreaterThanOrEqualToThreshold"
+IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CLOUDWATCH_STATEMENT = {
+    "Sid": "AllowCloudWatchAlarmsToUseTheKey", "Effect": "Allow",
+    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+}
 ABSENT = assertions.Match.absent()
 
 
@@ -79,6 +93,30 @@ def built() -> Built:
     b.things["d.stream"] = stream = EventStream(s, "Events")
     stream.add_consumer("Audit", **audit())
 
+    s = b.stack("OwnTopicKey")
+    b.things["otk.key"] = key = kms.Key(s, "OpsKey", enable_key_rotation=True)
+    PipelineMonitoring.configure(s, topic=sns.Topic(s, "Ops", master_key=key, enforce_ssl=True))
+    EventStream(s, "Events")
+
+    s = b.stack("ImportedTopicKey")
+    b.things["itk.key"] = imported = kms.Key.from_key_arn(s, "OpsKey", IMPORTED_KEY_ARN)
+    PipelineMonitoring.configure(s, topic=sns.Topic(s, "Ops", master_key=imported, enforce_ssl=True))
+    EventStream(s, "Events")
+
+    s = b.stack("Producers")
+    b.things["pr.stream"] = stream = EventStream(s, "Events", retention=Duration.days(2))
+    b.things["pr.fast_efo"] = stream.add_consumer(
+        "FastEfo", **audit(), enhanced_fan_out=True, max_record_age=Duration.hours(1))
+    b.things["pr.reader"] = stream.add_consumer("Reader", **audit(), max_record_age=Duration.hours(6))
+    b.things["pr.queue"] = queue = WorkQueue(s, "Jobs")
+    b.things["pr.api"] = api = PipelineFunction(s, "Api", **audit())
+    stream.connect_producer(api)
+    queue.connect_producer(api)                       # one Errors alarm per function
+    queue.connect_producer(b.things["pr.reader"])     # a consumer's function: its own alarm only
+    b.things["pr.quiet_stream"] = quiet = EventStream(s, "Quiet", alarms=False)
+    b.things["pr.unalarmed"] = unalarmed = PipelineFunction(s, "Unalarmed", **audit())
+    quiet.connect_producer(unalarmed)
+
     b.assembly = b.app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
     return b
 
@@ -104,11 +142,13 @@ def test_stream_throttle_and_failure_alarms(built, metric):
     })
 
 
-def test_stream_iterator_age_alarm_is_half_the_retention_with_the_stream_name(built):
+def test_stream_iterator_age_alarm_fires_before_the_fastest_consumer_gives_up(built):
+    # consumers: Audit (max_record_age 24 h), ToBucket (2 h), Quiet (24 h): half of the smallest;
+    # before, half the 48 h retention (24 h), long after ToBucket had sent records to its bucket.
     alarm(built.template("Defaults"), {
         "Namespace": "AWS/Kinesis", "MetricName": "GetRecords.IteratorAgeMilliseconds",
         "Dimensions": [{"Name": "StreamName", "Value": {"Ref": logical_id(built.things["stream"].stream)}}],
-        "Statistic": "Maximum", "Period": 300, "Threshold": 24 * 3600 * 1000, "ComparisonOperator": GTE,
+        "Statistic": "Maximum", "Period": 300, "Threshold": 3600 * 1000, "ComparisonOperator": GTE,
         "EvaluationPeriods": 1, "AlarmActions": [topic_ref(built)],
     })
     assert set(built.things["stream"].alarms) == {
@@ -180,8 +220,8 @@ def test_opt_out_makes_no_alarm_for_that_consumer(built):
 
 
 def test_alarm_count_of_the_default_stack(built):
-    # stream 4 + Audit 6 + ToBucket 5 + Quiet 0 + work queue 2
-    built.template("Defaults").resource_count_is("AWS::CloudWatch::Alarm", 17)
+    # stream 4 + Audit 6 + ToBucket 5 + Quiet 0 + work queue 2 + worker 1
+    built.template("Defaults").resource_count_is("AWS::CloudWatch::Alarm", 18)
 
 
 # --- work queue --------------------------------------------------------------------------------
@@ -277,6 +317,60 @@ def test_configure_after_first_use_and_bad_prefix_raise(built):
             stack, topic=built.things["own_topic"], master_key=PipelineMonitoring.of(built.stacks["Defaults"]).master_key)
 
 
+def test_users_topic_with_a_key_of_the_stack_gets_the_cloudwatch_statement(built):
+    # finding 3: the library's own topic got it, a user's topic did not (alarms never notify)
+    t = built.template("OwnTopicKey")
+    t.resource_count_is("AWS::SNS::Topic", 1)
+    t.has_resource_properties("AWS::KMS::Key", {
+        "KeyPolicy": {"Statement": assertions.Match.array_with([CLOUDWATCH_STATEMENT])}})
+    assert built.things["otk.key"].node.path == "OwnTopicKey/OpsKey"
+    assert assertions.Annotations.from_stack(built.stacks["OwnTopicKey"]).find_warning(
+        "*", assertions.Match.string_like_regexp("AlarmTopicKeyPolicy")) == []
+
+
+def test_users_topic_with_an_imported_key_gets_a_warning_with_the_statement(built):
+    found = assertions.Annotations.from_stack(built.stacks["ImportedTopicKey"]).find_warning(
+        "*", assertions.Match.string_like_regexp("is not managed by this app"))
+    assert len(found) == 1
+    text = found[0].entry.data
+    assert "cdk-event-pipeline:AlarmTopicKeyPolicy" in text and IMPORTED_KEY_ARN in text
+    assert json.loads(text[text.index("{"):text.rindex("}") + 1]) == CLOUDWATCH_STATEMENT
+
+
+def test_stream_threshold_ignores_enhanced_fan_out_consumers(built):
+    # FastEfo (1 h) reads through its own pipe; Reader (6 h) is the fastest GetRecords reader
+    alarm(built.template("Producers"), {
+        "MetricName": "GetRecords.IteratorAgeMilliseconds", "Threshold": 3 * 3600 * 1000,
+        "Dimensions": [{"Name": "StreamName", "Value": {"Ref": logical_id(built.things["pr.stream"].stream)}}],
+    })
+    assert built.things["pr.stream"].iterator_age_threshold_ms() == 3 * 3600 * 1000
+
+
+def _errors_alarms(built: Built, function: Any) -> list[dict[str, Any]]:
+    ref = {"Name": "FunctionName", "Value": {"Ref": logical_id(function)}}
+    return [a["Properties"] for a in built.template("Producers").find_resources("AWS::CloudWatch::Alarm").values()
+            if a["Properties"]["MetricName"] == "Errors" and ref in a["Properties"]["Dimensions"]]
+
+
+def test_producer_functions_get_one_errors_alarm(built):
+    (api,) = _errors_alarms(built, built.things["pr.api"])
+    assert api["Threshold"] == 1 and api["Statistic"] == "Sum" and api["Period"] == 300
+    assert api["ComparisonOperator"] == GTE and api["TreatMissingData"] == "notBreaching"
+    assert built.things["pr.api"].node.find_child("ErrorsAlarm") is not None
+    assert len(_errors_alarms(built, built.things["pr.reader"].function)) == 1  # the consumer's own
+    assert _errors_alarms(built, built.things["pr.unalarmed"]) == []            # its stream: alarms=False
+
+
+def test_worker_errors_alarm(built):
+    worker = built.things["worker"]
+    assert set(worker.alarms) == {"Errors"}
+    alarm(built.template("Defaults"), {
+        "Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum", "Period": 300, "Threshold": 1,
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id(worker.function)}}],
+        "AlarmActions": [topic_ref(built)],
+    })
+
+
 # --- dashboard ---------------------------------------------------------------------------------
 
 def _dashboard_widgets(built: Built, stack: str) -> list[dict[str, Any]]:
@@ -329,7 +423,9 @@ def test_dashboard_rows_reference_the_right_metrics(built):
     assert [m[:4] for m in lag[1:]] == [["AWS/Lambda", "IteratorAge", "FunctionName", f] for f in fns]
     assert all(m[-1]["stat"] == "Maximum" for m in lag)
     errors = widgets["Consumers: function errors and throttles"]
-    assert [(m[1], m[3]) for m in errors] == [(k, f) for f in fns for k in ("Errors", "Throttles")]
+    worker = _token({"Ref": logical_id(built.things["worker"].function)})
+    assert [(m[1], m[3]) for m in errors] == [
+        *((k, f) for f in fns for k in ("Errors", "Throttles")), ("Errors", worker)]
     dropped = widgets["Consumers: dropped and on-failure events"]
     esms = [_token({"Ref": logical_id(built.things[n].event_source_mapping)}) for n in ("audit", "to_bucket", "quiet")]
     assert [m[:4] for m in dropped] == [
@@ -356,7 +452,7 @@ def test_cdk_nag_passes_with_sns2_and_sns3_checked(built):
     assert sns_findings == []  # SNS2 (encryption) and SNS3 (TLS) pass, not acknowledged
 
 
-@pytest.mark.parametrize("stack", ["Defaults", "Prefixed", "Disabled"])
+@pytest.mark.parametrize("stack", ["Defaults", "Prefixed", "Disabled", "OwnTopicKey", "ImportedTopicKey", "Producers"])
 def test_cfn_lint_reports_no_error(built, stack):
     errors, _ = cfn_lint((Path(built.assembly.directory) / f"{stack}.template.json").read_text())
     assert errors == []

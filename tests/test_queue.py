@@ -55,7 +55,7 @@ def built() -> Built:
     b.things["defaults"] = queue = WorkQueue(s, "Jobs")
     b.things["defaults.worker"] = queue.add_worker("Worker", **code())
     b.things["defaults.producer"] = producer = PipelineFunction(s, "Producer", **code())
-    queue.connect_producer(producer.function)
+    queue.connect_producer(producer)
 
     s = b.stack("Fifo")
     b.things["fifo.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -69,13 +69,18 @@ def built() -> Built:
         filters=[lambda_.FilterCriteria.filter({"body": {"type": ["job.created"]}})],
     )
     b.things["fifo.producer"] = producer = PipelineFunction(s, "Producer", **code())
-    queue.connect_producer(producer.function, env_var="JOBS_URL")
+    queue.connect_producer(producer, env_var="JOBS_URL")
 
     s = b.stack("Batching")
     b.things["batching"] = queue = WorkQueue(s, "Jobs")
     b.things["batching.slow"] = queue.add_worker(
         "Slow", **code(), timeout=Duration.minutes(2), batch_size=1000, max_batching_window=Duration.seconds(5))
     b.things["batching.fast"] = queue.add_worker("Fast", **code(), timeout=Duration.seconds(10))
+
+    s = b.stack("FifoByName")
+    b.things["byname"] = queue = WorkQueue(s, "Exports", queue_name="exports.fifo")
+    b.things["byname.worker"] = queue.add_worker("Worker", **code())
+    b.things["suffixed"] = WorkQueue(s, "Named", fifo=True, queue_name="named")
 
     s = b.stack("Existing")
     imported = sqs.Queue.from_queue_arn(s, "Imported", IMPORTED_QUEUE_ARN)
@@ -293,6 +298,28 @@ def test_cfn_lint_no_errors(built, name):
     assert warnings <= {"W3005"}
 
 
+def test_a_fifo_name_makes_a_fifo_queue_with_a_fifo_dead_letter_queue(built):
+    # finding 4: the name made the queue FIFO (CDK infers it) but the DLQ stayed standard
+    t, queue = built.templates["FifoByName"], built.things["byname"]
+    assert queue.fifo is True
+    resources = t.to_json()["Resources"]
+    assert resources[logical_id(queue.queue)]["Properties"]["QueueName"] == "exports.fifo"
+    assert resources[logical_id(queue.queue)]["Properties"]["FifoQueue"] is True
+    assert resources[logical_id(queue.dead_letter_queue)]["Properties"]["FifoQueue"] is True
+
+
+def test_fifo_true_adds_the_suffix(built):
+    t, queue = built.templates["FifoByName"], built.things["suffixed"]
+    t.has_resource_properties("AWS::SQS::Queue", {"QueueName": "named.fifo", "FifoQueue": True})
+    assert t.to_json()["Resources"][logical_id(queue.dead_letter_queue)]["Properties"]["FifoQueue"] is True
+
+
+def test_fifo_worker_checks_apply_to_a_queue_made_fifo_by_its_name(stack):
+    queue = WorkQueue(stack, "Q", queue_name="exports.fifo")
+    with pytest.raises(PipelineValidationError, match="max_batching_window is not supported for FIFO queues"):
+        queue.add_worker("W", **code(), max_batching_window=Duration.seconds(1))
+
+
 # --- validation: one test per error -------------------------------------------------------------
 
 
@@ -308,12 +335,22 @@ def test_cfn_lint_no_errors(built, name):
      "visibility_timeout must be between 0 seconds and 43200 seconds (12 hours) inclusive "
      "(given 46800 seconds (13 hours))"),
     ({"content_based_deduplication": True},
-     "content_based_deduplication is only valid for a FIFO queue (fifo=True)"),
+     "content_based_deduplication is only valid for a FIFO queue (fifo=True): pass fifo=True or drop "
+     "content_based_deduplication"),
+    ({"queue_name": "exports.fifo", "fifo": False},
+     "queue_name 'exports.fifo' ends in .fifo, which only a FIFO queue's name may: pass fifo=True (or leave "
+     "fifo unset) for a FIFO queue, or drop the .fifo suffix for a standard one"),
+    ({"queue_name": "has space"},
+     "queue_name must be 1-80 characters of letters, digits, '-' or '_' (a FIFO queue's including its .fifo "
+     "suffix) (given 'has space')"),
+    ({"queue_name": "x" * 76, "fifo": True},
+     "queue_name must be 1-80 characters of letters, digits, '-' or '_' (a FIFO queue's including its .fifo "
+     f"suffix) (given '{'x' * 76}', '{'x' * 76}.fifo' with the suffix)"),
 ])
 def test_queue_validation(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         WorkQueue(stack, "Q", **props)
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/Q: {message}"
 
 
 def test_existing_queue_excludes_new_queue_props(stack):
@@ -321,8 +358,8 @@ def test_existing_queue_excludes_new_queue_props(stack):
     with pytest.raises(PipelineValidationError) as error:
         WorkQueue(stack, "Q", queue=imported, fifo=True, max_receive_count=3)
     assert str(error.value) == (
-        "queue and fifo, max_receive_count are mutually exclusive: pass an existing queue or the "
-        "props of a new one, not both")
+        f"{stack.node.path}/Q: queue and fifo, max_receive_count are mutually exclusive: pass an existing "
+        "queue or the props of a new one, not both")
 
 
 @pytest.mark.parametrize(("queue_props", "props", "message"), [
@@ -345,16 +382,20 @@ def test_existing_queue_excludes_new_queue_props(stack):
      "max_batching_window is not supported for FIFO queues (Lambda rejects it)"),
     ({"visibility_timeout": Duration.seconds(60)}, {"timeout": Duration.seconds(30)},
      "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 60 seconds)"),
+     "with a 30-second timeout; given 60 seconds): raise visibility_timeout, or leave it unset to follow the "
+     "workers' timeouts"),
     ({"visibility_timeout": Duration.seconds(170)}, {},
      "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 170 seconds)"),
+     "with a 30-second timeout; given 170 seconds): raise visibility_timeout, or leave it unset to follow "
+     "the workers' timeouts"),
 ])
 def test_worker_validation(stack, queue_props, props, message):
     queue = WorkQueue(stack, "Q", **queue_props)
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", **{**code(), **props})
-    assert str(error.value) == message
+    # the visibility timeout is the queue's prop: its error names the queue; the others, the worker
+    where = "Q" if message.startswith("visibility_timeout must be at least") else "Q/W"
+    assert str(error.value) == f"{stack.node.path}/{where}: {message}"
 
 
 def test_worker_function_and_code_are_exclusive(stack):
@@ -363,15 +404,17 @@ def test_worker_function_and_code_are_exclusive(stack):
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", function=fn, **code())
     assert str(error.value) == (
-        "function and code/handler are mutually exclusive: pass an existing function or the code and "
-        "handler of a new one, not both")
+        f"{stack.node.path}/Q/W: function and code/handler are mutually exclusive: pass an existing "
+        "function or the code and handler of a new one, not both")
 
 
 def test_worker_needs_code_and_handler(stack):
     queue = WorkQueue(stack, "Q")
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", code=bundled_code("audit"))
-    assert str(error.value) == "code and handler are required when no existing function is given"
+    assert str(error.value) == (
+        f"{stack.node.path}/Q/W: code and handler are required when no existing function is given: pass "
+        "both, or function=")
 
 
 def test_existing_function_timeout_is_checked(stack):
@@ -381,5 +424,6 @@ def test_existing_function_timeout_is_checked(stack):
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", function=fn)
     assert str(error.value) == (
-        "visibility_timeout must be at least 6 times the timeout of every worker (120 seconds for worker 'W' "
-        "with a 20-second timeout; given 100 seconds)")
+        f"{stack.node.path}/Q: visibility_timeout must be at least 6 times the timeout of every worker "
+        "(120 seconds for worker 'W' with a 20-second timeout; given 100 seconds): raise visibility_timeout, "
+        "or leave it unset to follow the workers' timeouts")

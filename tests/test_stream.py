@@ -13,8 +13,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from cdk_event_pipeline import EventStream, PipelineFunction, StreamConsumer, bundled_code
+from cdk_event_pipeline import EventStream, PipelineFunction, bundled_code
 from tests._cdk import actions_of, get_att_arn, logical_id, new_app, role_statements
+
 
 def audit() -> dict[str, Any]:
     """Code + handler of a small function (a Code instance belongs to one stack)."""
@@ -48,7 +49,7 @@ def built() -> Built:
     b.things["defaults"] = stream = EventStream(s, "Events")
     b.things["defaults.consumer"] = stream.add_consumer("Consumer", **audit())
     b.things["defaults.producer"] = producer = PipelineFunction(s, "Producer", **audit())
-    stream.connect_producer(producer.function)
+    stream.connect_producer(producer)
 
     s = b.stack("Provisioned")
     b.things["prov.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -63,7 +64,7 @@ def built() -> Built:
         filters=[lambda_.FilterCriteria.filter({"data": {"type": ["order.placed"]}})], enabled=False,
     )
     b.things["prov.producer"] = producer = PipelineFunction(s, "Producer", **audit())
-    stream.connect_producer(producer.function, env_var="ORDERS_STREAM")
+    stream.connect_producer(producer, env_var="ORDERS_STREAM")
 
     s = b.stack("FanOut")
     b.things["efo"] = stream = EventStream(s, "Events")

@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_event_pipeline import EntityTable, PipelineFunction, PipelineValidationError, TableChangeConsumer, bundled_code
-from tests._cdk import cfn_lint, all_statements, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import all_statements, cfn_lint, get_att_arn, logical_id, new_app, normalize, role_statements
 
 STACKS = ("Defaults", "Options", "Changes", "Existing")
 IMPORTED_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy"
@@ -57,8 +57,8 @@ def built() -> Built:
     b.things["defaults"] = table = EntityTable(s, "Items")
     b.things["defaults.reader"] = reader = PipelineFunction(s, "Reader", **code())
     b.things["defaults.writer"] = writer = PipelineFunction(s, "Writer", **code())
-    table.connect_reader(reader.function)
-    table.connect_writer(writer.function)
+    table.connect_reader(reader)
+    table.connect_writer(writer)
 
     s = b.stack("Options", region="eu-west-1")  # a customer key needs an explicit region
     b.things["options.key"] = key = kms.Key(s, "Key", enable_key_rotation=True)
@@ -73,9 +73,9 @@ def built() -> Built:
     b.things["options.reader"] = reader = PipelineFunction(s, "Reader", **code())
     b.things["options.writer"] = writer = PipelineFunction(s, "Writer", **code())
     b.things["options.named"] = named = PipelineFunction(s, "Named", **code())
-    table.connect_reader(reader.function, env_var="ORDERS")
-    table.connect_writer(writer.function)
-    table.connect(named.function, "dynamodb:PutItem", "dynamodb:GetItem")
+    table.connect_reader(reader, env_var="ORDERS")
+    table.connect_writer(writer)
+    table.connect(named, "dynamodb:PutItem", "dynamodb:GetItem")
     b.things["options.consumer"] = table.add_change_consumer(
         "OnChange", **code(), batch_size=500, starting_position=lambda_.StartingPosition.TRIM_HORIZON,
         retry_attempts=2, max_record_age=Duration.hours(1))
@@ -89,7 +89,7 @@ def built() -> Built:
         s, "Imported", table_arn=IMPORTED_TABLE_ARN, table_stream_arn=IMPORTED_STREAM_ARN)
     b.things["existing"] = table = EntityTable(s, "Items", table=imported)
     b.things["existing.reader"] = reader = PipelineFunction(s, "Reader", **code())
-    table.connect_reader(reader.function)
+    table.connect_reader(reader)
     b.things["existing.consumer"] = table.add_change_consumer("OnChange", **code())
 
     assembly = b.app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
@@ -290,7 +290,7 @@ def test_existing_table_excludes_new_table_props(stack):
     imported = dynamodb.TableV2.from_table_arn(stack, "I", IMPORTED_TABLE_ARN)
     with pytest.raises(PipelineValidationError) as error:
         EntityTable(stack, "T", table=imported, time_to_live_attribute="ttl", stream=dynamodb.StreamViewType.KEYS_ONLY)
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T: " + (
         "table and time_to_live_attribute, stream are mutually exclusive: pass an existing table or the "
         "props of a new one, not both")
 
@@ -299,13 +299,13 @@ def test_add_index_needs_own_table(stack):
     table = EntityTable(stack, "T", table=dynamodb.TableV2.from_table_arn(stack, "I", IMPORTED_TABLE_ARN))
     with pytest.raises(PipelineValidationError) as error:
         table.add_index("x", partition_key=dynamodb.Attribute(name="x", type=dynamodb.AttributeType.STRING))
-    assert str(error.value) == "add_index needs a table made by this EntityTable (given an existing table)"
+    assert str(error.value) == f"{stack.node.path}/T: " + "add_index needs a table made by this EntityTable (given an existing table)"
 
 
 def test_customer_key_needs_a_region(stack):
     with pytest.raises(PipelineValidationError) as error:
         EntityTable(stack, "T", encryption_key=kms.Key(stack, "K", enable_key_rotation=True))
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T: " + (
         "encryption_key needs a stack with an explicit region (env=Environment(region=...)): TableV2 renders "
         "a customer key per replica region and cannot in a region-agnostic stack")
 
@@ -313,7 +313,7 @@ def test_customer_key_needs_a_region(stack):
 def test_snapshot_removal_policy_is_rejected(stack):
     with pytest.raises(PipelineValidationError) as error:
         EntityTable(stack, "T", removal_policy=RemovalPolicy.SNAPSHOT)
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T: " + (
         "removal_policy must be RETAIN or DESTROY (given SNAPSHOT): an AWS::DynamoDB::GlobalTable cannot be "
         "snapshotted on deletion; point-in-time recovery and backups cover that need")
 
@@ -327,15 +327,15 @@ def test_grant_actions_validation(stack, actions, message):
     table = EntityTable(stack, "T")
     fn = PipelineFunction(stack, "F", **code())
     with pytest.raises(PipelineValidationError) as error:
-        table.grant_actions(fn.function, *actions)
-    assert str(error.value) == message
+        table.grant_actions(fn, *actions)
+    assert str(error.value) == f"{stack.node.path}/T: " + message
 
 
 def test_change_consumer_view_type_conflict(stack):
     table = EntityTable(stack, "T", stream=dynamodb.StreamViewType.KEYS_ONLY)
     with pytest.raises(PipelineValidationError) as error:
         table.add_change_consumer("C", stream_view_type=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, **code())
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T: " + (
         "stream_view_type NEW_AND_OLD_IMAGES conflicts with the table's stream (KEYS_ONLY): a table has one "
         "stream; configure its view type with the stream prop of EntityTable")
 
@@ -344,7 +344,7 @@ def test_change_consumer_on_existing_table_without_stream(stack):
     table = EntityTable(stack, "T", table=dynamodb.TableV2.from_table_arn(stack, "I", IMPORTED_TABLE_ARN))
     with pytest.raises(PipelineValidationError) as error:
         table.add_change_consumer("C", **code())
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T: " + (
         "the existing table has no known stream: import it with table_stream_arn "
         "(dynamodb.TableV2.from_table_attributes) to add a change consumer")
 
@@ -353,7 +353,7 @@ def test_change_consumer_source_retention_is_fixed(stack):
     table = EntityTable(stack, "T")
     with pytest.raises(PipelineValidationError) as error:
         table.add_change_consumer("C", source_retention=Duration.hours(48), **code())
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/T/C: " + (
         "source_retention cannot be set for a DynamoDB stream: DynamoDB Streams keep records for 24 hours")
 
 
@@ -361,9 +361,9 @@ def test_change_consumer_needs_a_stream(stack):
     table = EntityTable(stack, "T")
     with pytest.raises(PipelineValidationError) as error:
         TableChangeConsumer(stack, "C", table=table, **code())
-    assert str(error.value) == (
+    assert str(error.value) == f"{stack.node.path}/C: " + (
         "the table has no stream: add the consumer with EntityTable.add_change_consumer (it enables the "
-        "stream) or set the table's stream prop")
+        "stream), set the table's stream prop, or import the table with table_stream_arn")
 
 
 @pytest.mark.parametrize(("props", "message"), [
@@ -378,4 +378,4 @@ def test_change_consumer_validation(stack, props, message):
     table = EntityTable(stack, "T")
     with pytest.raises(PipelineValidationError) as error:
         table.add_change_consumer("C", **{**code(), **props})
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/T/C: " + message

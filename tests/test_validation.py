@@ -1,4 +1,5 @@
-"""One test per validation error: raised at construction, naming the prop, value and range."""
+"""One test per validation error: raised at construction, starting with the construct's path
+(issue 10, finding 9), naming the prop, value and range, and ending with the fix when there is one."""
 
 from __future__ import annotations
 
@@ -44,14 +45,22 @@ def consumer(stack: cdk.Stack, **props: Any) -> StreamConsumer:
     ({"max_record_age": Duration.days(8), "retention": Duration.days(30)},
      "max_record_age must be between 60 seconds (1 minutes) and 604800 seconds (168 hours) inclusive (given 691200 seconds (192 hours))"),
     ({"starting_position": lambda_.StartingPosition.AT_TIMESTAMP},
-     "starting_position AT_TIMESTAMP needs starting_position_timestamp"),
+     "starting_position AT_TIMESTAMP needs starting_position_timestamp: pass the Unix time (seconds) to start "
+     "reading from"),
+    ({"starting_position": lambda_.StartingPosition.AT_TIMESTAMP, "starting_position_timestamp": 1_700_000_000_000},
+     "starting_position_timestamp must be a Unix time in seconds; 1700000000000 looks like milliseconds: "
+     "pass 1.7e+09 (seconds)"),
+    ({"starting_position": lambda_.StartingPosition.AT_TIMESTAMP, "starting_position_timestamp": -5},
+     "starting_position_timestamp must be a Unix time in seconds between 0 and 32503680000 (year 3000) "
+     "(given -5)"),
     ({"starting_position_timestamp": 1_700_000_000},
      "starting_position_timestamp is only valid with starting_position AT_TIMESTAMP (given starting_position LATEST)"),
 ])
 def test_consumer_prop_out_of_range(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         consumer(stack, **props)
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/S/C: {message}"
+    assert error.value.path == f"{stack.node.path}/S/C" and error.value.reason == message
 
 
 def test_consumer_rejects_function_and_code(stack):
@@ -80,19 +89,23 @@ def test_consumer_rejects_two_destinations(stack):
      "retention must be between 86400 seconds (24 hours) and 31536000 seconds (8760 hours) inclusive (given 82800 seconds (23 hours))"),
     ({"retention": Duration.hours(8761)},
      "retention must be between 86400 seconds (24 hours) and 31536000 seconds (8760 hours) inclusive (given 31539600 seconds (8761 hours))"),
-    ({"retention_of_existing": Duration.hours(48)}, "retention_of_existing is only valid together with stream"),
+    ({"retention_of_existing": Duration.hours(48)},
+     "retention_of_existing is only valid together with stream: for a new stream, pass retention"),
 ])
 def test_stream_prop_out_of_range(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         EventStream(stack, "S", **props)
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/S: {message}"
 
 
 def test_stream_rejects_existing_and_new_props(stack):
     existing = kinesis.Stream.from_stream_arn(stack, "I", "arn:aws:kinesis:us-east-1:111122223333:stream/x")
-    with pytest.raises(PipelineValidationError,
-                       match="stream and shard_count, retention are mutually exclusive"):
+    with pytest.raises(PipelineValidationError) as error:
         EventStream(stack, "S", stream=existing, shard_count=2, retention=Duration.hours(48))
+    assert str(error.value) == (
+        f"{stack.node.path}/S: stream and shard_count, retention are mutually exclusive: pass an existing stream "
+        "or the props of a new one, not both; to tell consumers the existing stream's retention, pass "
+        "retention_of_existing")
 
 
 @pytest.mark.parametrize(("props", "message"), [
@@ -103,7 +116,22 @@ def test_stream_rejects_existing_and_new_props(stack):
 def test_function_prop_out_of_range(stack, props, message):
     with pytest.raises(PipelineValidationError) as error:
         PipelineFunction(stack, "F", **{**code(), **props})
-    assert str(error.value) == message
+    assert str(error.value) == f"{stack.node.path}/F: {message}"
+
+
+def test_method_errors_start_with_the_construct_path(stack):
+    stream = EventStream(stack, "S")
+    imported = lambda_.Function.from_function_arn(stack, "I", "arn:aws:lambda:us-east-1:111122223333:function:x")
+    with pytest.raises(PipelineValidationError) as error:
+        stream.connect_producer(imported)
+    assert str(error.value).startswith(f"{stack.node.path}/S: connect_producer needs a function whose environment")
+
+
+def test_a_nested_constructs_error_keeps_its_own_path(stack):
+    # the consumer's error is raised inside add_consumer of the stream: the consumer's path wins
+    with pytest.raises(PipelineValidationError) as error:
+        EventStream(stack, "S").add_consumer("C", **code(), batch_size=0)
+    assert error.value.path == f"{stack.node.path}/S/C"
 
 
 def test_tokens_are_left_to_cloudformation(stack):

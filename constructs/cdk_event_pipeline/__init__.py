@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "EventStream": ".stream",
     "PRODUCER_ACTIONS": ".stream",
+    "ProducerEncoding": ".stream",
     "StreamConsumer": ".consumer",
     "StreamConsumerBase": ".consumer",
     "KINESIS_READ_ACTIONS": ".consumer",
     "PipelineFunction": ".function",
+    "pipeline_layers": ".function",
     "powertools_layer_arn": ".function",
     "PipelineValidationError": "._validation",
+    "acknowledge": "._nag",
     "code_from_dir": "._assets",
     "bundled_code": "._assets",
     "ExactSqsDestination": "._destinations",
@@ -35,21 +38,61 @@ _EXPORTS: dict[str, str] = {
     "FIREHOSE_STREAM_READ_ACTIONS": ".archive",
     "PipelineMonitoring": ".monitoring",
     "CLOUDWATCH_KEY_ACTIONS": ".monitoring",
+    "ArchiveProps": "._props",
+    "ConsumerProps": "._props",
+    "DeadLetterQueueProps": "._props",
+    "FunctionProps": "._props",
+    "KinesisConsumerProps": "._props",
+    "StreamConsumerProps": "._props",
+    "WorkerProps": "._props",
+    "FunctionLike": "._interop",
+    "QueueLike": "._interop",
+    "StreamLike": "._interop",
+    "TableLike": "._interop",
 }
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from ._assets import bundled_code, code_from_dir
-    from ._destinations import ExactS3Destination, ExactSqsDestination
-    from ._validation import PipelineValidationError
-    from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, StreamConsumerBase
-    from .function import PipelineFunction, powertools_layer_arn
-    from .stream import PRODUCER_ACTIONS, EventStream
-    from .queue import QUEUE_SEND_ACTIONS, QUEUE_WORKER_ACTIONS, QueueWorker, WorkQueue
-    from .table import DYNAMODB_STREAM_READ_ACTIONS, READER_ACTIONS, WRITER_ACTIONS, EntityTable, TableChangeConsumer
-    from .archive import FIREHOSE_STREAM_READ_ACTIONS, StreamArchive
-    from .monitoring import CLOUDWATCH_KEY_ACTIONS, PipelineMonitoring
+if TYPE_CHECKING:  # the explicit ``X as X`` form re-exports each name for type checkers
+    from ._assets import bundled_code as bundled_code
+    from ._assets import code_from_dir as code_from_dir
+    from ._destinations import ExactS3Destination as ExactS3Destination
+    from ._destinations import ExactSqsDestination as ExactSqsDestination
+    from ._interop import FunctionLike as FunctionLike
+    from ._interop import QueueLike as QueueLike
+    from ._interop import StreamLike as StreamLike
+    from ._interop import TableLike as TableLike
+    from ._nag import acknowledge as acknowledge
+    from ._props import ArchiveProps as ArchiveProps
+    from ._props import ConsumerProps as ConsumerProps
+    from ._props import DeadLetterQueueProps as DeadLetterQueueProps
+    from ._props import FunctionProps as FunctionProps
+    from ._props import KinesisConsumerProps as KinesisConsumerProps
+    from ._props import StreamConsumerProps as StreamConsumerProps
+    from ._props import WorkerProps as WorkerProps
+    from ._validation import PipelineValidationError as PipelineValidationError
+    from .archive import FIREHOSE_STREAM_READ_ACTIONS as FIREHOSE_STREAM_READ_ACTIONS
+    from .archive import StreamArchive as StreamArchive
+    from .consumer import KINESIS_READ_ACTIONS as KINESIS_READ_ACTIONS
+    from .consumer import StreamConsumer as StreamConsumer
+    from .consumer import StreamConsumerBase as StreamConsumerBase
+    from .function import PipelineFunction as PipelineFunction
+    from .function import pipeline_layers as pipeline_layers
+    from .function import powertools_layer_arn as powertools_layer_arn
+    from .monitoring import CLOUDWATCH_KEY_ACTIONS as CLOUDWATCH_KEY_ACTIONS
+    from .monitoring import PipelineMonitoring as PipelineMonitoring
+    from .queue import QUEUE_SEND_ACTIONS as QUEUE_SEND_ACTIONS
+    from .queue import QUEUE_WORKER_ACTIONS as QUEUE_WORKER_ACTIONS
+    from .queue import QueueWorker as QueueWorker
+    from .queue import WorkQueue as WorkQueue
+    from .stream import PRODUCER_ACTIONS as PRODUCER_ACTIONS
+    from .stream import EventStream as EventStream
+    from .stream import ProducerEncoding as ProducerEncoding
+    from .table import DYNAMODB_STREAM_READ_ACTIONS as DYNAMODB_STREAM_READ_ACTIONS
+    from .table import READER_ACTIONS as READER_ACTIONS
+    from .table import WRITER_ACTIONS as WRITER_ACTIONS
+    from .table import EntityTable as EntityTable
+    from .table import TableChangeConsumer as TableChangeConsumer
 
 
 def __getattr__(name: str) -> Any:

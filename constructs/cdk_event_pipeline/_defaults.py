@@ -15,6 +15,14 @@ from aws_cdk import aws_logs as logs
 
 #: The newest Python runtime; the pinned Powertools layer is published for it.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: The Python runtimes the library's runtime layer is built for (``event_pipeline_runtime``
+#: needs Python 3.11+); aws-cdk-lib refuses a layer on a function of another runtime.
+RUNTIME_LAYER_RUNTIMES = (
+    lambda_.Runtime.PYTHON_3_11,
+    lambda_.Runtime.PYTHON_3_12,
+    lambda_.Runtime.PYTHON_3_13,
+    lambda_.Runtime.PYTHON_3_14,
+)
 #: Graviton: ~20% cheaper per GB-second than x86_64 for the same code; our code is pure Python.
 ARCHITECTURE = lambda_.Architecture.ARM_64
 #: AWS's default is 128 MB, which also gets the smallest CPU share: JSON decoding of a
@@ -43,6 +51,10 @@ SHARD_COUNT_MIN = 1
 SHARD_COUNT_MAX = 100_000  # bounded in practice by the account's shard quota
 #: Environment variable a producer reads the stream name from.
 STREAM_NAME_ENV = "STREAM_NAME"
+#: Environment variables the runtime producer reads its ``compress`` / ``aggregate`` defaults
+#: from ("true" or "false"), set by ``EventStream.connect_producer``.
+PRODUCER_COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
+PRODUCER_AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
 
 # --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
 

@@ -16,13 +16,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
+from ._interop import QueueLike, as_queue
+
 
 @jsii.implements(lambda_.IEventSourceDlq)
 class ExactSqsDestination:
-    """An SQS on-failure destination; :meth:`grant` adds exactly ``sqs:SendMessage``."""
+    """An SQS on-failure destination (an ``sqs.IQueue`` or a :class:`WorkQueue`); :meth:`grant`
+    adds exactly ``sqs:SendMessage``."""
 
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self.queue = queue
+    def __init__(self, queue: QueueLike) -> None:
+        self.queue: sqs.IQueue = as_queue(queue)
 
     def bind(self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)

@@ -19,5 +19,15 @@ ON_FAILURE_QUEUE_HAS_NO_DLQ = (
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one finding (``Pack::Rule[...]``) on ``scope`` and its children only."""
+    """Acknowledge one rule-pack finding on ``scope`` and its children only.
+
+    Public (``from cdk_event_pipeline import acknowledge``) for subclasses and apps that build on
+    the library: the finding stays in ``validation-report.json`` as acknowledged, with its reason.
+
+    Args:
+        scope: The construct the finding is on (never the stack or the app).
+        rule_id: The finding's id with its pack prefix, as the console prints it:
+            ``"AwsSolutions::AwsSolutions-IAM5[Resource::<Bucket.Arn>/*]"``.
+        reason: Why the finding is acceptable here.
+    """
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))

@@ -7,13 +7,66 @@ jsii round trip; only an out-of-range value is asked whether it is a token befor
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 from aws_cdk import Duration, Token
+from constructs import IConstruct
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class PipelineValidationError(ValueError):
-    """A construct prop is out of range or conflicts with another prop."""
+    """A construct prop is out of range or conflicts with another prop.
+
+    Args:
+        message: What is wrong, naming the prop, the value and the allowed range, and ending
+            with the fix when there is one.
+        path: Construct path of the construct that raised it; the message then starts with
+            ``<path>: ``. Default: - none.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.reason = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+@contextmanager
+def errors_at(path: str) -> Iterator[None]:
+    """Give every :class:`PipelineValidationError` raised inside without a path this one."""
+    try:
+        yield
+    except PipelineValidationError as error:
+        if error.path is None:
+            raise PipelineValidationError(error.reason, path=path) from None
+        raise
+
+
+def init_reports_path(init: F) -> F:
+    """Decorate a construct's ``__init__(self, scope, id, ...)``: its validation errors start with
+    the construct's path (``Stack/Events/Audit: batch_size must be ...``), known before the
+    construct exists."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, scope: IConstruct, id: str, *args: Any, **kwargs: Any) -> Any:
+        with errors_at(child_path(scope, id)):
+            return init(self, scope, id, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def method_reports_path(method: F) -> F:
+    """Decorate a construct's method: its validation errors start with the construct's path."""
+
+    @functools.wraps(method)
+    def wrapper(self: IConstruct, *args: Any, **kwargs: Any) -> Any:
+        with errors_at(self.node.path):
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def _is_token(value: Any) -> bool:
@@ -83,6 +136,12 @@ def require(condition: bool, message: str) -> None:
     """Raise a PipelineValidationError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise PipelineValidationError(message)
+
+
+def child_path(scope: IConstruct, id: str) -> str:
+    """The construct path a child ``id`` of ``scope`` gets (before the child exists)."""
+    parent = scope.node.path
+    return f"{parent}/{id}" if parent else id
 
 
 def _fmt(value: float) -> str:

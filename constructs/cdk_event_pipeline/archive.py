@@ -35,8 +35,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from . import _defaults as d
+from ._interop import StreamLike, as_stream
 from ._nag import acknowledge
-from ._validation import PipelineValidationError, check_duration, check_range, require, seconds_of
+from ._validation import PipelineValidationError, check_duration, check_range, init_reports_path, require, seconds_of
 
 #: What Firehose needs to read a Kinesis data stream source.
 FIREHOSE_STREAM_READ_ACTIONS = (
@@ -76,7 +77,8 @@ class StreamArchive(Construct):
     Args:
         scope: Parent construct.
         id: Construct id.
-        stream: The Kinesis data stream to archive.
+        stream: The Kinesis data stream to archive (an :class:`EventStream` or any
+            ``kinesis.IStream``).
         bucket: Your bucket instead of a new one (its own lifecycle, logging and retention
             apply; ``transition_after``, ``glacier_after``, ``access_logs_bucket`` and
             ``removal_policy`` must not be given). Default: - a new bucket (see module doc).
@@ -103,12 +105,13 @@ class StreamArchive(Construct):
             Default: RemovalPolicy.RETAIN (the archive is data).
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stream: kinesis.IStream,
+        stream: StreamLike,
         bucket: s3.IBucket | None = None,
         prefix: str | None = None,
         error_prefix: str | None = None,
@@ -123,7 +126,7 @@ class StreamArchive(Construct):
         removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.stream = stream
+        self.stream: kinesis.IStream = as_stream(stream)
         self.prefix = prefix if prefix is not None else d.ARCHIVE_PREFIX
         self.error_prefix = error_prefix if error_prefix is not None else d.ARCHIVE_ERROR_PREFIX
         self.buffering_interval = buffering_interval if buffering_interval is not None else d.ARCHIVE_BUFFERING_INTERVAL
@@ -131,7 +134,7 @@ class StreamArchive(Construct):
             buffering_size if buffering_size is not None else Size.mebibytes(d.ARCHIVE_BUFFERING_SIZE_MIB)
         )
         self.compression = compression if compression is not None else firehose.Compression.GZIP
-        self.encryption_key = encryption_key if encryption_key is not None else stream.encryption_key
+        self.encryption_key = encryption_key if encryption_key is not None else self.stream.encryption_key
 
         # --- validation: every prop, before any resource exists -------------------------
         if bucket is not None:
@@ -289,7 +292,7 @@ def _flatten_reference(node: Any) -> str:
     if isinstance(node, dict):
         if "Fn::Join" in node:
             delimiter, items = node["Fn::Join"]
-            return delimiter.join(_flatten_reference(item) for item in items)
+            return str(delimiter).join(_flatten_reference(item) for item in items)
         if "Fn::Sub" in node:
             return _flatten_reference(node["Fn::Sub"])
         if "Fn::GetAtt" in node:

@@ -13,10 +13,12 @@ is dropped without a record of it in the destination.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy
+import jsii
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -30,10 +32,23 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._destinations import ExactS3Destination, ExactSqsDestination
+from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
-from ._validation import PipelineValidationError, check_duration, check_exclusive, check_range, require, seconds_of
+from ._props import DeadLetterQueueProps, KinesisConsumerProps
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_exclusive,
+    check_range,
+    child_path,
+    init_reports_path,
+    seconds_of,
+)
 from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
 from .monitoring import PipelineMonitoring
+
+if TYPE_CHECKING:
+    from .stream import EventStream
 
 #: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
 #: "Process Amazon Kinesis Data Streams records with Lambda": execution role permissions).
@@ -52,8 +67,72 @@ IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
 
 
+def data_filter_patterns(filters: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The filter patterns (JSON text) that test a record's ``data``: at the top level, or in a
+    top-level ``$or`` branch (that branch can then never match a non-JSON record).
+
+    Lambda applies a filter on ``data`` only to records whose data is JSON; any other record
+    (gzip-compressed, KPL-aggregated, binary) fails that filter and is dropped without an
+    invocation (AWS Lambda developer guide, "Control which events Lambda sends to your
+    function": filtering Kinesis and DynamoDB events, "properly formatted JSON").
+    """
+    found: list[str] = []
+    for criterion in filters or []:
+        pattern = criterion.get("pattern") if isinstance(criterion, Mapping) else None
+        if not isinstance(pattern, str) or ("${Token[" in pattern and Token.is_unresolved(pattern)):
+            continue
+        try:
+            parsed = json.loads(pattern)
+        except ValueError:
+            continue
+        if _tests_data(parsed):
+            found.append(pattern)
+    return found
+
+
+def _tests_data(pattern: Any) -> bool:
+    if not isinstance(pattern, dict):
+        return False
+    if "data" in pattern:
+        return True
+    branches = pattern.get("$or")
+    return isinstance(branches, list) and any(_tests_data(branch) for branch in branches)
+
+
+def _known_retention(stream: Any, event_stream: EventStream | None) -> Duration | None:
+    """An EventStream's retention, or a ``kinesis.Stream``'s own ``RetentionPeriodHours``
+    (its 24-hour default when unset); ``None`` for an imported stream."""
+    if event_stream is not None:
+        return event_stream.retention
+    cfn = stream.node.default_child if isinstance(stream, kinesis.Stream) else None
+    if isinstance(cfn, kinesis.CfnStream):
+        hours = cfn.retention_period_hours
+        if hours is None:
+            return d.STREAM_RETENTION
+        if isinstance(hours, (int, float)) and not Token.is_unresolved(hours):
+            return Duration.hours(hours)
+    return None
+
+
+def event_stream_of(stream: Any) -> EventStream | None:
+    """The :class:`~cdk_event_pipeline.EventStream` behind ``stream``: itself, or the
+    EventStream whose ``stream`` it is; ``None`` for any other stream."""
+    from .stream import EventStream
+
+    if isinstance(stream, EventStream):
+        return stream
+    scope = stream.node.scope if hasattr(stream, "node") else None
+    if isinstance(scope, EventStream) and scope.stream is stream:
+        return scope
+    return None
+
+
+@jsii.implements(iam.IGrantable)
 class StreamConsumerBase(Construct):
     """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
+
+    A consumer is an ``iam.IGrantable`` standing for its function: ``bucket.grant_read(consumer)``
+    grants the consumer's function.
 
     Subclasses implement :meth:`_event_source_arn` and :meth:`grant_source_read`, and may
     override the ``build_*`` methods to change one decision (how the function is built, what
@@ -62,8 +141,10 @@ class StreamConsumerBase(Construct):
     Args:
         scope: Parent construct.
         id: Construct id.
-        function: An existing function to attach instead of building one. Mutually exclusive
-            with ``code``/``handler``. Default: - a new :class:`PipelineFunction`.
+        function: An existing function to attach instead of building one (any
+            ``lambda_.IFunction``, e.g. a :class:`PipelineFunction`, or another consumer's or
+            worker's function). Mutually exclusive with ``code``/``handler``.
+            Default: - a new :class:`PipelineFunction`.
         code: Code of the new function. Required unless ``function`` is given.
         handler: ``module.function`` of the new function. Required unless ``function`` is given.
         environment: Extra environment variables of the new function. Default: - none.
@@ -86,8 +167,9 @@ class StreamConsumerBase(Construct):
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
             Default: - every record.
         enabled: Whether the mapping polls. Default: True.
-        dead_letter_queue: Your own SQS queue as the on-failure destination (gets metadata of
-            the failed batch: shard, sequence range). Mutually exclusive with ``failure_bucket``.
+        dead_letter_queue: Your own SQS queue (an ``sqs.IQueue`` or a :class:`WorkQueue`) as the
+            on-failure destination (gets metadata of the failed batch: shard, sequence range).
+            Mutually exclusive with ``failure_bucket``.
             Default: - an encrypted, TLS-only queue with 14-day retention, made for this consumer.
         failure_bucket: An S3 bucket as the on-failure destination: keeps the whole failed
             records (not just metadata). Default: - the dead-letter queue above.
@@ -95,7 +177,8 @@ class StreamConsumerBase(Construct):
             Default: 24 hours (the minimum of both Kinesis and DynamoDB Streams).
         idempotency: Apply each record at most once per key (Kinesis and DynamoDB Streams are
             at-least-once). ``True`` creates a DynamoDB table for this consumer (partition key
-            ``id``, TTL ``expiration``); or pass your own table with that schema. The function
+            ``id``, TTL ``expiration``); or pass your own table with that schema (a
+            ``dynamodb.ITable`` or an :class:`EntityTable`). The function
             gets ``IDEMPOTENCY_TABLE_NAME`` and exactly GetItem/PutItem/UpdateItem/DeleteItem
             on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
         alarms: Make this consumer's alarms (see :meth:`build_alarms`) through the stack's
@@ -110,12 +193,13 @@ class StreamConsumerBase(Construct):
         lambda_.StartingPosition.TRIM_HORIZON,
     )
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        function: lambda_.IFunction | None = None,
+        function: FunctionLike | None = None,
         code: lambda_.Code | None = None,
         handler: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -135,10 +219,10 @@ class StreamConsumerBase(Construct):
         tumbling_window: Duration | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool | None = None,
-        dead_letter_queue: sqs.IQueue | None = None,
+        dead_letter_queue: QueueLike | None = None,
         failure_bucket: s3.IBucket | None = None,
         source_retention: Duration | None = None,
-        idempotency: bool | dynamodb.ITable | None = None,
+        idempotency: bool | TableLike | None = None,
         alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
@@ -146,7 +230,8 @@ class StreamConsumerBase(Construct):
         retention_s = seconds_of(self.source_retention)
 
         # --- validation: every prop, before any resource exists -------------------------
-        require_function_or_code(function, code, handler)
+        given_function = as_function(function) if function is not None else None
+        require_function_or_code(given_function, code, handler)
         check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
         check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
@@ -180,18 +265,17 @@ class StreamConsumerBase(Construct):
         self.starting_position = position
 
         # --- the function -------------------------------------------------------------
+        def build() -> PipelineFunction:
+            assert code is not None and handler is not None  # require_function_or_code checked it
+            return self.build_function(
+                code=code, handler=handler, environment=environment, memory_size=memory_size,
+                timeout=timeout, log_retention=log_retention, tracing=tracing,
+            )
+
         self.function, self.role, self.log_group = resolve_function(
             self,
-            function,
-            lambda: self.build_function(
-                code=code,  # type: ignore[arg-type]
-                handler=handler,  # type: ignore[arg-type]
-                environment=environment,
-                memory_size=memory_size,
-                timeout=timeout,
-                log_retention=log_retention,
-                tracing=tracing,
-            ),
+            given_function,
+            build,
             grants_hint="the read and on-failure permissions yourself (see StreamConsumer.grant_source_read)",
         )
 
@@ -204,7 +288,7 @@ class StreamConsumerBase(Construct):
                     "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
                 )
             self.idempotency_table = (
-                self.build_idempotency_table() if idempotency is True else idempotency  # type: ignore[assignment]
+                self.build_idempotency_table() if idempotency is True else as_table(idempotency)
             )
             self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
             self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
@@ -215,7 +299,9 @@ class StreamConsumerBase(Construct):
         if failure_bucket is not None:
             self.on_failure: ExactSqsDestination | ExactS3Destination = ExactS3Destination(failure_bucket)
         else:
-            self.dead_letter_queue = dead_letter_queue if dead_letter_queue is not None else self.build_dead_letter_queue()
+            self.dead_letter_queue = (
+                as_queue(dead_letter_queue) if dead_letter_queue is not None else self.build_dead_letter_queue()
+            )
             self.on_failure = ExactSqsDestination(self.dead_letter_queue)
             if retention_s is not None and retention_s > d.DLQ_RETENTION_MAX_SECONDS:
                 Annotations.of(self).add_warning_v2(
@@ -237,6 +323,11 @@ class StreamConsumerBase(Construct):
         )
         self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The principal of the consumer's function (a consumer is an ``iam.IGrantable``)."""
+        return self.function.grant_principal
+
     # --- extension points ---------------------------------------------------------------
 
     def build_function(
@@ -256,15 +347,19 @@ class StreamConsumerBase(Construct):
             timeout=timeout, log_retention=log_retention, tracing=tracing,
         )
 
-    def build_dead_letter_queue(self) -> sqs.IQueue:
-        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention."""
-        queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=d.DLQ_RETENTION,
-        )
+    def build_dead_letter_queue(self, **overrides: Unpack[DeadLetterQueueProps]) -> sqs.IQueue:
+        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention.
+
+        Override to change it; change one setting without touching the L1 by calling
+        ``super().build_dead_letter_queue(visibility_timeout=Duration.minutes(5))`` (any of
+        :class:`DeadLetterQueueProps`; the rest keep these defaults).
+        """
+        props: DeadLetterQueueProps = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "retention_period": d.DLQ_RETENTION,
+            **overrides,
+        }
+        queue = sqs.Queue(self, "DeadLetterQueue", enforce_ssl=True, **props)
         acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
         return queue
 
@@ -343,8 +438,8 @@ class StreamConsumerBase(Construct):
         All on 5-minute periods, one period to alarm.
         """
         name = PipelineMonitoring.role_path(self)
-        count = {"threshold": d.ALARM_COUNT_THRESHOLD}
         age_s = seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        monitoring.claim_errors_alarm(self.function)
         made = {
             "IteratorAge": monitoring.add_alarm(
                 self, "IteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
@@ -354,29 +449,29 @@ class StreamConsumerBase(Construct):
                 "batch size and parallelization factor.",
             ),
             "Errors": monitoring.add_alarm(
-                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), **count,
+                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"The function of {name} failed (exception, timeout or out of memory): "
                 "the batch is bisected and retried.",
             ),
             "Throttles": monitoring.add_alarm(
-                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), **count,
+                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Invocations of {name} were throttled: raise its reserved or the account's concurrency.",
             ),
         }
         dlq_depth = self.metric_dlq_depth_max(d.ALARM_PERIOD)
         if dlq_depth is not None:
             made["DlqDepth"] = monitoring.add_alarm(
-                self, "DlqDepth", dlq_depth, **count,
+                self, "DlqDepth", dlq_depth, threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Failed batches of {name} wait in its dead-letter queue: fix the cause and "
                 "run `event-pipeline redrive` before the records expire from the stream.",
             )
         made["DroppedEvents"] = monitoring.add_alarm(
-            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), **count,
+            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
             description=f"{name} dropped records that also failed to reach its on-failure destination: "
             "they are lost unless replayed from the stream.",
         )
         made["OnFailureDelivered"] = monitoring.add_alarm(
-            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), **count,
+            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
             description=f"{name} gave up on records and sent them to its on-failure destination: "
             "fix the cause and redrive them.",
         )
@@ -465,14 +560,38 @@ class StreamConsumerBase(Construct):
             )
         is_timestamp = position.name == "AT_TIMESTAMP"
         if is_timestamp and timestamp is None:
-            raise PipelineValidationError("starting_position AT_TIMESTAMP needs starting_position_timestamp")
+            raise PipelineValidationError(
+                "starting_position AT_TIMESTAMP needs starting_position_timestamp: pass the Unix time "
+                "(seconds) to start reading from"
+            )
         if timestamp is not None and not is_timestamp:
             raise PipelineValidationError(
                 f"starting_position_timestamp is only valid with starting_position AT_TIMESTAMP "
                 f"(given starting_position {position.name})"
             )
         if timestamp is not None:
-            check_range("starting_position_timestamp", timestamp, 0, 32503680000, unit="(Unix seconds)")
+            _check_unix_seconds("starting_position_timestamp", timestamp)
+
+
+#: 3000-01-01T00:00:00Z: a later "Unix seconds" value is a mistake (often milliseconds).
+_LATEST_UNIX_SECONDS = 32_503_680_000
+
+
+def _check_unix_seconds(prop: str, value: float) -> None:
+    """A Unix time in seconds (token-aware); a millisecond value is named as such."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PipelineValidationError(f"{prop} must be a Unix time in seconds (given {value!r})")
+    if 0 <= value <= _LATEST_UNIX_SECONDS or Token.is_unresolved(value):
+        return
+    if 0 <= value / 1000 <= _LATEST_UNIX_SECONDS:
+        raise PipelineValidationError(
+            f"{prop} must be a Unix time in seconds; {value:.0f} looks like milliseconds: "
+            f"pass {value / 1000:g} (seconds)"
+        )
+    raise PipelineValidationError(
+        f"{prop} must be a Unix time in seconds between 0 and {_LATEST_UNIX_SECONDS} (year 3000) "
+        f"(given {value:g})"
+    )
 
 
 class StreamConsumer(StreamConsumerBase):
@@ -482,12 +601,15 @@ class StreamConsumer(StreamConsumerBase):
     checkpoint. See :class:`StreamConsumerBase` for the shared props.
 
     Args:
-        stream: The stream to read.
+        stream: The stream to read: an :class:`EventStream` (its retention and producers are
+            known: ``max_record_age`` defaults to half the retention, as with
+            :meth:`EventStream.add_consumer`) or any ``kinesis.IStream``.
         enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
             through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
             gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
-        **kwargs: See :class:`StreamConsumerBase`; ``starting_position`` may also be
-            AT_TIMESTAMP with ``starting_position_timestamp`` (Unix seconds).
+        **props: See :class:`StreamConsumerBase` (typed as :class:`KinesisConsumerProps`);
+            ``starting_position`` may also be AT_TIMESTAMP with ``starting_position_timestamp``
+            (Unix seconds).
 
     Example::
 
@@ -502,22 +624,35 @@ class StreamConsumer(StreamConsumerBase):
         lambda_.StartingPosition.AT_TIMESTAMP,
     )
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stream: kinesis.IStream,
+        stream: StreamLike,
         enhanced_fan_out: bool = False,
-        **kwargs: Any,
+        **props: Unpack[KinesisConsumerProps],
     ) -> None:
-        self.stream = stream
-        self.encryption_key: kms.IKey | None = stream.encryption_key
+        self.stream: kinesis.IStream = as_stream(stream)
+        self.encryption_key: kms.IKey | None = self.stream.encryption_key
         self.enhanced_fan_out = enhanced_fan_out
         self.fan_out_consumer: kinesis.StreamConsumer | None = None
+        #: The EventStream read (when the stream is one's): it knows its producers' encodings.
+        self.event_stream = event_stream_of(stream)
+        #: The filter patterns on the record ``data`` (JSON text): they only match JSON records.
+        self.data_filters = data_filter_patterns(props.get("filters"))
+        if props.get("source_retention") is None:
+            props["source_retention"] = _known_retention(stream, self.event_stream)
+        if self.event_stream is not None:
+            # Before any resource exists: a data filter and a compressing/aggregating producer
+            # on the same stream mean records that are silently filtered out.
+            self.event_stream.check_consumer_filters(child_path(scope, id), self.data_filters)
         # The fan-out consumer must exist before the base class grants and maps; it is made in
         # _event_source_arn / grant_source_read on first use, under this construct.
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, **props)
+        if self.event_stream is not None:
+            self.event_stream.consumers.append(self)
 
     def _fan_out(self) -> kinesis.StreamConsumer:
         if self.fan_out_consumer is None:

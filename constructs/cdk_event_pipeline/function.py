@@ -1,6 +1,7 @@
-"""The shared function factory: every Lambda function the library builds comes from here.
+"""The shared function factory: every Lambda function the library builds is a :class:`PipelineFunction`.
 
-A :class:`PipelineFunction` is a Python function on arm64 with
+A :class:`PipelineFunction` *is* a ``lambda_.Function`` (so an ``IFunction`` and an
+``IGrantable`` wherever aws-cdk-lib takes one): a Python function on arm64 with
 
 * its own IAM role with **no managed policy**: ``AWSLambdaBasicExecutionRole`` would grant
   ``logs:CreateLogGroup`` / ``PutLogEvents`` on ``*``; instead the role may write only to
@@ -12,25 +13,38 @@ A :class:`PipelineFunction` is a Python function on arm64 with
 * ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE`` set;
 * X-Ray tracing off unless asked for (``tracing=True``): X-Ray's ``PutTraceSegments`` accepts
   no resource but ``*``, the only wildcard this library ever emits.
+
+``lambda_.Function`` takes its role when it is constructed (without one it makes a role with
+the managed policy), and a construct cannot have children before it exists: the role and the log
+group are therefore siblings of the function, ``<id>Role`` and ``<id>LogGroup`` in the same scope.
+
+Any other function can get the two layers with :func:`pipeline_layers` or
+:meth:`PipelineFunction.add_pipeline_layers`.
 """
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Unpack, cast
 
-from aws_cdk import Annotations, Aws, Duration, Stack
+import jsii
+from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import _defaults as d
 from ._assets import bundled_code
-from ._validation import PipelineValidationError, check_range, require, seconds_of
+from ._props import FunctionProps
+from ._validation import PipelineValidationError, check_range, child_path, init_reports_path, require, seconds_of
 
 RUNTIME_LAYER_ID = "EventPipelineRuntimeLayer"
 POWERTOOLS_LAYER_ID = "PowertoolsLayer"
+#: Marks a Powertools layer ARN (AWS's layer names contain it).
+_POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3"
 
 
 def powertools_layer_arn(
@@ -44,12 +58,34 @@ def powertools_layer_arn(
     arch = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
     return (
         f"arn:aws:lambda:{Aws.REGION}:{d.POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{d.POWERTOOLS_LAYER_VERSION}"
+        f"{_POWERTOOLS_LAYER_NAME}-{python}-{arch}:{d.POWERTOOLS_LAYER_VERSION}"
     )
 
 
-def shared_layers(scope: Construct) -> list[lambda_.ILayerVersion]:
-    """The Powertools layer and the runtime layer, created once per stack."""
+def pipeline_layers(
+    scope: IConstruct,
+    *,
+    runtime: lambda_.Runtime | None = None,
+    architecture: lambda_.Architecture | None = None,
+) -> list[lambda_.ILayerVersion]:
+    """The Powertools layer and the library's runtime layer, each created once per stack.
+
+    Pass them to any function (``layers=pipeline_layers(self)``) or use
+    :meth:`PipelineFunction.add_pipeline_layers`.
+
+    Args:
+        scope: Any construct of the stack.
+        runtime: The function's runtime (Python 3.11-3.14). Default: Python 3.14.
+        architecture: The function's architecture. Default: ARM_64.
+    """
+    runtime = runtime if runtime is not None else d.RUNTIME
+    architecture = architecture if architecture is not None else d.ARCHITECTURE
+    supported = [r.name for r in d.RUNTIME_LAYER_RUNTIMES]
+    if runtime.name not in supported:
+        raise PipelineValidationError(
+            f"runtime must be one of {', '.join(supported)} for the pipeline layers (given {runtime.name})",
+            path=scope.node.path or None,
+        )
     stack = Stack.of(scope)
     runtime_layer = stack.node.try_find_child(RUNTIME_LAYER_ID)
     if runtime_layer is None:
@@ -57,20 +93,43 @@ def shared_layers(scope: Construct) -> list[lambda_.ILayerVersion]:
             stack,
             RUNTIME_LAYER_ID,
             code=bundled_code("runtime"),
-            compatible_runtimes=[d.RUNTIME],
+            compatible_runtimes=list(d.RUNTIME_LAYER_RUNTIMES),
             compatible_architectures=[lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64],
             description="cdk-event-pipeline runtime: producer, consumer entry point, idempotency",
         )
-    powertools = stack.node.try_find_child(POWERTOOLS_LAYER_ID)
+    default = runtime.name == d.RUNTIME.name and architecture.name == d.ARCHITECTURE.name
+    # The stack's default layer keeps its id; others are named for their runtime/architecture.
+    powertools_id = POWERTOOLS_LAYER_ID if default else (
+        POWERTOOLS_LAYER_ID + runtime.name.replace(".", "").capitalize()
+        + architecture.name.replace("_", "").capitalize())
+    powertools = stack.node.try_find_child(powertools_id)
     if powertools is None:
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            stack, POWERTOOLS_LAYER_ID, powertools_layer_arn()
+            stack, powertools_id, powertools_layer_arn(runtime, architecture)
         )
-    return [powertools, runtime_layer]  # type: ignore[list-item]
+    return [cast(lambda_.ILayerVersion, powertools), cast(lambda_.ILayerVersion, runtime_layer)]
 
 
-class PipelineFunction(Construct):
+def has_pipeline_layers(function: lambda_.Function) -> bool:
+    """Whether ``function`` has a Powertools layer and the stack's runtime layer (read from its
+    template properties, so layers added any way count)."""
+    stack = Stack.of(function)
+    runtime_layer = stack.node.try_find_child(RUNTIME_LAYER_ID)
+    cfn = function.node.default_child
+    if not isinstance(runtime_layer, lambda_.LayerVersion) or not isinstance(cfn, lambda_.CfnFunction):
+        return False
+    layers = json.dumps(stack.resolve(cfn.layers))
+    return json.dumps(stack.resolve(runtime_layer.layer_version_arn)) in layers and _POWERTOOLS_LAYER_NAME in layers
+
+
+class PipelineFunction(lambda_.Function):
     """A least-privilege Python Lambda function with the library's defaults.
+
+    It is a ``lambda_.Function``: pass it wherever aws-cdk-lib takes an ``IFunction`` or an
+    ``IGrantable`` (``bucket.grant_read(fn)``, ``stream.connect_producer(fn)``).
+
+    The execution role and the log group are made next to the function, as ``<id>Role`` and
+    ``<id>LogGroup`` in ``scope`` (a ``lambda_.Function`` needs its role when it is created).
 
     Args:
         scope: Parent construct.
@@ -89,6 +148,7 @@ class PipelineFunction(Construct):
         description: Default: - none.
     """
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -107,7 +167,7 @@ class PipelineFunction(Construct):
         layers: Sequence[lambda_.ILayerVersion] | None = None,
         description: str | None = None,
     ) -> None:
-        super().__init__(scope, id)
+        path = child_path(scope, id)
         check_range("memory_size", memory_size, 128, 10240, unit="MB")
         timeout_s = seconds_of(timeout)
         require(timeout_s is None or 1 <= timeout_s <= 900,
@@ -115,19 +175,19 @@ class PipelineFunction(Construct):
         require(bool(handler) and "." in handler,
                 f"handler must be 'module.function' (given {handler!r})")
 
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
+        log_group = logs.LogGroup(
+            scope,
+            f"{id}LogGroup",
             retention=log_retention if log_retention is not None else d.LOG_RETENTION,
         )
-        self.role = iam.Role(
-            self,
-            "Role",
+        role = iam.Role(
+            scope,
+            f"{id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {self.node.path}",
+            description=f"Execution role of {path}",
         )
         # Only the function's own log group; no AWSLambdaBasicExecutionRole, no /aws/lambda/*.
-        self.log_group.grant(self.role, "logs:CreateLogStream", "logs:PutLogEvents")
+        log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
 
         env = {
             "POWERTOOLS_SERVICE_NAME": service_name if service_name is not None else id,
@@ -139,23 +199,48 @@ class PipelineFunction(Construct):
             env["POWERTOOLS_TRACE_DISABLED"] = "true"
         env.update(environment or {})
 
-        self.function = lambda_.Function(
-            self,
-            "Function",
+        super().__init__(
+            scope,
+            id,
             runtime=d.RUNTIME,
             architecture=d.ARCHITECTURE,
             code=code,
             handler=handler,
-            role=self.role,
-            log_group=self.log_group,
+            role=role,
+            log_group=log_group,
             memory_size=memory_size if memory_size is not None else d.MEMORY_SIZE_MB,
             timeout=timeout if timeout is not None else d.TIMEOUT,
             environment=env,
-            layers=[*shared_layers(self), *(layers or [])],
+            layers=[*pipeline_layers(scope), *(layers or [])],
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             reserved_concurrent_executions=reserved_concurrent_executions,
             description=description,
         )
+        #: The execution role (also ``role``, typed ``IRole | None`` by aws-cdk-lib).
+        self.execution_role: iam.Role = role
+        #: The function's log group (also ``log_group``, typed ``ILogGroup`` by aws-cdk-lib).
+        self.function_log_group: logs.LogGroup = log_group
+
+    @property
+    def function(self) -> PipelineFunction:
+        """Deprecated: the PipelineFunction *is* the function; use it directly.
+
+        Kept so code written for 0.1 (``fn.function.add_environment(...)``) still works.
+        """
+        warnings.warn(
+            "PipelineFunction.function is deprecated: a PipelineFunction is a lambda_.Function, use it directly",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self
+
+    @staticmethod
+    def add_pipeline_layers(function: lambda_.Function) -> None:
+        """Add the Powertools layer and the library's runtime layer to any function of the app
+        (for its runtime and architecture); does nothing when it already has both."""
+        if has_pipeline_layers(function):
+            return
+        function.add_layers(*pipeline_layers(function, runtime=function.runtime, architecture=function.architecture))
 
 
 def require_function_or_code(
@@ -169,10 +254,10 @@ def require_function_or_code(
             "or the code and handler of a new one, not both"
         )
     require(function is not None or (code is not None and handler is not None),
-            "code and handler are required when no existing function is given")
+            "code and handler are required when no existing function is given: pass both, or function=")
 
 
-def build_handler_function(owner: Construct, **props: Any) -> PipelineFunction:
+def build_handler_function(owner: Construct, **props: Unpack[FunctionProps]) -> PipelineFunction:
     """The default ``build_function`` of a construct that owns one function: a
     :class:`PipelineFunction` with id ``Handler``, named for Powertools after the owner."""
     return PipelineFunction(owner, "Handler", service_name=owner.node.id, **props)
@@ -194,6 +279,29 @@ def resolve_function(
                 "cdk-event-pipeline:ImportedFunctionWithoutRole",
                 f"The given function has no known role: grant it {grants_hint}.",
             )
-        return function, function.role, None
+        if isinstance(function, lambda_.Function):
+            Aspects.of(owner).add(_PipelineLayersCheck(owner, function))
+        log_group = function.function_log_group if isinstance(function, PipelineFunction) else None
+        return function, function.role, log_group
     built = build()
-    return built.function, built.role, built.log_group
+    return built, built.role, built.function_log_group
+
+
+@jsii.implements(IAspect)
+class _PipelineLayersCheck:
+    """At synth, warn when a consumer's or worker's own function lacks the pipeline layers."""
+
+    def __init__(self, owner: Construct, function: lambda_.Function) -> None:
+        self.owner_path = owner.node.path
+        self.function = function
+
+    def visit(self, node: IConstruct) -> None:
+        if node.node.path != self.owner_path or has_pipeline_layers(self.function):
+            return
+        Annotations.of(node).add_warning_v2(
+            "cdk-event-pipeline:FunctionWithoutPipelineLayers",
+            f"The given function {self.function.node.path} lacks the Powertools and cdk-event-pipeline "
+            "runtime layers its handler may import: add them with "
+            "PipelineFunction.add_pipeline_layers(fn) or layers=pipeline_layers(scope), or acknowledge "
+            "this warning if the handler needs neither.",
+        )

@@ -28,6 +28,7 @@ off for the whole stack (``enabled=False``) or drop the dashboard (``dashboard=F
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -38,16 +39,31 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from . import _defaults as d
-from ._validation import PipelineValidationError, check_exclusive, seconds_of
+from ._validation import PipelineValidationError, check_exclusive, init_reports_path, seconds_of
 
 #: What CloudWatch must be allowed to do with the topic's key to publish alarm notifications.
 CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+CLOUDWATCH_KEY_STATEMENT_SID = "AllowCloudWatchAlarmsToUseTheKey"
+
+
+def cloudwatch_key_statement() -> dict[str, Any]:
+    """The key-policy statement letting CloudWatch alarms publish to a topic encrypted with the key
+    (Amazon SNS developer guide, "Enable compatibility between event sources from AWS services
+    and encrypted topics")."""
+    return {
+        "Sid": CLOUDWATCH_KEY_STATEMENT_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+        "Action": list(CLOUDWATCH_KEY_ACTIONS),
+        "Resource": "*",
+    }
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -62,6 +78,9 @@ class PipelineMonitoring(Construct):
         scope: The stack.
         id: Always ``PipelineMonitoring``.
         topic: Your own SNS topic as the alarm action. Mutually exclusive with ``master_key``.
+            When it is encrypted with a customer-managed key of this app, the key policy gets the
+            statement letting CloudWatch use it (as for the topic made here); with an imported
+            key a synth-time warning shows the statement to add to its key policy.
             Default: - a topic made here, encrypted with a customer-managed key.
         master_key: A customer-managed KMS key for the topic made here. Its key policy gets a
             statement letting CloudWatch use it (an imported key cannot be changed: a warning
@@ -78,6 +97,7 @@ class PipelineMonitoring(Construct):
 
     CONSTRUCT_ID = "PipelineMonitoring"
 
+    @init_reports_path
     def __init__(
         self,
         scope: Construct,
@@ -110,6 +130,10 @@ class PipelineMonitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         self._dashboard: cloudwatch.Dashboard | None = None
         self._widgets: dict[str, cloudwatch.GraphWidget] = {}
+        #: Paths of the functions that already have an ``Errors`` alarm (one per function).
+        self._errors_alarmed: set[str] = set()
+        if topic is not None and topic.master_key is not None:
+            self.allow_cloudwatch_to_use_key(topic.master_key, what="alarm topic's")
 
     # --- finding the stack's monitoring ---------------------------------------------------
 
@@ -147,7 +171,9 @@ class PipelineMonitoring(Construct):
         if stack.node.try_find_child(cls.CONSTRUCT_ID) is not None:
             raise PipelineValidationError(
                 "PipelineMonitoring.configure must be called once per stack, before any "
-                "EventStream or consumer is added to it (the stack's monitoring already exists)"
+                "EventStream or consumer is added to it (the stack's monitoring already exists): "
+                "move the configure call before the first pipeline construct",
+                path=stack.node.path,
             )
         return cls(
             stack,
@@ -176,18 +202,7 @@ class PipelineMonitoring(Construct):
         """
         key = self.master_key if self.master_key is not None else self.build_master_key()
         self.master_key = key
-        statement = iam.PolicyStatement(
-            sid="AllowCloudWatchAlarmsToUseTheKey",
-            principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-            actions=list(CLOUDWATCH_KEY_ACTIONS),
-            resources=["*"],  # in a key policy "*" means this key
-        )
-        if not key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
-            Annotations.of(self).add_warning_v2(
-                "cdk-event-pipeline:AlarmTopicKeyPolicy",
-                "The alarm topic's key is imported: its key policy must allow cloudwatch.amazonaws.com "
-                "kms:Decrypt and kms:GenerateDataKey*, or no alarm notification is ever delivered.",
-            )
+        self.allow_cloudwatch_to_use_key(key, what="alarm topic's")
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         topic.add_to_resource_policy(
             iam.PolicyStatement(
@@ -199,6 +214,29 @@ class PipelineMonitoring(Construct):
             )
         )
         return topic
+
+    def allow_cloudwatch_to_use_key(self, key: kms.IKey, *, what: str = "alarm topic's") -> bool:
+        """Let CloudWatch use a topic's customer-managed key (``kms:Decrypt``,
+        ``kms:GenerateDataKey*``): without it an alarm can never publish to the encrypted topic.
+
+        A key of this app gets the statement in its key policy. An imported key's policy cannot
+        be changed here: a synth-time warning (``cdk-event-pipeline:AlarmTopicKeyPolicy``) shows
+        the statement to add to it. Returns whether the statement was added.
+        """
+        statement = iam.PolicyStatement(
+            sid=CLOUDWATCH_KEY_STATEMENT_SID,
+            principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+            actions=list(CLOUDWATCH_KEY_ACTIONS),
+            resources=["*"],  # in a key policy "*" means this key
+        )
+        if key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
+            return True
+        Annotations.of(self).add_warning_v2(
+            "cdk-event-pipeline:AlarmTopicKeyPolicy",
+            f"The {what} key {key.key_arn} is not managed by this app: add this statement to its key "
+            f"policy, or no alarm notification is ever delivered: {json.dumps(cloudwatch_key_statement())}",
+        )
+        return False
 
     def build_master_key(self) -> kms.Key:
         """The topic's key: rotated yearly; deleted (after 7 days) with the stack, since a
@@ -217,6 +255,36 @@ class PipelineMonitoring(Construct):
         return [cw_actions.SnsAction(self.topic), *self.extra_alarm_actions]
 
     # --- alarms -----------------------------------------------------------------------------
+
+    def claim_errors_alarm(self, function: lambda_.IFunction) -> bool:
+        """Record that ``function`` gets an ``Errors`` alarm; ``False`` when it already has one."""
+        path = function.node.path
+        if path in self._errors_alarmed:
+            return False
+        self._errors_alarmed.add(path)
+        return True
+
+    def watch_producer(self, function: lambda_.Function, *, alarms: bool = True) -> cloudwatch.Alarm | None:
+        """A producer function's errors on the dashboard and, once per function, its ``Errors``
+        alarm (Lambda ``Errors`` Sum >= 1, a child of the function), unless a consumer or worker
+        already alarms on that function. Called by ``connect_producer``.
+
+        Returns:
+            The alarm, or ``None`` when none was made.
+        """
+        name = self.role_path(function)
+        if not self.claim_errors_alarm(function):
+            return None
+        self.add_to_dashboard(
+            "producer_errors", function.metric_errors(statistic="Sum").with_(label=f"{name} function errors"))
+        if not (alarms and self.enabled):
+            return None
+        return self.add_alarm(
+            function, "Errors", function.metric_errors(statistic="Sum", period=d.ALARM_PERIOD),
+            threshold=d.ALARM_COUNT_THRESHOLD,
+            description=f"The producer function {name} failed (exception, timeout or out of memory): "
+            "records or messages it was sending may not have been sent. Check its logs.",
+        )
 
     def watch(self, owner: Any, *, alarms: bool = True) -> dict[str, cloudwatch.Alarm]:
         """Register a pipeline construct: its dashboard entries, then its alarms.
@@ -356,8 +424,9 @@ class PipelineMonitoring(Construct):
         self, work_queue: Any, *, alarms: bool = True, oldest_message_age: Duration | None = None
     ) -> dict[str, cloudwatch.Alarm]:
         """Dashboard entries and (with ``alarms``) alarms of a queue that does not register
-        itself: anything with a ``queue`` and an optional ``dead_letter_queue`` (``sqs.IQueue``).
-        See :meth:`queue_alarms`."""
+        itself: a :class:`~cdk_event_pipeline.WorkQueue`, anything with a ``queue`` and an
+        optional ``dead_letter_queue``, or an ``sqs.IQueue`` (an ``sqs.Queue``'s own redrive
+        queue is watched too). See :meth:`queue_alarms`."""
         self.queue_dashboard(work_queue)
         if not (alarms and self.enabled):
             return {}
@@ -365,11 +434,11 @@ class PipelineMonitoring(Construct):
 
     def queue_dashboard(self, work_queue: Any) -> None:
         """Put a work queue's oldest-message age and its DLQ depth on the dashboard."""
-        label = self.role_path(work_queue)
-        self.add_to_dashboard("queue_age", _queue_age(work_queue).with_(label=label))
-        dlq: sqs.IQueue | None = getattr(work_queue, "dead_letter_queue", None)
-        if dlq is not None:
-            self.add_to_dashboard("dlq_depth", _dlq_depth(dlq).with_(label=f"{label} DLQ"))
+        view = _QueueView.of(work_queue)
+        label = self.role_path(view.owner)
+        self.add_to_dashboard("queue_age", _queue_age(view.queue).with_(label=label))
+        if view.dead_letter_queue is not None:
+            self.add_to_dashboard("dlq_depth", _dlq_depth(view.dead_letter_queue).with_(label=f"{label} DLQ"))
 
     def queue_alarms(self, work_queue: Any, *, oldest_message_age: Duration | None = None) -> dict[str, cloudwatch.Alarm]:
         """A work queue's alarms, children of ``work_queue``:
@@ -380,33 +449,53 @@ class PipelineMonitoring(Construct):
           ``oldest_message_age``.
 
         Args:
-            work_queue: The queue's construct.
+            work_queue: The queue's construct (see :meth:`monitor_queue`).
             oldest_message_age: Threshold of ``OldestMessageAge``. Default: - the queue's
                 visibility timeout x its max receive count (at least 5 minutes), read when the
                 template is rendered: how long a message that keeps failing stays before it
                 moves to the DLQ, so an older message is one nobody is processing.
         """
-        label = self.role_path(work_queue)
+        view = _QueueView.of(work_queue)
+        label = self.role_path(view.owner)
         made: dict[str, cloudwatch.Alarm] = {}
-        dlq: sqs.IQueue | None = getattr(work_queue, "dead_letter_queue", None)
-        if dlq is not None:
+        if view.dead_letter_queue is not None:
             made["DlqDepth"] = self.add_alarm(
-                work_queue, "DlqDepth", _dlq_depth(dlq), threshold=d.ALARM_COUNT_THRESHOLD,
+                view.owner, "DlqDepth", _dlq_depth(view.dead_letter_queue), threshold=d.ALARM_COUNT_THRESHOLD,
                 description=f"Messages of {label} failed every receive and wait in its dead-letter queue: "
                 "fix the cause, then redrive them to the queue.",
             )
         threshold_s = seconds_of(oldest_message_age)
-        threshold: float = threshold_s if threshold_s is not None else Lazy.number(_QueueAgeThreshold(work_queue))
+        threshold: float = threshold_s if threshold_s is not None else Lazy.number(_QueueAgeThreshold(view))
         made["OldestMessageAge"] = self.add_alarm(
-            work_queue, "OldestMessageAge", _queue_age(work_queue), threshold=threshold,
+            view.owner, "OldestMessageAge", _queue_age(view.queue), threshold=threshold,
             description=f"The oldest message of {label} has waited longer than a failing message would "
             "before it moves to the dead-letter queue: workers are not keeping up or not running.",
         )
         return made
 
 
-def _queue_age(work_queue: Any) -> cloudwatch.Metric:
-    queue: sqs.IQueue = work_queue.queue
+class _QueueView:
+    """The parts of a monitored queue: the construct owning its alarms, the queue, its
+    dead-letter queue and max receive count (when known)."""
+
+    def __init__(self, owner: Construct, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue | None,
+                 max_receive_count: float | None) -> None:
+        self.owner = owner
+        self.queue = queue
+        self.dead_letter_queue = dead_letter_queue
+        self.max_receive_count = max_receive_count
+
+    @classmethod
+    def of(cls, work_queue: Any) -> _QueueView:
+        if hasattr(work_queue, "queue"):  # a WorkQueue, or anything shaped like one
+            return cls(work_queue, work_queue.queue, getattr(work_queue, "dead_letter_queue", None),
+                       getattr(work_queue, "max_receive_count", None))
+        redrive = work_queue.dead_letter_queue if isinstance(work_queue, sqs.Queue) else None
+        return cls(work_queue, work_queue, redrive.queue if redrive is not None else None,
+                   redrive.max_receive_count if redrive is not None else None)
+
+
+def _queue_age(queue: sqs.IQueue) -> cloudwatch.Metric:
     return queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=d.ALARM_PERIOD)
 
 
@@ -419,20 +508,18 @@ class _QueueAgeThreshold:
     """Visibility timeout x max receive count, read when the template is rendered (a WorkQueue
     raises its visibility timeout as workers are added)."""
 
-    def __init__(self, work_queue: Any) -> None:
-        self.work_queue = work_queue
+    def __init__(self, view: _QueueView) -> None:
+        self.view = view
 
     def produce(self) -> float:
-        return _queue_age_threshold_seconds(self.work_queue)
+        return _queue_age_threshold_seconds(self.view)
 
 
-def _queue_age_threshold_seconds(work_queue: Any) -> float:
-    queue = work_queue.queue
-    cfn = queue.node.default_child if hasattr(queue, "node") else None
-    visibility = getattr(cfn, "visibility_timeout", None) if isinstance(cfn, sqs.CfnQueue) else None
+def _queue_age_threshold_seconds(view: _QueueView) -> float:
+    queue = view.queue
+    cfn = queue.node.default_child
+    visibility = cfn.visibility_timeout if isinstance(cfn, sqs.CfnQueue) else None
     if not isinstance(visibility, (int, float)):
         visibility = d.SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
-    receives = getattr(work_queue, "max_receive_count", None)
-    if not isinstance(receives, int):
-        receives = 1
+    receives = view.max_receive_count if isinstance(view.max_receive_count, (int, float)) else 1
     return float(max(visibility * receives, d.QUEUE_AGE_ALARM_MIN_SECONDS))
