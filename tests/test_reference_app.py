@@ -268,9 +268,9 @@ def test_iam_url_reserves_no_concurrency(synthesized):
 def test_public_url_has_no_auth_and_a_reserved_concurrency_on_the_api_only(synthesized_public):
     stack, template, template_json, _ = synthesized_public
     template.has_resource_properties("AWS::Lambda::Url", {
-        "AuthType": "NONE", "TargetFunctionArn": get_att_arn(stack.api.function)})
+        "AuthType": "NONE", "TargetFunctionArn": get_att_arn(stack.api)})
     assert _functions_with_reserved_concurrency(template_json) == {
-        logical_id(stack.api.function): reference.PUBLIC_URL_RESERVED_CONCURRENCY}
+        logical_id(stack.api): reference.PUBLIC_URL_RESERVED_CONCURRENCY}
     assert reference.PUBLIC_URL_RESERVED_CONCURRENCY == 10
 
 
@@ -286,7 +286,7 @@ def test_public_url_template_passes_cdk_nag_and_cfn_lint(synthesized_public):
 def test_public_url_reserved_concurrency_is_a_prop():
     stack = reference.ReferenceStack(cdk.App(context=CONTEXT), "Custom", public_url=True,
                                      public_url_reserved_concurrency=25)
-    assert stack.api.function.node.default_child.reserved_concurrent_executions == 25
+    assert stack.api.node.default_child.reserved_concurrent_executions == 25
 
 
 @pytest.mark.parametrize("value", [0, -1, True, 1.5, "10", None])

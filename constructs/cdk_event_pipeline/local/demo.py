@@ -72,7 +72,7 @@ def _patched(event: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> An
 
 
 def _who(logical_id: str) -> str:
-    return logical_id.split("HandlerFunction")[0].removeprefix("Events").removeprefix("Items").removeprefix("Jobs")
+    return logical_id.split("Handler")[0].removeprefix("Events").removeprefix("Items").removeprefix("Jobs")
 
 
 def _say(event: RunnerEvent) -> None:
