@@ -311,7 +311,7 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     if match:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         if not math.isfinite(seconds) or seconds > _MAX_RELATIVE_SECONDS:
-            raise ValueError(f"{short(text)} is too far back")
+            raise ValueError(f"{short(text)} is more than 100 years ago")
         return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
     if _EPOCH.fullmatch(value):
         try:
