@@ -30,15 +30,20 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+#: Characters ``str.splitlines`` breaks on that ``json.dumps(ensure_ascii=False)`` leaves raw.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _dumps(value: Any) -> str:
     """JSON on one line; non-ASCII kept when it can be written as UTF-8 (lone surrogates,
-    which JSON text such as ``"\\udcff"`` decodes to, are escaped instead)."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=False)
+    which JSON text such as ``"\\udcff"`` decodes to, are escaped instead, and so are the
+    Unicode line separators)."""
+    text = json.dumps(value, ensure_ascii=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(value, ensure_ascii=True)
-    return text
+        return json.dumps(value, ensure_ascii=True)
+    return text.translate(_LINE_BREAKS)
 
 
 def decode(record: SourceRecord) -> list[dict[str, Any]]:
