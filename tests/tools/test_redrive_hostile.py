@@ -145,11 +145,28 @@ def test_every_hostile_message_is_reported_and_kept_and_the_run_goes_on(
     assert "Traceback" not in human.err
 
 
+@pytest.mark.parametrize(("body", "status", "reason"), [row[1:] for row in HOSTILE],
+                         ids=[row[0] for row in HOSTILE])
+def test_hostile_message_outcome(body: str, status: str, reason: str) -> None:
+    """Each row on its own (the run above shows them together): the outcome and its reason."""
+    try:
+        batch = parse_invocation_record(body)
+    except MessageError as exc:
+        assert (exc.status, reason in exc.reason) == (status, True), exc.reason
+        return
+    fetched = check_payload(batch)
+    assert (fetched.status, reason in (fetched.reason or "")) == (status, True), fetched.reason
+
+
 # -- fuzzing: any JSON anywhere in a message is a reported outcome, never an exception -----
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    _containers,
     max_leaves=12,
 )
 _INFO_KEYS = ["streamArn", "shardId", "startSequenceNumber", "endSequenceNumber", "batchSize"]
