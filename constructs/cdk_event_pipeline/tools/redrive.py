@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -290,22 +290,39 @@ def check_payload(batch: FailedBatch) -> Fetched:
     return Fetched(records)
 
 
+def _nothing_found(batch: FailedBatch, oldest: Callable[[], int | None] | None) -> Fetched:
+    """No record of the range is in the shard: trimmed, unless the shard still starts before
+    the range's end (then the range never held these records: the metadata is wrong)."""
+    gone = "no records left in the sequence range"
+    if oldest is None:
+        return Fetched([], "expired", batch.batch_size, f"{gone} (past the stream's retention?)")
+    try:
+        horizon = oldest()
+    except (ToolError, ClientError, BotoCoreError) as exc:
+        return Fetched([], "expired", batch.batch_size, f"{gone}; the shard's oldest record "
+                       f"could not be read: {exc}")
+    if horizon is None or horizon > batch.end:
+        return Fetched([], "expired", batch.batch_size, f"{gone}: trimmed (past the stream's "
+                       "retention)", trimmed=True)
+    return Fetched([], "incomplete", reason=f"no record in [{batch.start}..{batch.end}] although "
+                   f"the shard still starts at {horizon}")
+
+
 def check_range(records: list[SourceRecord], batch: FailedBatch,
-                oldest: Any = None) -> Fetched:
+                oldest: Callable[[], int | None] | None = None) -> Fetched:
     """Classify the records read back from the stream for a batch.
 
     Args:
         records: What was read in ``[start, end]`` of the shard, in order.
         batch: The batch.
-        oldest: A callable returning the shard's oldest sequence number (None when the shard
-            is empty), to prove that missing leading records were trimmed.
+        oldest: Returns the shard's oldest sequence number (None when the shard holds no
+            record), to prove that missing leading records were trimmed; None: never proven.
 
     Returns:
         Exact, ``expired`` (nothing left, or the oldest records trimmed) or ``incomplete``.
     """
     if not records:
-        return Fetched([], "expired", batch.batch_size,
-                       "no records left in the sequence range (past the stream's retention?)")
+        return _nothing_found(batch, oldest)
     problem = _order_problem(records, batch, "stream")
     if problem:
         return Fetched(records, "incomplete", reason=problem)
@@ -323,8 +340,11 @@ def check_range(records: list[SourceRecord], batch: FailedBatch,
                        f"is missing but {count} records were found for a batch of "
                        f"{batch.batch_size}")
     missing = batch.batch_size - count
+    if oldest is None:
+        return Fetched(records, "expired", missing, f"the batch's first {missing} record(s) "
+                       "are missing")
     try:
-        horizon = oldest() if oldest is not None else -1
+        horizon = oldest()
     except (ToolError, ClientError, BotoCoreError) as exc:
         return Fetched(records, "expired", missing, f"the batch's first {missing} record(s) "
                        f"are missing; the shard's oldest record could not be read: {exc}")
@@ -337,8 +357,9 @@ def check_range(records: list[SourceRecord], batch: FailedBatch,
 
 def _kinesis_cursor(aws: Aws, batch: FailedBatch, kind: str, sequence: str | None = None,
                     limit: int | None = None) -> ShardCursor:
-    name = _KINESIS_ARN.fullmatch(batch.stream_arn).group(1)  # type: ignore[union-attr]
-    region = batch.stream_arn.split(":")[3]
+    match = _KINESIS_ARN.fullmatch(batch.stream_arn)
+    assert match is not None  # checked when the message was parsed
+    name, region = match.group(1), batch.stream_arn.split(":")[3]
     cursor = ShardCursor(aws.client("kinesis", region or None), name, batch.stream_arn,
                          ShardInfo(batch.shard_id), kind, sequence_number=sequence)
     if limit is not None:
