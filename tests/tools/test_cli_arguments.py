@@ -30,6 +30,7 @@ BAD = [
     (["replay", "--stream", "s", "--from", "400d", "--print"], "more than 365 days ago"),
     (["replay", "--stream", "s", "--from", "0", "--print"], "more than 365 days ago"),
     (["replay", "--stream", "s", "--from", "9999-12-31T23:59:59-01:00", "--print"], "--from"),
+    (["replay", "--stream", "s", "--from=--", "--print"], "--from"),  # argparse 3.11 drops it
     (["replay", "--stream", "s", "--from", "1h", "--to", "1w", "--print"], "is before --from"),
     (["replay", "--stream", "s", "--from", "1h", "--to", "+1h", "--print"], "--to"),
     (["replay", "--stream", "s", "--from", "1h", "--to", "99999999999", "--print"], "in the future"),
