@@ -132,3 +132,28 @@ def recording_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     (tmp_path / f"{name}.py").write_text(HANDLER_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     return f"{name}:handler", tmp_path
+
+
+@pytest.fixture
+def tool_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Callable[..., Any]], None]:
+    """Register botocore event handlers on every session the tools create.
+
+    For fault injection (moto never throttles nor trims a stream) and for observing what the
+    tools do (which calls they made, and when). Returns ``register(event_name, handler)``.
+    """
+    from cdk_event_pipeline.tools import _aws
+
+    registered: list[tuple[str, Callable[..., Any]]] = []
+
+    def session(region: str | None) -> boto3.session.Session:
+        new = boto3.session.Session(region_name=region)
+        for name, handler in registered:
+            new.events.register(name, handler)
+        return new
+
+    monkeypatch.setattr(_aws, "make_session", session)
+
+    def register(name: str, handler: Callable[..., Any]) -> None:
+        registered.append((name, handler))
+
+    return register

@@ -18,7 +18,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import AuthError, EndpointError, NotFoundError, ToolError
+from .errors import AuthError, EndpointError, ExitCode, NotFoundError, ToolError
 
 #: Error codes that mean "the named thing does not exist".
 NOT_FOUND_CODES = frozenset(
@@ -116,6 +116,8 @@ class Aws:
                 raise EndpointError(
                     "no AWS region configured: pass --region or set AWS_REGION"
                 ) from exc
+            except ValueError as exc:  # botocore: "Invalid endpoint: ..." (AWS_ENDPOINT_URL)
+                raise ToolError(f"cannot use the endpoint: {exc}", ExitCode.USAGE) from exc
         return self._clients[key]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import arguments as types
 from ._aws import Aws, translate
 from .errors import ExitCode, ToolError
-from .output import Output
-from .records import parse_time
+from .output import Output, one_line
 from .targets import (
     DEFAULT_FUNCTION_BATCH_SIZE,
     FunctionTarget,
@@ -24,19 +25,23 @@ from .targets import (
 EXIT_CODES = """\
 exit codes:
   0    everything asked for was done
-  1    some records were not delivered (target or handler failed, unrecognised message)
-  2    bad command line
+  1    some records were not delivered (the target or handler failed); retrying may help
+  2    bad command line (one line on stderr says which option and why)
   3    some records are gone from the stream (past retention, shard or stream deleted);
        their DLQ messages are kept
   4    not found: stream, queue, bucket, function or handler
   5    no credentials, invalid credentials, or access denied
   6    AWS endpoint unreachable, or no region configured
+  7    some DLQ messages were kept unproven: unrecognised, malformed, or incomplete (the
+       records they hold or name are not exactly their batch); retrying will not help
   130  interrupted (Ctrl-C; tail exits 0)
+when several apply, the first of 3, 7, 1 wins.
 """
 
 TIMES = """\
 times (--from, --to): ISO 8601 (2024-05-01T12:00:00Z; naive = UTC), Unix epoch seconds,
-or a duration ago: 90s, 15m, 2h, 1d, 1w.
+or a duration ago: 90s, 15m, 2h, 1d, 1w. A time must not be in the future nor more than
+365 days ago (the longest a Kinesis stream keeps records).
 """
 
 DESCRIPTION = """\
@@ -48,12 +53,33 @@ another endpoint (a local moto server, for example).
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``event-pipeline replay: error: ... (see --help)``."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse, refusing ``--option=--`` first: Python 3.11's argparse drops that ``--``
+        and stores an empty list without calling the option's type."""
+        for token in sys.argv[1:] if args is None else args:
+            if isinstance(token, str) and token.startswith("--") and token.endswith("=--"):
+                self.error(f"argument {token[:-3]}: expected a value, not '--'")
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line on stderr and exit 2 (argparse prints the whole usage)."""
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {one_line(message)} "
+                  f"(see '{self.prog} --help')\n")
+
+
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
-    group.add_argument("--region", help="AWS region (default: the environment / profile's)")
+    group.add_argument("--region", type=types.region,
+                       help="AWS region (default: the environment / profile's)")
     group.add_argument(
         "--endpoint-url",
+        type=types.endpoint_url,
         help="AWS endpoint URL for every service (default: AWS_ENDPOINT_URL, else AWS's)",
     )
     group.add_argument(
@@ -72,24 +98,26 @@ def _common() -> argparse.ArgumentParser:
 
 def _add_targets(parser: argparse.ArgumentParser, *, handler: bool, required: bool) -> None:
     targets = parser.add_mutually_exclusive_group(required=required)
-    targets.add_argument("--to-function", metavar="NAME", help="invoke this Lambda function "
+    targets.add_argument("--to-function", metavar="NAME", type=types.function_name, help="invoke this Lambda function "
                          "synchronously with a Kinesis / DynamoDB Streams shaped event")
-    targets.add_argument("--to-stream", metavar="NAME", help="put the records to this Kinesis "
+    targets.add_argument("--to-stream", metavar="NAME", type=types.stream_name, help="put the records to this Kinesis "
                          "stream (original partition keys, per-key order kept)")
     if handler:
-        targets.add_argument("--to-handler", metavar="MODULE:FUNC", help="import a Python "
-                             "Lambda handler and call it in this process")
+        targets.add_argument("--to-handler", metavar="MODULE:FUNC", type=types.handler_spec,
+                             help="import a Python Lambda handler and call it in this process "
+                             "(Lambda's MODULE.FUNC also works)")
     targets.add_argument("--print", action="store_true", help="print the records decoded")
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=types.int_range(*types.BATCH_SIZE_RANGE),
         default=DEFAULT_FUNCTION_BATCH_SIZE,
+        metavar="1-10000",
         help="records per invocation for --to-function / --to-handler (default: %(default)s; "
         "--to-stream puts up to 500 per request)",
     )
     if handler:
         parser.add_argument(
-            "--handler-path", action="append", default=[], metavar="DIR",
+            "--handler-path", action="append", default=[], metavar="DIR", type=types.directory,
             help="directory put first on sys.path for --to-handler (repeatable; the current "
             "directory is always searched)",
         )
@@ -99,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render the README's usage text)."""
     common = _common()
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="event-pipeline", description=DESCRIPTION, epilog=EXIT_CODES,
         formatter_class=formatter,
     )
@@ -112,13 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         "children after a reshard, in order per shard, and re-deliver in batches. Stops at "
         "the first batch the target refuses and says where.",
     )
-    replay.add_argument("--stream", required=True, metavar="NAME", help="source stream")
+    replay.add_argument("--stream", required=True, metavar="NAME", type=types.stream_name,
+                        help="source stream")
     replay.add_argument("--from", dest="start", required=True, metavar="TIME",
+                        type=types.time_value,
                         help="replay records that arrived at or after this time")
-    replay.add_argument("--to", dest="end", metavar="TIME",
+    replay.add_argument("--to", dest="end", metavar="TIME", type=types.time_value,
                         help="... and at or before this time (default: when the run starts, so "
                         "a replay into the same stream never chases its own writes)")
     _add_targets(replay, handler=True, required=True)
+    replay.set_defaults(subparser=replay)
 
     redrive = commands.add_parser(
         "redrive", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
@@ -126,26 +157,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read Lambda on-failure records (KinesisBatchInfo / DDBStreamBatchInfo) "
         "from an SQS queue or S3 objects, fetch the records from the stream by shard and "
         "sequence range (S3 objects carry them in 'payload'), re-deliver them, and delete a "
-        "message only after all its records were delivered. Messages whose records are gone "
-        "are kept and reported (exit code 3).",
+        "message only after exactly the batch it names (batchSize records, from "
+        "startSequenceNumber to endSequenceNumber, same stream and shard) was delivered. "
+        "Messages whose records are gone are kept and reported (exit code 3); messages that "
+        "cannot be proven complete are kept and reported (exit code 7).",
     )
     source = redrive.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dlq", metavar="QUEUE_URL", help="SQS on-failure destination queue")
-    source.add_argument("--s3-uri", metavar="S3_URI",
+    source.add_argument("--dlq", metavar="QUEUE_URL", type=types.queue_url,
+                        help="SQS on-failure destination queue")
+    source.add_argument("--s3-uri", metavar="S3_URI", type=types.s3_uri,
                         help="S3 on-failure destination: s3://bucket[/prefix]")
     _add_targets(redrive, handler=True, required=True)
+    redrive.set_defaults(subparser=redrive)
     redrive.add_argument("--dry-run", action="store_true",
                          help="fetch and check everything; deliver and delete nothing")
     redrive.add_argument("--allow-partial", action="store_true",
-                         help="when part of a batch is gone, deliver the rest and delete the "
-                         "message (missing records are still reported, exit code 3)")
-    redrive.add_argument("--max-messages", type=int, default=1000,
+                         help="when the oldest records of a batch are proven trimmed from the "
+                         "stream (past retention), deliver the rest and delete the message "
+                         "(the missing records are still reported, exit code 3). Never applies "
+                         "to a payload that disagrees with its metadata")
+    redrive.add_argument("--max-messages", type=types.int_range(*types.MAX_MESSAGES_RANGE),
+                         default=1000, metavar="1-10000",
                          help="handle at most this many messages / objects (default: %(default)s)")
-    redrive.add_argument("--wait-seconds", type=int, default=2, choices=range(0, 21),
-                         metavar="0-20",
+    redrive.add_argument("--wait-seconds", type=types.int_range(*types.WAIT_SECONDS_RANGE),
+                         default=2, metavar="0-20",
                          help="SQS long-poll wait; the queue counts as drained after one empty "
                          "receive (default: %(default)s)")
-    redrive.add_argument("--visibility-timeout", type=int, default=900,
+    redrive.add_argument("--visibility-timeout",
+                         type=types.int_range(*types.VISIBILITY_TIMEOUT_RANGE), default=900,
+                         metavar="1-43200",
                          help="seconds received messages stay hidden while the run lasts; "
                          "kept messages are made visible again at the end (default: %(default)s)")
 
@@ -156,13 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
         "decoded; undecodable data printed as base64). Runs until --max-records, --timeout "
         "or Ctrl-C.",
     )
-    tail.add_argument("--stream", required=True, metavar="NAME", help="stream to follow")
+    tail.add_argument("--stream", required=True, metavar="NAME", type=types.stream_name,
+                      help="stream to follow")
     tail.add_argument("--from-start", action="store_true",
                       help="start at the oldest record (TRIM_HORIZON) instead of new ones")
-    tail.add_argument("--max-records", type=int, metavar="N", help="stop after N records")
-    tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS")
-    tail.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS",
-                      help="pause when no shard had new records (default: %(default)s)")
+    tail.add_argument("--max-records", type=types.int_range(*types.MAX_RECORDS_RANGE),
+                      metavar="N", help="stop after N records (1 or more)")
+    tail.add_argument("--timeout", type=types.float_range(*types.TIMEOUT_RANGE),
+                      metavar="SECONDS", help="stop after SECONDS (more than 0, up to 365 days)")
+    tail.add_argument("--poll-interval", type=types.float_range(*types.POLL_INTERVAL_RANGE),
+                      default=1.0, metavar="SECONDS",
+                      help="pause when no shard had new records, 0.1-3600 "
+                      "(default: %(default)s)")
+    tail.set_defaults(subparser=tail)
 
     from ..local.cli import add_parser as add_local_parser
 
@@ -170,10 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, now: datetime) -> None:
+    """Checks that involve several options (exit 2 through ``parser.error``)."""
+    command: argparse.ArgumentParser = getattr(args, "subparser", parser)
+    if getattr(args, "handler_path", None) and not getattr(args, "to_handler", None):
+        command.error("--handler-path only applies to --to-handler")
+    if args.command == "replay":
+        end = args.end if args.end is not None else now
+        if end < args.start:
+            command.error(f"--to ({end.isoformat()}) is before --from ({args.start.isoformat()})")
+
+
 def _target(args: argparse.Namespace, aws: Aws, output: Output) -> Target:
-    if args.batch_size < 1 or args.batch_size > 10000:
-        raise ToolError(f"--batch-size must be between 1 and 10000 (given {args.batch_size})",
-                        ExitCode.USAGE)
     if args.to_function:
         return FunctionTarget(aws, args.to_function, args.batch_size)
     if args.to_stream:
@@ -183,24 +237,12 @@ def _target(args: argparse.Namespace, aws: Aws, output: Output) -> Target:
     return PrintTarget(output)
 
 
-def _time(value: str, option: str, now: datetime) -> datetime:
-    try:
-        return parse_time(value, now)
-    except ValueError as exc:
-        raise ToolError(f"{option}: {exc}", ExitCode.USAGE) from exc
-
-
-def _run(args: argparse.Namespace, aws: Aws, output: Output) -> int:
+def _run(args: argparse.Namespace, aws: Aws, output: Output, now: datetime) -> int:
     if args.command == "replay":
         from .replay import replay
 
-        now = datetime.now(UTC)
-        start = _time(args.start, "--from", now)
-        end = _time(args.end, "--to", now) if args.end else now
-        if end < start:
-            raise ToolError(f"--to ({end.isoformat()}) is before --from ({start.isoformat()})",
-                            ExitCode.USAGE)
-        return replay(aws, output, stream_name=args.stream, start=start, end=end,
+        end = args.end if args.end is not None else now
+        return replay(aws, output, stream_name=args.stream, start=args.start, end=end,
                       target=_target(args, aws, output))
     if args.command == "redrive":
         from .redrive import Redrive, redrive_s3, redrive_sqs
@@ -238,12 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        now = datetime.now(UTC)
+        _check(parser, args, now)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return int(exc.code or 0)
     output = Output(json_mode=args.json, progress=not args.no_progress)
     aws = Aws(region=args.region, endpoint_url=args.endpoint_url)
     try:
-        return int(_run(args, aws, output))
+        return int(_run(args, aws, output, now))
     except ToolError as exc:
         output.error(exc.message, exc.exit_code)
         return int(exc.exit_code)

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     OK = 0
     """Everything asked for was done."""
     NOT_DELIVERED = 1
-    """Some records were not delivered (target error, handler failure, unrecognised message)."""
+    """Some records were not delivered (target error, handler failure); retrying may help."""
     USAGE = 2
     """Bad command line (argparse's own code)."""
     EXPIRED = 3
@@ -22,6 +22,10 @@ class ExitCode(IntEnum):
     """No credentials, invalid credentials, or access denied."""
     ENDPOINT = 6
     """The AWS endpoint could not be reached, or no region is configured."""
+    UNPROVEN = 7
+    """Some DLQ messages were kept because they do not prove what they name: unrecognised,
+    malformed, or incomplete (the records they hold or name are not exactly their batch).
+    Retrying will not change that: inspect them."""
     INTERRUPTED = 130
     """Stopped with Ctrl-C."""
 

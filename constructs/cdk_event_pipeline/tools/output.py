@@ -20,6 +20,32 @@ from typing import Any, TextIO
 from .records import SourceRecord, jsonable
 
 
+def one_line(text: str) -> str:
+    """The text with line breaks and other unprintable characters escaped (``\\n``).
+
+    Keeps every report and error on one line whatever a message, key or AWS error holds.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+#: Characters ``str.splitlines`` breaks on that ``json.dumps(ensure_ascii=False)`` leaves raw.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _dumps(value: Any) -> str:
+    """JSON on one line; non-ASCII kept when it can be written as UTF-8 (lone surrogates,
+    which JSON text such as ``"\\udcff"`` decodes to, are escaped instead, and so are the
+    Unicode line separators)."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True)
+    return text.translate(_LINE_BREAKS)
+
+
 def decode(record: SourceRecord) -> list[dict[str, Any]]:
     """Decode one record for printing, never raising.
 
@@ -74,11 +100,11 @@ def _human_record(item: dict[str, Any]) -> str:
     head = f"{item.get('arrival') or '-'} {item['shardId']} {position}"
     if "dynamodb" in item:
         return f"{head} {json.dumps(item['dynamodb'], sort_keys=True)}"
-    head = f"{head} key={item.get('partitionKey')}"
+    head = f"{head} key={one_line(str(item.get('partitionKey')))}"
     if "decodeError" in item:
-        return f"{head} base64={item['data']} ({item['decodeError']})"
+        return f"{head} base64={item['data']} ({one_line(item['decodeError'])})"
     body = json.dumps(item.get("body"), ensure_ascii=False, sort_keys=True)
-    return f"{head} {body}"
+    return one_line(f"{head} {body}")
 
 
 @dataclass
@@ -98,7 +124,11 @@ class Output:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def _line(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        try:
+            self.stdout.write(text + "\n")
+        except UnicodeEncodeError:  # a terminal that cannot show some character
+            encoding = getattr(self.stdout, "encoding", None) or "ascii"
+            self.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
         self.stdout.flush()
 
     def record(self, record: SourceRecord) -> int:
@@ -106,7 +136,7 @@ class Output:
         items = decode(record)
         for item in items:
             if self.json_mode:
-                self._line(json.dumps({"type": "record", **item}, ensure_ascii=False))
+                self._line(_dumps({"type": "record", **item}))
             else:
                 self._line(_human_record(item))
         return len(items)
@@ -120,20 +150,20 @@ class Output:
             **fields: The JSON fields.
         """
         if self.json_mode:
-            self._line(json.dumps({"type": kind, **jsonable(fields)}, ensure_ascii=False))
+            self._line(_dumps({"type": kind, **jsonable(fields)}))
         else:
-            self._line(text)
+            self._line(one_line(text))
 
     def error(self, message: str, exit_code: int) -> None:
         """Report an expected error (stderr; also a JSON line on stdout with ``--json``)."""
-        self.stderr.write(f"event-pipeline: error: {message}\n")
+        self.stderr.write(f"event-pipeline: error: {one_line(message)}\n")
         self.stderr.flush()
         if self.json_mode:
             self._line(json.dumps({"type": "error", "message": message, "exitCode": exit_code}))
 
     def warn(self, message: str) -> None:
         """A warning on stderr."""
-        self.stderr.write(f"event-pipeline: warning: {message}\n")
+        self.stderr.write(f"event-pipeline: warning: {one_line(message)}\n")
         self.stderr.flush()
 
     @contextlib.contextmanager

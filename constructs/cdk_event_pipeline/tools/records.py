@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,10 +128,57 @@ def lambda_event(records: list[SourceRecord], identity_arn: str = "") -> dict[st
     }
 
 
-def record_from_lambda_event(event_record: dict[str, Any]) -> SourceRecord:
+#: A Kinesis or DynamoDB Streams sequence number: decimal digits (Kinesis allows up to 128).
+SEQUENCE_NUMBER = re.compile(r"[0-9]{1,128}", re.ASCII)
+#: Partition keys are 1 to 256 Unicode characters (Kinesis PutRecord).
+MAX_PARTITION_KEY_CHARS = 256
+
+
+def _sequence_number(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not SEQUENCE_NUMBER.fullmatch(value):
+        raise ValueError(f"{where} is not a sequence number (decimal digits): {short(value)}")
+    return value
+
+
+def _epoch(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} is not epoch seconds: {short(value)}")
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"{where} is out of range: {short(value)}") from exc
+
+
+def strict_b64decode(value: Any, where: str) -> bytes:
+    """Decode base64 strictly: only the alphabet and correct padding, nothing around it.
+
+    Args:
+        value: The text.
+        where: What it is, for the error message.
+
+    Returns:
+        The bytes.
+
+    Raises:
+        ValueError: Not a string, or not strict base64.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{where} is not a base64 string: {short(value)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{where} is not valid base64 ({exc})") from exc
+
+
+def record_from_lambda_event(event_record: Any) -> SourceRecord:
     """Rebuild a :class:`SourceRecord` from one record of a Lambda stream event.
 
-    Used for S3 on-failure objects, whose ``payload`` holds the original event.
+    Used for S3 on-failure objects, whose ``payload`` holds the original event. Every field
+    the tools rely on is checked: sequence numbers are decimal strings, Kinesis ``data`` is
+    strict base64, ``eventID`` is ``shardId:sequenceNumber``. DynamoDB records carry no
+    shard id (the caller takes it from the batch info).
 
     Args:
         event_record: One element of ``event["Records"]``.
@@ -138,35 +187,69 @@ def record_from_lambda_event(event_record: dict[str, Any]) -> SourceRecord:
         The record.
 
     Raises:
-        ValueError: Neither a Kinesis nor a DynamoDB Streams event record.
+        ValueError: Not a well-formed Kinesis or DynamoDB Streams event record.
     """
+    if not isinstance(event_record, dict):
+        raise ValueError(f"not a JSON object: {short(event_record)}")
     source = event_record.get("eventSource")
-    arn = str(event_record.get("eventSourceARN", ""))
-    if source == "aws:kinesis" or "kinesis" in event_record:
-        kinesis = event_record["kinesis"]
-        shard_id = str(event_record.get("eventID", "")).rsplit(":", 1)[0]
-        arrival = kinesis.get("approximateArrivalTimestamp")
+    arn = event_record.get("eventSourceARN")
+    if not isinstance(arn, str) or not arn:
+        raise ValueError("eventSourceARN missing or not a string")
+    if source == "aws:kinesis":
+        kinesis = event_record.get("kinesis")
+        if not isinstance(kinesis, dict):
+            raise ValueError("'kinesis' missing or not an object")
+        sequence = _sequence_number(kinesis.get("sequenceNumber"), "kinesis.sequenceNumber")
+        key = kinesis.get("partitionKey")
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_PARTITION_KEY_CHARS:
+            raise ValueError(f"kinesis.partitionKey is not a 1-256 character string: {short(key)}")
+        event_id = event_record.get("eventID")
+        shard_id, sep, id_sequence = event_id.rpartition(":") if isinstance(event_id, str) else ("", "", "")
+        if not sep or not shard_id or id_sequence != sequence:
+            raise ValueError(f"eventID is not 'shardId:{sequence}': {short(event_id)}")
         return SourceRecord(
             source="kinesis",
             stream_arn=arn,
             shard_id=shard_id,
-            sequence_number=str(kinesis["sequenceNumber"]),
-            partition_key=str(kinesis["partitionKey"]),
-            data=base64.b64decode(kinesis["data"]),
-            arrival=datetime.fromtimestamp(float(arrival), UTC) if arrival else None,
+            sequence_number=sequence,
+            partition_key=key,
+            data=strict_b64decode(kinesis.get("data"), "kinesis.data"),
+            arrival=_epoch(kinesis.get("approximateArrivalTimestamp"),
+                           "kinesis.approximateArrivalTimestamp"),
         )
-    if source == "aws:dynamodb" or "dynamodb" in event_record:
+    if source == "aws:dynamodb":
         body = {k: v for k, v in event_record.items() if k != "eventSourceARN"}
-        created = body.get("dynamodb", {}).get("ApproximateCreationDateTime")
+        dynamodb = body.get("dynamodb")
+        if not isinstance(dynamodb, dict):
+            raise ValueError("'dynamodb' missing or not an object")
         return SourceRecord(
             source="dynamodb",
             stream_arn=arn,
             shard_id="",
-            sequence_number=str(body["dynamodb"]["SequenceNumber"]),
-            arrival=datetime.fromtimestamp(float(created), UTC) if created else None,
+            sequence_number=_sequence_number(dynamodb.get("SequenceNumber"),
+                                             "dynamodb.SequenceNumber"),
+            arrival=_epoch(dynamodb.get("ApproximateCreationDateTime"),
+                           "dynamodb.ApproximateCreationDateTime"),
             dynamodb=body,
         )
-    raise ValueError("not a Kinesis or DynamoDB Streams event record")
+    raise ValueError(f"eventSource is not aws:kinesis or aws:dynamodb: {short(source)}")
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value, cut to ``limit`` characters (for one-line messages).
+
+    Args:
+        value: Anything, possibly huge or hostile.
+        limit: The longest result.
+
+    Returns:
+        The repr, ending with ``...`` when cut.
+    """
+    try:
+        text = repr(value) if not isinstance(value, dict | list) else repr(value)[: limit + 1]
+    except (RecursionError, ValueError):  # ValueError: int too large to convert to str
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def jsonable(value: Any) -> Any:
@@ -198,16 +281,19 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-_RELATIVE = re.compile(r"^-?(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RELATIVE = re.compile(r"-?([0-9]{1,12}(?:\.[0-9]{1,9})?)\s*([smhdw])", re.ASCII)
+_EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: The widest span a relative time may name (keeps ``timedelta`` far from its limits).
+_MAX_RELATIVE_SECONDS = 100 * 365 * 86400
 
 
 def parse_time(text: str, now: datetime | None = None) -> datetime:
-    """Parse a ``--from`` / ``--to`` value.
+    """Parse a ``--from`` / ``--to`` value (the range is checked by the caller).
 
     Accepted: ISO 8601 (``2024-05-01T12:00:00Z``, an offset, or naive = UTC), Unix epoch
-    seconds (``1714564800`` or with a fraction), or a duration ago (``15m``, ``-2h``, ``1d``;
-    units s, m, h, d, w).
+    seconds (``1714564800`` or with a fraction, ASCII digits only: no sign, exponent, ``inf``
+    or ``nan``), or a duration ago (``15m``, ``-2h``, ``1d``; units s, m, h, d, w).
 
     Args:
         text: The value.
@@ -217,23 +303,27 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
         An aware UTC datetime.
 
     Raises:
-        ValueError: Not a recognised time.
+        ValueError: Not a recognised time, or not representable (every overflow is
+            reported as a ValueError).
     """
     value = text.strip()
-    match = _RELATIVE.match(value)
+    match = _RELATIVE.fullmatch(value)
     if match:
-        delta = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-        return (now or datetime.now(UTC)) - delta
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
-        pass
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if not math.isfinite(seconds) or seconds > _MAX_RELATIVE_SECONDS:
+            raise ValueError(f"{short(text)} is more than 100 years ago")
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    if _EPOCH.fullmatch(value):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"epoch seconds out of range: {short(text)}") from exc
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ValueError(
-            f"not a time: {text!r} (use ISO 8601, epoch seconds, or a duration ago like 2h)"
+            f"not a time: {short(text)} (use ISO 8601, epoch seconds, or a duration ago like 2h)"
         ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
