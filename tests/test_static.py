@@ -65,9 +65,7 @@ def test_mypy_on_the_package_the_runtime_and_the_reference_app() -> None:
     assert_clean(mypy(PACKAGE, RUNTIME, "app.py"))
 
 
-@AFTER_MERGE
 def test_mypy_on_the_example_app() -> None:
-    # Today it rejects the interop mixes of issue 10 finding 1 (shipments_infra/interop.py).
     assert_clean(mypy(*EXAMPLE_APP))
 
 
@@ -81,11 +79,6 @@ def expected_errors(path: Path) -> dict[int, str]:
             if (m := re.search(r"# expect: (\w+)$", line))}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 finding 2: add_consumer/add_change_consumer forward **props: Any, so mypy accepts any "
-    "keyword; passes once typed props land",
-)
 def test_mypy_rejects_exactly_the_misspelled_and_misplaced_consumer_props() -> None:
     expected = expected_errors(TYPOS)
     assert len(expected) == 2
