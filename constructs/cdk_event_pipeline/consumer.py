@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 import jsii
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -140,6 +140,30 @@ def _known_retention(stream: Any, event_stream: EventStream | None) -> Duration 
         if isinstance(hours, (int, float)) and not Token.is_unresolved(hours):
             return Duration.hours(hours)
     return None
+
+
+def consumer_scope(
+    owner: Construct, function: lambda_.IFunction | None, source: IConstruct, method: str
+) -> Construct:
+    """Where ``add_consumer`` / ``add_change_consumer`` make a consumer: under ``owner``, or in the
+    stack of a given function of another stack (a mapping in the source's stack would make the two
+    stacks depend on each other, and across accounts it must be in the function's account).
+
+    Raises:
+        PipelineValidationError: an imported function of another account than the source's.
+    """
+    if function is None:
+        return owner
+    if not isinstance(function, lambda_.Function):
+        if crosses_accounts(account_of(function), account_of(source)):
+            raise PipelineValidationError(
+                f"{method} needs a function of this app to read a stream of another account (given the imported "
+                f"function {function.node.path} of account {account_of(function)}): an event source mapping is "
+                "created in the function's account; define the consumer in that account's app"
+            )
+        return owner
+    stack = Stack.of(function)
+    return stack if stack.node.path != Stack.of(owner).node.path else owner
 
 
 def _known_max_record_bytes(stream: Any, event_stream: EventStream | None) -> int | None:
@@ -857,7 +881,16 @@ class StreamConsumer(StreamConsumerBase):
         if self.enhanced_fan_out:
             fan_out = self._fan_out()
             if crosses_accounts(account_of(fan_out), principal_account(grantee)):
-                fan_out.grant(grantee, *KINESIS_FAN_OUT_ACTIONS)
+                # The role's statement names the registered consumer's exact ARN (aws-cdk-lib's grant
+                # would name `<consumer>:*` across environments); the consumer's own resource policy
+                # (an AWS::Kinesis::ResourcePolicy in the stream's stack) allows the role the same.
+                iam.Grant.add_to_principal(
+                    grantee=grantee, actions=list(KINESIS_FAN_OUT_ACTIONS), resource_arns=[self._event_source_arn()]
+                )
+                fan_out.add_to_resource_policy(iam.PolicyStatement(
+                    actions=list(KINESIS_FAN_OUT_ACTIONS), principals=[grantee.grant_principal],
+                    resources=[fan_out.stream_consumer_arn],
+                ))
             else:
                 iam.Grant.add_to_principal(
                     grantee=grantee,

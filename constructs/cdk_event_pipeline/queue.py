@@ -280,7 +280,7 @@ class WorkQueue(Construct):
         fn = as_configurable_function(function, "connect_producer")
         fn.add_environment(env_var, self.queue.queue_url)
         self.grant_send(fn)
-        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
+        PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
 
     # --- metrics (QueueName dimension set by the L2 helpers) ------------------------------
 

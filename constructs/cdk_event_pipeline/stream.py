@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Unpack
 
 import jsii
-from aws_cdk import Annotations, Duration, IStableNumberProducer, Lazy, PhysicalName, RemovalPolicy, Size, Stack
+from aws_cdk import Annotations, Duration, IStableNumberProducer, Lazy, PhysicalName, RemovalPolicy, Size
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -29,7 +29,7 @@ from ._validation import (
     seconds_of,
 )
 from .archive import StreamArchive
-from .consumer import KINESIS_READ_ACTIONS, StreamConsumer
+from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, consumer_scope
 from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
@@ -511,7 +511,7 @@ class EventStream(Construct):
         self._set_record_limit(fn)
         self.grant_put(fn)
         self.producers.append(producer)
-        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
+        PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
 
     def _set_record_limit(self, fn: lambda_.Function) -> None:
         """Give ``fn`` the smallest record limit of the streams it produces to, once one has
@@ -544,10 +544,11 @@ class EventStream(Construct):
     def add_consumer(self, id: str, **props: Unpack[StreamConsumerProps]) -> StreamConsumer:
         """Add a :class:`StreamConsumer` of this stream (as a child of this construct).
 
-        With ``function=`` a function of another account (its stack has another explicit ``env``
-        account), the consumer is made in the function's stack instead, with this ``id``: an event
-        source mapping, its dead-letter queue and its alarms belong to the function's account. The
-        stream's resource policy then allows the function's role exactly the reader actions (and
+        With ``function=`` a function of another stack, the consumer is made in the function's stack
+        instead, with this ``id``: the mapping, its dead-letter queue and its alarms belong with the
+        function (a mapping in the stream's stack would make the two stacks depend on each other).
+        When that stack is in another account (explicit, different ``env`` accounts), the stream's
+        resource policy also allows the function's role exactly the reader actions (and
         ``kinesis:SubscribeToShard`` on the registered consumer, with enhanced fan-out; "Creating a
         cross-account event source mapping",
         https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html).
@@ -561,18 +562,8 @@ class EventStream(Construct):
                 mapping cannot be created from this app).
         """
         merged: StreamConsumerProps = {**self.consumer_defaults(), **props}
-        scope: Construct = self
         given = merged.get("function")
-        if given is not None:
-            fn = as_function(given)
-            if crosses_accounts(account_of(fn), account_of(self.stream)):
-                if not isinstance(fn, lambda_.Function):
-                    raise PipelineValidationError(
-                        f"add_consumer needs a function of this app to read a stream of another account (given "
-                        f"the imported function {fn.node.path} of account {account_of(fn)}): an event source mapping "
-                        "is created in the function's account; define the consumer in that account's app"
-                    )
-                scope = Stack.of(fn)
+        scope = consumer_scope(self, as_function(given) if given is not None else None, self.stream, "add_consumer")
         return self.consumer_class()(scope, id, stream=self, **merged)
 
     def consumer_class(self) -> type[StreamConsumer]:

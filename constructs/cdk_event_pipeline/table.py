@@ -32,7 +32,7 @@ from ._interop import FunctionLike, TableLike, as_configurable_function, as_func
 from ._props import ConsumerProps
 from ._recursion import RecursionGraph
 from ._validation import PipelineValidationError, init_reports_path, method_reports_path
-from .consumer import StreamConsumerBase
+from .consumer import StreamConsumerBase, consumer_scope
 
 #: What a reader needs: single-item reads, queries, batched reads. No Scan (a full-table read is
 #: rarely what a handler means; grant it by name if it is).
@@ -431,9 +431,9 @@ class EntityTable(Construct):
         """Add a :class:`TableChangeConsumer` of this table's stream (a child of this construct).
 
         Enables the stream when the table has none. With ``function=`` a function of another
-        account, the consumer is made in the function's stack (a mapping belongs to the function's
-        account) and the stream's resource-based policy allows the function's role
-        (:meth:`share_stream`).
+        stack, the consumer is made in the function's stack (as with
+        :meth:`EventStream.add_consumer`); in another account, the stream's resource-based policy
+        also allows the function's role (:meth:`share_stream`).
 
         Args:
             id: Construct id of the consumer.
@@ -443,18 +443,10 @@ class EntityTable(Construct):
                 :class:`~cdk_event_pipeline.StreamConsumerBase`.
         """
         self.enable_stream(stream_view_type)
-        scope: Construct = self
         given = props.get("function")
-        if given is not None:
-            fn = as_function(given)
-            if crosses_accounts(account_of(fn), account_of(self.table)):
-                if not isinstance(fn, lambda_.Function):
-                    raise PipelineValidationError(
-                        f"add_change_consumer needs a function of this app to read a stream of another account "
-                        f"(given the imported function {fn.node.path} of account {account_of(fn)}): an event source "
-                        "mapping is created in the function's account; define the consumer in that account's app"
-                    )
-                scope = Stack.of(fn)
+        scope = consumer_scope(
+            self, as_function(given) if given is not None else None, self.table, "add_change_consumer"
+        )
         return self.change_consumer_class()(scope, id, table=self, **props)
 
 
