@@ -22,6 +22,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 
 from cdk_event_pipeline import (
+    DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS,
     KINESIS_READ_ACTIONS,
     EntityTable,
     EventStream,
@@ -36,6 +37,7 @@ OWNER, READER = "111111111111", "222222222222"
 REGION = "eu-west-1"
 READ = sorted(KINESIS_READ_ACTIONS)
 STREAM_POLICY_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+assert list(DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS) == STREAM_POLICY_ACTIONS
 
 
 def code() -> dict[str, Any]:
