@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "READER_ACTIONS": ".table",
     "WRITER_ACTIONS": ".table",
     "DYNAMODB_STREAM_READ_ACTIONS": ".table",
+    "DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS": ".table",
     "StreamArchive": ".archive",
     "FIREHOSE_STREAM_READ_ACTIONS": ".archive",
     "PipelineMonitoring": ".monitoring",
@@ -89,6 +90,7 @@ if TYPE_CHECKING:  # the explicit ``X as X`` form re-exports each name for type 
     from .stream import EventStream as EventStream
     from .stream import ProducerEncoding as ProducerEncoding
     from .table import DYNAMODB_STREAM_READ_ACTIONS as DYNAMODB_STREAM_READ_ACTIONS
+    from .table import DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS as DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS
     from .table import READER_ACTIONS as READER_ACTIONS
     from .table import WRITER_ACTIONS as WRITER_ACTIONS
     from .table import EntityTable as EntityTable

@@ -55,6 +55,44 @@ STREAM_NAME_ENV = "STREAM_NAME"
 #: from ("true" or "false"), set by ``EventStream.connect_producer``.
 PRODUCER_COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
 PRODUCER_AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
+#: Environment variable the runtime producer reads its record limit from (bytes), set by
+#: ``EventStream.connect_producer`` when the stream's ``max_record_size`` is set.
+PRODUCER_MAX_RECORD_BYTES_ENV = "EVENT_PIPELINE_MAX_RECORD_BYTES"
+#: Kinesis' range for a stream's maximum record size (CreateStream / UpdateMaxRecordSize
+#: ``MaxRecordSizeInKiB``); AWS's default is 1024 KiB (1 MiB).
+STREAM_MAX_RECORD_SIZE_MIN_KIB = 1024
+STREAM_MAX_RECORD_SIZE_MAX_KIB = 10240
+STREAM_DEFAULT_MAX_RECORD_SIZE_KIB = 1024
+#: Warm throughput of an on-demand stream (``WarmThroughputMiBps``): at least 0, and by default
+#: an account may not scale an on-demand stream past 10 GiB/s (UpdateStreamWarmThroughput).
+WARM_THROUGHPUT_MIN_MIBPS = 0
+WARM_THROUGHPUT_MAX_MIBPS = 10240
+
+# --- Lambda invocation payloads -------------------------------------------------------------------
+
+#: Lambda's payload limit for a synchronous invocation, which an event source mapping's batch
+#: must fit ("6 MB"; enforced as 6 MiB).
+LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+#: What one Kinesis record adds to a Lambda event besides its base64 data: the JSON keys, the
+#: partition key (up to 256 characters), the sequence number, the event id, the stream and role
+#: ARNs (~900 bytes measured with the longest key and stream name; rounded up).
+KINESIS_EVENT_RECORD_OVERHEAD_BYTES = 1024
+#: ``{"Records": []}`` around the records.
+LAMBDA_EVENT_ENVELOPE_BYTES = 16
+
+# --- Recursion guard (hop count) -------------------------------------------------------------------
+
+#: Environment variable the runtime's ``pipeline_handler`` reads its hop limit from.
+MAX_HOPS_ENV = "EVENT_PIPELINE_MAX_HOPS"
+#: The runtime's default hop limit (``event_pipeline_runtime.DEFAULT_MAX_HOPS``).
+MAX_HOPS = 10
+MAX_HOPS_MIN = 0
+MAX_HOPS_MAX = 1_000_000
+
+# --- SnapStart -----------------------------------------------------------------------------------
+
+#: The alias a SnapStart function's published version gets; event source mappings invoke it.
+SNAP_START_ALIAS_NAME = "live"
 
 # --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
 
@@ -118,6 +156,13 @@ FIFO_BATCH_SIZE_MAX = 10
 #: Lambda's bounds for ScalingConfig.MaximumConcurrency of an SQS event source.
 MAX_CONCURRENCY_MIN = 2
 MAX_CONCURRENCY_MAX = 1000
+#: Provisioned mode of an SQS event source mapping (ProvisionedPollerConfig): minimum pollers
+#: 2-200, maximum pollers 2-2000 (Lambda developer guide, "Lambda parameters for Amazon SQS event
+#: source mappings"; the CloudFormation schema caps MaximumPollers at 2000).
+SQS_MIN_POLLERS_MIN = 2
+SQS_MIN_POLLERS_MAX = 200
+SQS_MAX_POLLERS_MIN = 2
+SQS_MAX_POLLERS_MAX = 2000
 
 # --- Entity tables (EntityTable) ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class FunctionProps(TypedDict, total=False):
     timeout: Duration | None
     log_retention: logs.RetentionDays | None
     tracing: bool
+    snap_start: bool
 
 
 class _NewFunctionProps(TypedDict, total=False):
@@ -47,6 +48,8 @@ class _NewFunctionProps(TypedDict, total=False):
     timeout: Duration | None
     log_retention: logs.RetentionDays | None
     tracing: bool
+    snap_start: bool
+    max_hops: int | None
 
 
 class ConsumerProps(_NewFunctionProps, total=False):
@@ -97,6 +100,7 @@ class WorkerProps(_NewFunctionProps, total=False):
     filters: Sequence[Mapping[str, Any]] | None
     enabled: bool | None
     alarms: bool
+    provisioned_pollers: tuple[int, int] | None
 
 
 class ArchiveProps(TypedDict, total=False):

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 import jsii
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Token
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -28,13 +28,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import _defaults as d
+from ._accounts import account_of, crosses_accounts, principal_account
 from ._destinations import ExactS3Destination, ExactSqsDestination
 from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._props import DeadLetterQueueProps, KinesisConsumerProps
+from ._recursion import RecursionGraph
 from ._validation import (
     PipelineValidationError,
     check_duration,
@@ -44,7 +46,13 @@ from ._validation import (
     init_reports_path,
     seconds_of,
 )
-from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
+from .function import (
+    PipelineFunction,
+    build_handler_function,
+    event_source_target,
+    require_function_or_code,
+    resolve_function,
+)
 from .monitoring import PipelineMonitoring
 
 if TYPE_CHECKING:
@@ -65,6 +73,26 @@ IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 #: Enhanced fan-out: the mapping subscribes through the registered consumer.
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
+
+RECORD_TOO_LARGE_FOR_LAMBDA_WARNING = "cdk-event-pipeline:RecordTooLargeForLambda"
+BATCH_LARGER_THAN_LAMBDA_PAYLOAD_WARNING = "cdk-event-pipeline:BatchLargerThanLambdaPayload"
+
+
+def lambda_payload_of_record(record_bytes: int) -> int:
+    """Bytes one Kinesis record of ``record_bytes`` (data + partition key) takes in a Lambda event:
+    its data base64-encoded (4 bytes per 3) plus the event fields around it."""
+    return 4 * -(-record_bytes // 3) + d.KINESIS_EVENT_RECORD_OVERHEAD_BYTES
+
+
+def records_per_lambda_payload(record_bytes: int) -> int:
+    """How many records of ``record_bytes`` fit Lambda's 6 MB invocation payload (0: not one)."""
+    return (d.LAMBDA_SYNC_PAYLOAD_BYTES - d.LAMBDA_EVENT_ENVELOPE_BYTES) // lambda_payload_of_record(record_bytes)
+
+
+def largest_record_for_lambda_kib() -> int:
+    """The largest ``max_record_size`` (KiB) whose records each still fit a Lambda invocation."""
+    budget = d.LAMBDA_SYNC_PAYLOAD_BYTES - d.LAMBDA_EVENT_ENVELOPE_BYTES - d.KINESIS_EVENT_RECORD_OVERHEAD_BYTES
+    return (budget // 4 * 3) // 1024
 
 
 def data_filter_patterns(filters: Sequence[Mapping[str, Any]] | None) -> list[str]:
@@ -111,6 +139,43 @@ def _known_retention(stream: Any, event_stream: EventStream | None) -> Duration 
             return d.STREAM_RETENTION
         if isinstance(hours, (int, float)) and not Token.is_unresolved(hours):
             return Duration.hours(hours)
+    return None
+
+
+def consumer_scope(
+    owner: Construct, function: lambda_.IFunction | None, source: IConstruct, method: str
+) -> Construct:
+    """Where ``add_consumer`` / ``add_change_consumer`` make a consumer: under ``owner``, or in the
+    stack of a given function of another stack (a mapping in the source's stack would make the two
+    stacks depend on each other, and across accounts it must be in the function's account).
+
+    Raises:
+        PipelineValidationError: an imported function of another account than the source's.
+    """
+    if function is None:
+        return owner
+    if not isinstance(function, lambda_.Function):
+        if crosses_accounts(account_of(function), account_of(source)):
+            raise PipelineValidationError(
+                f"{method} needs a function of this app to read a stream of another account (given the imported "
+                f"function {function.node.path} of account {account_of(function)}): an event source mapping is "
+                "created in the function's account; define the consumer in that account's app"
+            )
+        return owner
+    stack = Stack.of(function)
+    return stack if stack.node.path != Stack.of(owner).node.path else owner
+
+
+def _known_max_record_bytes(stream: Any, event_stream: EventStream | None) -> int | None:
+    """An EventStream's ``max_record_size`` in bytes, or a ``kinesis.Stream``'s own
+    ``MaxRecordSizeInKiB``; ``None`` when unset, a token, or the stream is imported."""
+    if event_stream is not None:
+        return event_stream.max_record_size_bytes
+    cfn = stream.node.default_child if isinstance(stream, kinesis.Stream) else None
+    if isinstance(cfn, kinesis.CfnStream):
+        kib = cfn.max_record_size_in_kib
+        if isinstance(kib, (int, float)) and not isinstance(kib, bool) and not Token.is_unresolved(kib):
+            return int(kib) * 1024
     return None
 
 
@@ -183,6 +248,14 @@ class StreamConsumerBase(Construct):
             on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
         alarms: Make this consumer's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
+        max_hops: The most hops (see the envelope's ``hops``) a record may carry when it reaches
+            this consumer, 0-1000000; a record with more fails before the handler runs and goes to
+            the on-failure destination: the run-time recursion guard. Sets
+            ``EVENT_PIPELINE_MAX_HOPS`` on the function. Default: - the runtime's 10.
+        snap_start: Build the function with Lambda SnapStart (Python 3.12+): a published version,
+            an alias ``live`` the mapping invokes, and a snapshot of the initialized function each
+            new environment resumes from (see :class:`PipelineFunction`). Only for a function the
+            consumer builds. Default: False.
     """
 
     #: The largest batch size the source allows.
@@ -224,6 +297,8 @@ class StreamConsumerBase(Construct):
         source_retention: Duration | None = None,
         idempotency: bool | TableLike | None = None,
         alarms: bool = True,
+        max_hops: int | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.source_retention = source_retention if source_retention is not None else d.STREAM_RETENTION
@@ -239,10 +314,13 @@ class StreamConsumerBase(Construct):
         check_range("parallelization_factor", parallelization_factor,
                     d.PARALLELIZATION_FACTOR_MIN, d.PARALLELIZATION_FACTOR_MAX)
         check_duration("tumbling_window", tumbling_window, 0, d.TUMBLING_WINDOW_MAX_SECONDS)
-        age_max = d.MAX_RECORD_AGE_MAX_SECONDS if retention_s is None else min(d.MAX_RECORD_AGE_MAX_SECONDS, retention_s)
+        age_max = (
+            d.MAX_RECORD_AGE_MAX_SECONDS if retention_s is None else min(d.MAX_RECORD_AGE_MAX_SECONDS, retention_s)
+        )
         if max_record_age is not None:
             age_s = seconds_of(max_record_age)
-            if age_s is not None and retention_s is not None and age_s > retention_s and age_s <= d.MAX_RECORD_AGE_MAX_SECONDS:
+            if (age_s is not None and retention_s is not None
+                    and retention_s < age_s <= d.MAX_RECORD_AGE_MAX_SECONDS):
                 raise PipelineValidationError(
                     f"max_record_age must not exceed the source's retention of {int(retention_s)} seconds "
                     f"(given {int(age_s)} seconds): records older than the retention are already gone"
@@ -250,6 +328,8 @@ class StreamConsumerBase(Construct):
             check_duration("max_record_age", max_record_age, d.MAX_RECORD_AGE_MIN_SECONDS, age_max)
         position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
         self._validate_starting_position(position, starting_position_timestamp)
+        check_range("max_hops", max_hops, d.MAX_HOPS_MIN, d.MAX_HOPS_MAX)
+        _check_snap_start_needs_new_function(snap_start, given_function)
 
         # --- resolved settings (public, read-only by convention) -----------------------
         self.batch_size = batch_size if batch_size is not None else d.BATCH_SIZE
@@ -267,9 +347,10 @@ class StreamConsumerBase(Construct):
         # --- the function -------------------------------------------------------------
         def build() -> PipelineFunction:
             assert code is not None and handler is not None  # require_function_or_code checked it
+            extra: dict[str, Any] = {"snap_start": True} if snap_start else {}
             return self.build_function(
                 code=code, handler=handler, environment=environment, memory_size=memory_size,
-                timeout=timeout, log_retention=log_retention, tracing=tracing,
+                timeout=timeout, log_retention=log_retention, tracing=tracing, **extra,
             )
 
         self.function, self.role, self.log_group = resolve_function(
@@ -278,6 +359,18 @@ class StreamConsumerBase(Construct):
             build,
             grants_hint="the read and on-failure permissions yourself (see StreamConsumer.grant_source_read)",
         )
+        #: What the mapping invokes: the function, or its SnapStart alias.
+        self.target: lambda_.IFunction = event_source_target(self, self.function)
+        if max_hops is not None:
+            if not isinstance(self.function, lambda_.Function):
+                raise PipelineValidationError(
+                    "max_hops needs a function whose environment can be set: pass code/handler, or set "
+                    f"{d.MAX_HOPS_ENV} on your function yourself"
+                )
+            self.function.add_environment(d.MAX_HOPS_ENV, str(max_hops))
+        self.max_hops = max_hops
+        source, kind = self._recursion_source()
+        RecursionGraph.of(self).read(source, kind, self.function, self)
 
         # --- idempotency -----------------------------------------------------------------
         self.idempotency_table: dynamodb.ITable | None = None
@@ -340,11 +433,15 @@ class StreamConsumerBase(Construct):
         timeout: Duration | None,
         log_retention: logs.RetentionDays | None,
         tracing: bool,
+        snap_start: bool = False,
     ) -> PipelineFunction:
-        """Build the consumer's function. Override to change how every function is made."""
+        """Build the consumer's function. Override to change how every function is made.
+
+        ``snap_start`` is passed only when it is True (an override without the parameter keeps
+        working for consumers without SnapStart)."""
         return build_handler_function(
             self, code=code, handler=handler, environment=environment, memory_size=memory_size,
-            timeout=timeout, log_retention=log_retention, tracing=tracing,
+            timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start,
         )
 
     def build_dead_letter_queue(self, **overrides: Unpack[DeadLetterQueueProps]) -> sqs.IQueue:
@@ -403,7 +500,7 @@ class StreamConsumerBase(Construct):
         return lambda_.EventSourceMapping(
             self,
             "EventSourceMapping",
-            target=self.function,
+            target=self.target,
             event_source_arn=self._event_source_arn(),
             batch_size=self.batch_size,
             max_batching_window=max_batching_window,
@@ -438,7 +535,9 @@ class StreamConsumerBase(Construct):
         All on 5-minute periods, one period to alarm.
         """
         name = PipelineMonitoring.role_path(self)
-        age_s = seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        age_s = (
+            seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        )
         monitoring.claim_errors_alarm(self.function)
         made = {
             "IteratorAge": monitoring.add_alarm(
@@ -471,7 +570,8 @@ class StreamConsumerBase(Construct):
             "they are lost unless replayed from the stream.",
         )
         made["OnFailureDelivered"] = monitoring.add_alarm(
-            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
+            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD),
+            threshold=d.ALARM_COUNT_THRESHOLD,
             description=f"{name} gave up on records and sent them to its on-failure destination: "
             "fix the cause and redrive them.",
         )
@@ -549,6 +649,10 @@ class StreamConsumerBase(Construct):
     def _event_source_arn(self) -> str:
         raise NotImplementedError
 
+    def _recursion_source(self) -> tuple[IConstruct, str]:
+        """The construct this consumer reads, and its kind, for the recursion check."""
+        raise NotImplementedError
+
     def _validate_starting_position(
         self, position: lambda_.StartingPosition, timestamp: float | None
     ) -> None:
@@ -571,6 +675,14 @@ class StreamConsumerBase(Construct):
             )
         if timestamp is not None:
             _check_unix_seconds("starting_position_timestamp", timestamp)
+
+
+def _check_snap_start_needs_new_function(snap_start: bool, function: lambda_.IFunction | None) -> None:
+    if snap_start and function is not None:
+        raise PipelineValidationError(
+            "snap_start applies to the function the construct builds (given function=): build your function with "
+            "SnapStart (PipelineFunction(..., snap_start=True), whose alias the mapping then invokes) and pass it"
+        )
 
 
 #: 3000-01-01T00:00:00Z: a later "Unix seconds" value is a mistake (often milliseconds).
@@ -649,35 +761,141 @@ class StreamConsumer(StreamConsumerBase):
             # on the same stream mean records that are silently filtered out.
             self.event_stream.check_consumer_filters(child_path(scope, id), self.data_filters)
         # The fan-out consumer must exist before the base class grants and maps; it is made in
-        # _event_source_arn / grant_source_read on first use, under this construct.
+        # _event_source_arn / grant_source_read on first use (under this construct, or under the
+        # stream in the stream's stack when the stream belongs to another account).
         super().__init__(scope, id, **props)
         if self.event_stream is not None:
             self.event_stream.consumers.append(self)
+        #: The stream's maximum record size in bytes when it is known (an EventStream's
+        #: ``max_record_size``, or ``MaxRecordSizeInKiB`` of a kinesis.Stream of this app).
+        self.source_max_record_bytes: int | None = _known_max_record_bytes(self.stream, self.event_stream)
+        self.check_lambda_payload()
+
+    def check_lambda_payload(self) -> None:
+        """Warn when records of the stream's ``max_record_size`` cannot reach the function as
+        batches of ``batch_size``.
+
+        Lambda passes a batch "up to the payload limit for synchronous invocation (6 MB)"
+        (CreateEventSourceMapping ``BatchSize``,
+        https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html), and a
+        Kinesis record's data is base64-encoded in the event (a third larger). So:
+
+        * when one record of the maximum size cannot fit at all, Lambda cannot invoke the function
+          with it: an error before invocation is retried until the record is older than
+          ``max_record_age`` or expires, and then only its metadata goes to the on-failure
+          destination ("Retain discarded batch records for a Kinesis Data Streams event source",
+          https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html):
+          ``cdk-event-pipeline:RecordTooLargeForLambda``;
+        * when ``batch_size`` such records do not fit, Lambda stops filling the batch at the
+          limit, so invocations carry fewer records than ``batch_size`` whenever records are
+          large: ``cdk-event-pipeline:BatchLargerThanLambdaPayload`` (advice).
+
+        Only when the stream's maximum record size is known. Override to change or drop the check.
+        """
+        record_bytes = self.source_max_record_bytes
+        if record_bytes is None:
+            return
+        fit = records_per_lambda_payload(record_bytes)
+        size = f"{record_bytes // 1024} KiB"
+        in_event = lambda_payload_of_record(record_bytes)
+        if fit == 0:
+            Annotations.of(self).add_warning_v2(
+                RECORD_TOO_LARGE_FOR_LAMBDA_WARNING,
+                f"The stream accepts records of up to {size} (max_record_size); in a Lambda event such a record "
+                f"takes {in_event} bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB "
+                f"({d.LAMBDA_SYNC_PAYLOAD_BYTES}-byte) invocation payload limit. Lambda cannot invoke the function "
+                "with it: it retries until the record is older than max_record_age "
+                f"({int(seconds_of(self.max_record_age) or 0)} seconds), then sends only its metadata to the "
+                "on-failure destination, unprocessed. Fix: set the stream's max_record_size to at most "
+                f"{largest_record_for_lambda_kib()} KiB, or keep large payloads in S3 and put a reference on the "
+                "stream.",
+            )
+        elif fit < self.batch_size:
+            Annotations.of(self).add_warning_v2(
+                BATCH_LARGER_THAN_LAMBDA_PAYLOAD_WARNING,
+                f"batch_size {self.batch_size} records of up to {size} (max_record_size; {in_event} bytes each in a "
+                f"Lambda event: base64 adds a third, plus ~1 KiB of event fields) do not fit Lambda's 6 MB "
+                f"({d.LAMBDA_SYNC_PAYLOAD_BYTES}-byte) invocation payload: Lambda stops filling a batch at that "
+                f"limit, so a batch of records that large holds only {fit}. Set batch_size to {fit} or lower to make "
+                "the function's timeout and memory hold for the largest batch, or lower max_record_size.",
+            )
+
+    def _recursion_source(self) -> tuple[IConstruct, str]:
+        return (self.event_stream if self.event_stream is not None else self.stream), "stream"
+
+    def _fan_out_cross_account(self) -> bool:
+        return crosses_accounts(account_of(self), account_of(self.stream))
 
     def _fan_out(self) -> kinesis.StreamConsumer:
         if self.fan_out_consumer is None:
-            self.fan_out_consumer = kinesis.StreamConsumer(
-                self,
-                "FanOutConsumer",
-                stream=self.stream,
-                stream_consumer_name=Names.unique_resource_name(self, max_length=128),
-            )
+            if self._fan_out_cross_account():
+                # A consumer is registered in the stream's account and shared with this function's
+                # role through its own resource policy (grant_source_read).
+                if not isinstance(self.stream, kinesis.Stream):
+                    raise PipelineValidationError(
+                        f"enhanced_fan_out needs a consumer registered in the stream's account "
+                        f"({account_of(self.stream)}), which this app cannot do for an imported stream: register "
+                        "it there, allow this function's role kinesis:SubscribeToShard in its resource policy, "
+                        "and read it with your own event source mapping; or read with enhanced_fan_out=False"
+                    )
+                owner: Construct = self.event_stream if self.event_stream is not None else self.stream
+                self.fan_out_consumer = kinesis.StreamConsumer(
+                    owner,
+                    f"FanOutConsumer{Names.unique_id(self)}",
+                    stream=self.stream,
+                    stream_consumer_name=Names.unique_resource_name(self, max_length=128),
+                )
+            else:
+                self.fan_out_consumer = kinesis.StreamConsumer(
+                    self,
+                    "FanOutConsumer",
+                    stream=self.stream,
+                    stream_consumer_name=Names.unique_resource_name(self, max_length=128),
+                )
         return self.fan_out_consumer
 
     def _event_source_arn(self) -> str:
         if self.enhanced_fan_out:
-            return self._fan_out().stream_consumer_arn
+            fan_out = self._fan_out()
+            if self._fan_out_cross_account():
+                # The registered consumer's ARN ends with its registration time: only the L1's
+                # attribute names it (aws-cdk-lib's stream_consumer_arn renders `<name>:*` across
+                # environments); aws-cdk-lib passes it across accounts with Fn::GetStackOutput.
+                cfn = fan_out.node.default_child
+                assert isinstance(cfn, kinesis.CfnStreamConsumer)
+                return cfn.attr_consumer_arn
+            return fan_out.stream_consumer_arn
         return self.stream.stream_arn
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
         """The five read actions on the stream; SubscribeToShard on the fan-out consumer only;
-        ``kms:Decrypt`` on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant)."""
-        self.stream.grant(grantee, *KINESIS_READ_ACTIONS)
+        ``kms:Decrypt`` on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant).
+
+        A function of another account gets the same actions in the stream's resource policy (and
+        SubscribeToShard in the registered consumer's resource policy): aws-cdk-lib writes both for
+        a grantee of another account (``AWS::Kinesis::ResourcePolicy``)."""
+        if self.event_stream is not None:
+            self.event_stream.grant(grantee, *KINESIS_READ_ACTIONS)
+        else:
+            self.stream.grant(grantee, *KINESIS_READ_ACTIONS)
         if self.enhanced_fan_out:
-            iam.Grant.add_to_principal(
-                grantee=grantee,
-                actions=list(KINESIS_FAN_OUT_ACTIONS),
-                resource_arns=[self._fan_out().stream_consumer_arn],
-            )
+            fan_out = self._fan_out()
+            if crosses_accounts(account_of(fan_out), principal_account(grantee)):
+                # The role's statement names the registered consumer's exact ARN (aws-cdk-lib's grant
+                # would name `<consumer>:*` across environments); the consumer's own resource policy
+                # (an AWS::Kinesis::ResourcePolicy in the stream's stack) allows the role the same.
+                iam.Grant.add_to_principal(
+                    grantee=grantee, actions=list(KINESIS_FAN_OUT_ACTIONS), resource_arns=[self._event_source_arn()]
+                )
+                fan_out.add_to_resource_policy(iam.PolicyStatement(
+                    actions=list(KINESIS_FAN_OUT_ACTIONS), principals=[grantee.grant_principal],
+                    resources=[fan_out.stream_consumer_arn],
+                ))
+            else:
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=list(KINESIS_FAN_OUT_ACTIONS),
+                    resource_arns=[fan_out.stream_consumer_arn],
+                )
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, "kms:Decrypt")

@@ -20,6 +20,13 @@ group are therefore siblings of the function, ``<id>Role`` and ``<id>LogGroup`` 
 
 Any other function can get the two layers with :func:`pipeline_layers` or
 :meth:`PipelineFunction.add_pipeline_layers`.
+
+``snap_start=True`` turns on Lambda SnapStart (Python 3.12+): the function gets a published
+version (``current_version``) and an alias, ``live``, which the library's event source mappings
+invoke (SnapStart applies to published versions only, never to ``$LATEST``; "Improving startup
+performance with Lambda SnapStart", https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
+The runtime layer registers an after-restore hook that reseeds ``random`` and makes new boto3
+clients (``event_pipeline_runtime.snapstart``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Unpack, cast
 
 import jsii
-from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, Stack
+from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -146,6 +153,14 @@ class PipelineFunction(lambda_.Function):
         reserved_concurrent_executions: Default: - unreserved.
         layers: Extra layers after the Powertools and runtime layers. Default: - none.
         description: Default: - none.
+        snap_start: Lambda SnapStart on published versions: the function gets a version
+            (``current_version``) and an alias ``live`` (:attr:`alias`) pointing at it; invoke the
+            alias (the library's consumers and workers do). Python 3.12+ (the library's 3.14 is);
+            SnapStart excludes provisioned concurrency, Amazon EFS and more than 512 MB of
+            ephemeral storage, none of which this construct sets (do not add them to the alias or
+            function). For Python, SnapStart bills snapshot caching (per GB-second of memory, at
+            least 3 hours per version) and every restore (per GB); see the README for when it pays
+            off. Default: False.
     """
 
     @init_reports_path
@@ -166,6 +181,7 @@ class PipelineFunction(lambda_.Function):
         reserved_concurrent_executions: int | None = None,
         layers: Sequence[lambda_.ILayerVersion] | None = None,
         description: str | None = None,
+        snap_start: bool = False,
     ) -> None:
         path = child_path(scope, id)
         check_range("memory_size", memory_size, 128, 10240, unit="MB")
@@ -185,6 +201,9 @@ class PipelineFunction(lambda_.Function):
             f"{id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Execution role of {path}",
+            # A name only when another account's resource policy names the role (cross-account
+            # grants); otherwise CloudFormation's generated name, as before.
+            role_name=PhysicalName.GENERATE_IF_NEEDED,
         )
         # Only the function's own log group; no AWSLambdaBasicExecutionRole, no /aws/lambda/*.
         log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
@@ -215,11 +234,21 @@ class PipelineFunction(lambda_.Function):
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             reserved_concurrent_executions=reserved_concurrent_executions,
             description=description,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         #: The execution role (also ``role``, typed ``IRole | None`` by aws-cdk-lib).
         self.execution_role: iam.Role = role
         #: The function's log group (also ``log_group``, typed ``ILogGroup`` by aws-cdk-lib).
         self.function_log_group: logs.LogGroup = log_group
+        #: With ``snap_start``: the alias ``live`` of the published version, what callers and event
+        #: source mappings invoke; else ``None``.
+        self.alias: lambda_.Alias | None = None
+        if snap_start:
+            self.alias = lambda_.Alias(self, "Alias", alias_name=d.SNAP_START_ALIAS_NAME, version=self.current_version)
+            Annotations.of(self).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "The function publishes current_version and is invoked through its alias live",
+            )
 
     @property
     def function(self) -> PipelineFunction:
@@ -255,6 +284,26 @@ def require_function_or_code(
         )
     require(function is not None or (code is not None and handler is not None),
             "code and handler are required when no existing function is given: pass both, or function=")
+
+
+def event_source_target(owner: Construct, function: lambda_.IFunction) -> lambda_.IFunction:
+    """What an event source mapping of ``owner`` invokes: a :class:`PipelineFunction`'s SnapStart
+    alias, else the function. A ``lambda_.Function`` with SnapStart but no alias gets a warning
+    (``cdk-event-pipeline:SnapStartOnLatest``): the mapping would invoke ``$LATEST``, which
+    SnapStart never applies to."""
+    if isinstance(function, PipelineFunction) and function.alias is not None:
+        return function.alias
+    if isinstance(function, lambda_.Function):
+        cfn = function.node.default_child
+        if isinstance(cfn, lambda_.CfnFunction) and cfn.snap_start is not None:
+            Annotations.of(owner).add_warning_v2(
+                "cdk-event-pipeline:SnapStartOnLatest",
+                f"The function {function.node.path} has SnapStart, which applies only to published versions, but "
+                "the mapping invokes it unqualified ($LATEST): every new environment initializes from scratch. "
+                "Pass an alias or version of it (fn.add_alias('live') / fn.current_version) as function=, or a "
+                "PipelineFunction(snap_start=True).",
+            )
+    return function
 
 
 def build_handler_function(owner: Construct, **props: Unpack[FunctionProps]) -> PipelineFunction:

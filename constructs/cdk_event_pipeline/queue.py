@@ -32,6 +32,7 @@ from constructs import Construct
 from . import _defaults as d
 from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
 from ._props import DeadLetterQueueProps, WorkerProps
+from ._recursion import RecursionGraph
 from ._validation import (
     PipelineValidationError,
     check_duration,
@@ -41,7 +42,13 @@ from ._validation import (
     require,
     seconds_of,
 )
-from .function import PipelineFunction, build_handler_function, require_function_or_code, resolve_function
+from .function import (
+    PipelineFunction,
+    build_handler_function,
+    event_source_target,
+    require_function_or_code,
+    resolve_function,
+)
 from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs on the queue.
@@ -233,6 +240,7 @@ class WorkQueue(Construct):
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(QUEUE_SEND_ACTIONS), resource_arns=[self.queue.queue_arn]
         )
+        RecursionGraph.of(self).write(self, "queue", grantee)
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *QUEUE_PRODUCER_KEY_ACTIONS)
         return grant
@@ -272,7 +280,7 @@ class WorkQueue(Construct):
         fn = as_configurable_function(function, "connect_producer")
         fn.add_environment(env_var, self.queue.queue_url)
         self.grant_send(fn)
-        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
+        PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
 
     # --- metrics (QueueName dimension set by the L2 helpers) ------------------------------
 
@@ -390,6 +398,23 @@ class QueueWorker(Construct):
         enabled: Whether the mapping polls. Default: True.
         alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
+        provisioned_pollers: ``(minimum, maximum)`` event pollers dedicated to this mapping
+            (provisioned mode): minimum 2-200, maximum 2-2000, minimum <= maximum ("Configuring
+            scaling behavior for SQS event source mappings",
+            https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html; "Lambda
+            parameters for Amazon SQS event source mappings",
+            https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html). Each poller
+            handles up to 1 MB/s and 10 concurrent invocations; pollers are billed while
+            provisioned (event poller units), even when the queue is empty. Mutually exclusive with
+            ``max_concurrency`` (Lambda's ScalingConfig and ProvisionedPollerConfig exclude each
+            other). Alarms and dashboard are the same either way. Default: - standard mode (Lambda
+            scales pollers by itself).
+        max_hops: The most hops a consumed envelope may carry, 0-1000000 (see
+            :class:`~cdk_event_pipeline.StreamConsumerBase`): sets ``EVENT_PIPELINE_MAX_HOPS``.
+            Default: - the runtime's 10.
+        snap_start: Build the function with Lambda SnapStart; the mapping invokes its ``live``
+            alias (see :class:`PipelineFunction`). Only for a function the worker builds.
+            Default: False.
     """
 
     @init_reports_path
@@ -414,6 +439,9 @@ class QueueWorker(Construct):
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool | None = None,
         alarms: bool = True,
+        provisioned_pollers: tuple[int, int] | None = None,
+        max_hops: int | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, id)
         #: The WorkQueue consumed, or ``None`` when given a plain ``sqs.IQueue``.
@@ -448,6 +476,14 @@ class QueueWorker(Construct):
                     f"of at least 1 second (given batch_size {batch_size} and no max_batching_window)"
                 )
         check_range("max_concurrency", max_concurrency, d.MAX_CONCURRENCY_MIN, d.MAX_CONCURRENCY_MAX)
+        self.provisioned_pollers = _check_provisioned_pollers(provisioned_pollers, max_concurrency)
+        check_range("max_hops", max_hops, d.MAX_HOPS_MIN, d.MAX_HOPS_MAX)
+        if snap_start and given_function is not None:
+            raise PipelineValidationError(
+                "snap_start applies to the function the construct builds (given function=): build your function "
+                "with SnapStart (PipelineFunction(..., snap_start=True), whose alias the mapping then invokes) and "
+                "pass it"
+            )
 
         # --- resolved settings ------------------------------------------------------------
         self.batch_size = batch_size if batch_size is not None else d.QUEUE_BATCH_SIZE
@@ -458,9 +494,10 @@ class QueueWorker(Construct):
         # --- the function -------------------------------------------------------------
         def build() -> PipelineFunction:
             assert code is not None and handler is not None  # require_function_or_code checked it
+            extra: dict[str, Any] = {"snap_start": True} if snap_start else {}
             return self.build_function(
                 code=code, handler=handler, environment=environment, memory_size=memory_size,
-                timeout=timeout, log_retention=log_retention, tracing=tracing,
+                timeout=timeout, log_retention=log_retention, tracing=tracing, **extra,
             )
 
         self.function, self.role, self.log_group = resolve_function(
@@ -468,6 +505,19 @@ class QueueWorker(Construct):
             given_function,
             build,
             grants_hint="the queue permissions yourself (see QueueWorker.grant_queue_read)",
+        )
+        #: What the mapping invokes: the function, or its SnapStart alias.
+        self.target: lambda_.IFunction = event_source_target(self, self.function)
+        if max_hops is not None:
+            if not isinstance(self.function, lambda_.Function):
+                raise PipelineValidationError(
+                    "max_hops needs a function whose environment can be set: pass code/handler, or set "
+                    f"{d.MAX_HOPS_ENV} on your function yourself"
+                )
+            self.function.add_environment(d.MAX_HOPS_ENV, str(max_hops))
+        self.max_hops = max_hops
+        RecursionGraph.of(self).read(
+            self.work_queue if self.work_queue is not None else self.queue, "queue", self.function, self
         )
         function_timeout: Duration | None
         if given_function is None:
@@ -516,11 +566,13 @@ class QueueWorker(Construct):
         timeout: Duration | None,
         log_retention: logs.RetentionDays | None,
         tracing: bool,
+        snap_start: bool = False,
     ) -> PipelineFunction:
-        """Build the worker's function. Override to change how it is made."""
+        """Build the worker's function. Override to change how it is made (``snap_start`` is passed
+        only when True)."""
         return build_handler_function(
             self, code=code, handler=handler, environment=environment, memory_size=memory_size,
-            timeout=timeout, log_retention=log_retention, tracing=tracing,
+            timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start,
         )
 
     def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
@@ -557,10 +609,11 @@ class QueueWorker(Construct):
         enabled: bool | None,
     ) -> lambda_.EventSourceMapping:
         """Build the SQS event source mapping with the resolved settings."""
+        pollers = self.provisioned_pollers
         return lambda_.EventSourceMapping(
             self,
             "EventSourceMapping",
-            target=self.function,
+            target=self.target,
             event_source_arn=self.queue.queue_arn,
             batch_size=self.batch_size,
             max_batching_window=max_batching_window,
@@ -568,6 +621,10 @@ class QueueWorker(Construct):
             max_concurrency=max_concurrency,
             filters=list(filters) if filters is not None else None,
             enabled=enabled,
+            provisioned_poller_config=(
+                lambda_.ProvisionedPollerConfig(minimum_pollers=pollers[0], maximum_pollers=pollers[1])
+                if pollers is not None else None
+            ),
         )
 
     def grant_queue_read(self, grantee: iam.IGrantable) -> None:
@@ -580,6 +637,34 @@ class QueueWorker(Construct):
         )
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *QUEUE_WORKER_KEY_ACTIONS)
+
+
+def _check_provisioned_pollers(
+    pollers: tuple[int, int] | None, max_concurrency: int | None
+) -> tuple[int, int] | None:
+    """``(minimum, maximum)`` within Lambda's SQS ranges, minimum <= maximum, no ``max_concurrency``."""
+    if pollers is None:
+        return None
+    if not isinstance(pollers, (tuple, list)) or len(pollers) != 2:
+        raise PipelineValidationError(
+            f"provisioned_pollers must be a (minimum, maximum) pair of pollers (given {pollers!r})"
+        )
+    minimum, maximum = pollers
+    check_range("provisioned_pollers minimum", minimum, d.SQS_MIN_POLLERS_MIN, d.SQS_MIN_POLLERS_MAX)
+    check_range("provisioned_pollers maximum", maximum, d.SQS_MAX_POLLERS_MIN, d.SQS_MAX_POLLERS_MAX)
+    if not Token.is_unresolved(minimum) and not Token.is_unresolved(maximum) and minimum > maximum:
+        raise PipelineValidationError(
+            f"provisioned_pollers minimum must not exceed its maximum (given ({minimum}, {maximum})): pass "
+            f"({maximum}, {minimum}) or raise the maximum"
+        )
+    if max_concurrency is not None:
+        raise PipelineValidationError(
+            f"provisioned_pollers and max_concurrency are mutually exclusive (given provisioned_pollers "
+            f"{tuple(pollers)} and max_concurrency {max_concurrency}): Lambda accepts either provisioned mode or a "
+            "maximum concurrency on an SQS event source mapping; bound concurrency with the maximum pollers (each "
+            "runs up to 10 concurrent invocations) or drop provisioned_pollers"
+        )
+    return (minimum, maximum)
 
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

@@ -7,16 +7,19 @@ from dataclasses import dataclass
 from typing import Unpack
 
 import jsii
-from aws_cdk import Duration, IStableNumberProducer, Lazy, RemovalPolicy
+from aws_cdk import Annotations, Duration, IStableNumberProducer, Lazy, PhysicalName, RemovalPolicy, Size
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
-from ._interop import FunctionLike, StreamLike, as_configurable_function, as_stream
+from ._accounts import account_of, crosses_accounts, principal_account, statement_json
+from ._interop import FunctionLike, StreamLike, as_configurable_function, as_function, as_stream
 from ._props import ArchiveProps, StreamConsumerProps
+from ._recursion import RecursionGraph
 from ._validation import (
     PipelineValidationError,
     check_duration,
@@ -26,7 +29,7 @@ from ._validation import (
     seconds_of,
 )
 from .archive import StreamArchive
-from .consumer import KINESIS_READ_ACTIONS, StreamConsumer
+from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, consumer_scope
 from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
@@ -35,6 +38,8 @@ PRODUCER_ACTIONS = ("kinesis:PutRecord", "kinesis:PutRecords")
 PRODUCER_KEY_ACTIONS = ("kms:GenerateDataKey",)
 #: What a reader needs on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant).
 READER_KEY_ACTIONS = ("kms:Decrypt",)
+#: Attribute of a producer function: the record limits (bytes) of every stream it is connected to.
+_RECORD_LIMITS_ATTRIBUTE = "_cdk_event_pipeline_record_limits"
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ class ProducerEncoding:
 
     def describe(self) -> str:
         """``compress=True``, ``aggregate=True`` or both."""
-        return ", ".join(name + "=True" for name, on in (("compress", self.compress), ("aggregate", self.aggregate)) if on)
+        flags = (("compress", self.compress), ("aggregate", self.aggregate))
+        return ", ".join(name + "=True" for name, on in flags if on)
 
 
 _FILTER_CONFLICT_WHY_AND_FIX = (
@@ -80,6 +86,31 @@ def _producer_side_conflict(consumer_path: str, pattern: str, producer: Producer
         f"producer {producer.path} ({producer.describe()}) writes records that the filter {pattern} "
         f"of consumer {consumer_path} on the record data can never match" + _FILTER_CONFLICT_WHY_AND_FIX
     )
+
+
+def _check_max_record_size(size: Size | None) -> int | None:
+    """Validate ``max_record_size``: a whole number of KiB from 1024 to 10240; its bytes, or
+    ``None`` when absent or a token (left to CloudFormation)."""
+    if size is None:
+        return None
+    if not isinstance(size, Size):
+        raise PipelineValidationError(
+            f"max_record_size must be a Size, e.g. Size.mebibytes(4) (given {size!r})"
+        )
+    if size.is_unresolved():
+        return None
+    try:
+        kib = size.to_kibibytes()
+    except RuntimeError:
+        raise PipelineValidationError(
+            f"max_record_size must be a whole number of KiB (given {size.to_bytes()} bytes): Kinesis sets it in KiB"
+        ) from None
+    if not d.STREAM_MAX_RECORD_SIZE_MIN_KIB <= kib <= d.STREAM_MAX_RECORD_SIZE_MAX_KIB:
+        raise PipelineValidationError(
+            f"max_record_size must be between {d.STREAM_MAX_RECORD_SIZE_MIN_KIB} KiB (1 MiB) and "
+            f"{d.STREAM_MAX_RECORD_SIZE_MAX_KIB} KiB (10 MiB) inclusive (given {kib:g} KiB)"
+        )
+    return int(kib) * 1024
 
 
 @jsii.implements(IStableNumberProducer)
@@ -117,6 +148,22 @@ class EventStream(Construct):
             24 hours (the minimum: always safe).
         alarms: Make this stream's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
+        max_record_size: The largest record (data + partition key) the stream accepts, a whole
+            number of KiB from 1024 KiB to 10240 KiB (``Size.mebibytes(4)``;
+            ``MaxRecordSizeInKiB``, "Handle large records",
+            https://docs.aws.amazon.com/streams/latest/dev/large-records.html). Functions connected
+            with :meth:`connect_producer` get it as ``EVENT_PIPELINE_MAX_RECORD_BYTES`` (the runtime
+            producer refuses a larger record before any call), and every consumer is checked
+            against Lambda's 6 MB invocation payload at synth (a warning says what Lambda does and
+            what to set). Kinesis keeps per-shard throughput at 1 MB/s in, 2 MB/s out: large records
+            are for occasional payloads. Default: - Kinesis' 1 MiB.
+        warm_throughput: On-demand streams only: write throughput (MiB/s) the stream is scaled to
+            before traffic arrives, 0-10240 (AWS's default limit is 10 GiB/s per stream;
+            ``WarmThroughputMiBps``, "UpdateStreamWarmThroughput",
+            https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateStreamWarmThroughput.html).
+            Only accounts with the On-demand Advantage mode (``MinimumThroughputBillingCommitment``
+            enabled) can set it; elsewhere the deployment fails. Rejected with ``shard_count``.
+            Default: - none (on-demand scales from its current capacity).
     """
 
     @init_reports_path
@@ -134,6 +181,8 @@ class EventStream(Construct):
         removal_policy: RemovalPolicy | None = None,
         retention_of_existing: Duration | None = None,
         alarms: bool = True,
+        max_record_size: Size | None = None,
+        warm_throughput: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         #: Producers connected with :meth:`connect_producer`, with their encodings.
@@ -149,7 +198,16 @@ class EventStream(Construct):
             "encryption_key": encryption_key,
             "shard_level_metrics": shard_level_metrics,
             "removal_policy": removal_policy,
+            "max_record_size": max_record_size,
+            "warm_throughput": warm_throughput,
         }
+        #: The stream's maximum record size, as given (``None``: Kinesis' 1 MiB default, or unknown
+        #: for a wrapped stream).
+        self.max_record_size: Size | None = None
+        #: The same in bytes (``None`` when not set or a token).
+        self.max_record_size_bytes: int | None = None
+        #: Warm throughput in MiB/s, as given.
+        self.warm_throughput: int | None = None
         if stream is not None:
             given = [k for k, v in new_stream_props.items() if v is not None]
             if given:
@@ -174,6 +232,17 @@ class EventStream(Construct):
 
         check_range("shard_count", shard_count, d.SHARD_COUNT_MIN, d.SHARD_COUNT_MAX)
         check_duration("retention", retention, d.STREAM_RETENTION_MIN_HOURS * 3600, d.STREAM_RETENTION_MAX_HOURS * 3600)
+        self.max_record_size_bytes = _check_max_record_size(max_record_size)
+        self.max_record_size = max_record_size
+        if warm_throughput is not None and shard_count is not None:
+            raise PipelineValidationError(
+                f"warm_throughput is only valid for an on-demand stream (given warm_throughput {warm_throughput} "
+                f"MiB/s and shard_count {shard_count}): a provisioned stream's capacity is its shards. Drop "
+                "shard_count for an on-demand stream, or drop warm_throughput and size the shards"
+            )
+        check_range("warm_throughput", warm_throughput, d.WARM_THROUGHPUT_MIN_MIBPS, d.WARM_THROUGHPUT_MAX_MIBPS,
+                    unit="MiB/s")
+        self.warm_throughput = warm_throughput
         self.retention = retention if retention is not None else d.STREAM_RETENTION
         self.encryption_key = encryption_key
         self.stream = self.build_stream(
@@ -182,6 +251,7 @@ class EventStream(Construct):
             shard_level_metrics=shard_level_metrics,
             removal_policy=removal_policy,
         )
+        self.apply_stream_capacity(self.stream)
         self.alarms = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- extension points ---------------------------------------------------------------
@@ -198,15 +268,40 @@ class EventStream(Construct):
         return kinesis.Stream(
             self,
             "Stream",
-            stream_name=stream_name,
+            # Without a name: CloudFormation's generated one, unless another environment refers
+            # to the stream (a cross-account consumer's mapping), which needs a known name.
+            stream_name=stream_name if stream_name is not None else PhysicalName.GENERATE_IF_NEEDED,
             stream_mode=kinesis.StreamMode.PROVISIONED if shard_count is not None else kinesis.StreamMode.ON_DEMAND,
             shard_count=shard_count,
             retention_period=self.retention,
-            encryption=kinesis.StreamEncryption.KMS if self.encryption_key is not None else kinesis.StreamEncryption.MANAGED,
+            encryption=(
+                kinesis.StreamEncryption.KMS if self.encryption_key is not None else kinesis.StreamEncryption.MANAGED
+            ),
             encryption_key=self.encryption_key,
             shard_level_metrics=list(shard_level_metrics) if shard_level_metrics else None,
             removal_policy=removal_policy,
         )
+
+    def apply_stream_capacity(self, stream: kinesis.IStream) -> None:
+        """Set ``max_record_size`` and ``warm_throughput`` on the stream's ``AWS::Kinesis::Stream``.
+
+        aws-cdk-lib 2.275's ``kinesis.Stream`` has no props for them; its L1 ``CfnStream`` has
+        ``MaxRecordSizeInKiB`` and ``WarmThroughputMiBps`` (AWS::Kinesis::Stream,
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kinesis-stream.html).
+        Called after :meth:`build_stream`, so an override of it keeps both settings.
+        """
+        if self.max_record_size is None and self.warm_throughput is None:
+            return
+        cfn = stream.node.default_child
+        if not isinstance(cfn, kinesis.CfnStream):
+            raise PipelineValidationError(
+                "max_record_size and warm_throughput need the AWS::Kinesis::Stream of the stream build_stream "
+                "returned (its node.default_child is not a CfnStream)"
+            )
+        if self.max_record_size is not None:
+            cfn.max_record_size_in_kib = self.max_record_size.to_kibibytes()
+        if self.warm_throughput is not None:
+            cfn.warm_throughput_mi_bps = self.warm_throughput
 
     def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
         """The stream's alarms, by role. Override to add, drop or change alarms.
@@ -304,8 +399,15 @@ class EventStream(Construct):
 
     def grant_put(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant exactly ``kinesis:PutRecord`` and ``kinesis:PutRecords`` on this stream, plus
-        ``kms:GenerateDataKey`` on a customer key. Nothing else."""
-        grant = self.stream.grant(grantee, *PRODUCER_ACTIONS)
+        ``kms:GenerateDataKey`` on a customer key. Nothing else.
+
+        A grantee of another account (stacks with explicit, different ``env`` accounts) also gets
+        the same two actions in the stream's resource policy (an ``AWS::Kinesis::ResourcePolicy``
+        that aws-cdk-lib writes for a cross-account grant; "Share access using resource-based
+        policies", https://docs.aws.amazon.com/streams/latest/dev/resource-based-policy-examples.html).
+        A function grantee is recorded as a writer of this stream for the recursion check.
+        """
+        grant = self.grant(grantee, *PRODUCER_ACTIONS)
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *PRODUCER_KEY_ACTIONS)
         return grant
@@ -319,8 +421,8 @@ class EventStream(Construct):
         """Grant exactly what a GetRecords reader needs: ``kinesis:DescribeStream``,
         ``DescribeStreamSummary``, ``GetRecords``, ``GetShardIterator``, ``ListShards`` on this
         stream, plus ``kms:Decrypt`` on a customer key (aws-cdk-lib's ``grant_read`` adds
-        ``ListStreams`` and ``DescribeStreamConsumer``)."""
-        grant = self.stream.grant(grantee, *KINESIS_READ_ACTIONS)
+        ``ListStreams`` and ``DescribeStreamConsumer``). Cross-account: see :meth:`grant`."""
+        grant = self.grant(grantee, *KINESIS_READ_ACTIONS)
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *READER_KEY_ACTIONS)
         return grant
@@ -332,8 +434,28 @@ class EventStream(Construct):
 
     def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
         """Grant exactly ``actions`` on this stream (no key grant: add it with the key's own
-        ``grant`` when the stream has a customer key)."""
-        return self.stream.grant(grantee, *actions)
+        ``grant`` when the stream has a customer key).
+
+        A grantee of another account gets the same actions in the stream's resource policy too
+        (aws-cdk-lib writes it for a stream of this app). A stream imported from another account
+        cannot get a resource policy from this app: a warning
+        (``cdk-event-pipeline:ForeignStreamResourcePolicy``) gives the statement its owner must add.
+        """
+        grant = self.stream.grant(grantee, *actions)
+        if any(action in PRODUCER_ACTIONS for action in actions):
+            RecursionGraph.of(self).write(self, "stream", grantee)
+        stream_account = account_of(self.stream)
+        if not isinstance(self.stream, kinesis.Stream) and crosses_accounts(stream_account, principal_account(grantee)):
+            statement = iam.PolicyStatement(
+                actions=list(actions), principals=[grantee.grant_principal], resources=[self.stream.stream_arn]
+            )
+            Annotations.of(self).add_warning_v2(
+                "cdk-event-pipeline:ForeignStreamResourcePolicy",
+                f"The stream belongs to account {stream_account} and is imported: this app cannot change its "
+                "resource policy. Its owner must add this statement to the stream's resource policy, or the "
+                f"grant has no effect: {statement_json(statement, self)}",
+            )
+        return grant
 
     @method_reports_path
     def connect_producer(
@@ -354,6 +476,15 @@ class EventStream(Construct):
         records (Lambda filters only JSON data), so that combination raises, whichever of the two
         is added first. :meth:`grant_put` alone records no encoding and checks nothing.
 
+        With ``max_record_size`` set, the function also gets ``EVENT_PIPELINE_MAX_RECORD_BYTES``,
+        the runtime producer's record limit: the smallest limit of every stream the function is
+        connected to (a stream without ``max_record_size`` counts as Kinesis' 1 MiB), since one
+        variable serves all of them.
+
+        A function of another account gets the stream's ARN in ``env_var`` instead of its name
+        (``PutRecords`` across accounts must name the stream by ARN) and the grant in the stream's
+        resource policy too (see :meth:`grant_put`).
+
         Args:
             function: The producer: a function of this app (a ``lambda_.Function``, a
                 :class:`PipelineFunction`, or a consumer's or worker's function).
@@ -373,12 +504,24 @@ class EventStream(Construct):
                     raise PipelineValidationError(
                         _producer_side_conflict(consumer.node.path, pattern, producer), path=self.node.path
                     )
-        fn.add_environment(env_var, self.stream.stream_name)
+        cross_account = crosses_accounts(account_of(fn), account_of(self.stream))
+        fn.add_environment(env_var, self.stream.stream_arn if cross_account else self.stream.stream_name)
         fn.add_environment(d.PRODUCER_COMPRESS_ENV, "true" if compress else "false")
         fn.add_environment(d.PRODUCER_AGGREGATE_ENV, "true" if aggregate else "false")
+        self._set_record_limit(fn)
         self.grant_put(fn)
         self.producers.append(producer)
-        PipelineMonitoring.of(self).watch_producer(fn, alarms=self.alarms_enabled)
+        PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
+
+    def _set_record_limit(self, fn: lambda_.Function) -> None:
+        """Give ``fn`` the smallest record limit of the streams it produces to, once one has
+        ``max_record_size`` (an unknown or default limit counts as 1 MiB)."""
+        limits: list[int] = getattr(fn, _RECORD_LIMITS_ATTRIBUTE, [])
+        default = d.STREAM_DEFAULT_MAX_RECORD_SIZE_KIB * 1024
+        limits = [*limits, self.max_record_size_bytes if self.max_record_size_bytes is not None else default]
+        setattr(fn, _RECORD_LIMITS_ATTRIBUTE, limits)
+        if any(limit != default for limit in limits):
+            fn.add_environment(d.PRODUCER_MAX_RECORD_BYTES_ENV, str(min(limits)))
 
     def check_consumer_filters(self, consumer_path: str, data_filters: Sequence[str]) -> None:
         """Raise when a new consumer's data filters cannot match what a connected producer writes.
@@ -397,15 +540,31 @@ class EventStream(Construct):
 
     # --- consumers --------------------------------------------------------------------------
 
+    @method_reports_path
     def add_consumer(self, id: str, **props: Unpack[StreamConsumerProps]) -> StreamConsumer:
         """Add a :class:`StreamConsumer` of this stream (as a child of this construct).
+
+        With ``function=`` a function of another stack, the consumer is made in the function's stack
+        instead, with this ``id``: the mapping, its dead-letter queue and its alarms belong with the
+        function (a mapping in the stream's stack would make the two stacks depend on each other).
+        When that stack is in another account (explicit, different ``env`` accounts), the stream's
+        resource policy also allows the function's role exactly the reader actions (and
+        ``kinesis:SubscribeToShard`` on the registered consumer, with enhanced fan-out; "Creating a
+        cross-account event source mapping",
+        https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html).
 
         Args:
             id: Construct id of the consumer.
             **props: See :class:`StreamConsumer`; start from :meth:`consumer_defaults`.
+
+        Raises:
+            PipelineValidationError: ``function=`` an imported function of another account (its
+                mapping cannot be created from this app).
         """
         merged: StreamConsumerProps = {**self.consumer_defaults(), **props}
-        return self.consumer_class()(self, id, stream=self, **merged)
+        given = merged.get("function")
+        scope = consumer_scope(self, as_function(given) if given is not None else None, self.stream, "add_consumer")
+        return self.consumer_class()(scope, id, stream=self, **merged)
 
     def consumer_class(self) -> type[StreamConsumer]:
         """The class :meth:`add_consumer` instantiates. Override to use your own subclass."""

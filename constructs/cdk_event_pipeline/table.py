@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import _defaults as d
-from ._interop import FunctionLike, TableLike, as_configurable_function, as_table
+from ._accounts import account_of, crosses_accounts, principal_account, statement_json
+from ._interop import FunctionLike, TableLike, as_configurable_function, as_function, as_table
 from ._props import ConsumerProps
+from ._recursion import RecursionGraph
 from ._validation import PipelineValidationError, init_reports_path, method_reports_path
-from .consumer import StreamConsumerBase
+from .consumer import StreamConsumerBase, consumer_scope
 
 #: What a reader needs: single-item reads, queries, batched reads. No Scan (a full-table read is
 #: rarely what a handler means; grant it by name if it is).
@@ -49,6 +51,13 @@ TABLE_WRITE_KEY_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
 #: stream too). CDK's ``grant_stream_read`` would add ``ListStreams`` on ``"*"`` instead.
 DYNAMODB_STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+)
+#: The stream actions a stream's resource-based policy grants a reader of another account: the three
+#: that act on one stream, as in the DynamoDB developer guide's "Resource-based policy for a stream"
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-examples.html).
+#: ``ListStreams`` lists the streams of the caller's own account and stays in the reader's role.
+DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS = (
+    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
 )
 
 
@@ -259,8 +268,10 @@ class EntityTable(Construct):
             )
         else:
             grant = self.table.grant(grantee, *actions)
+        writes = any(action in _WRITE_ACTIONS for action in actions)
+        if writes:
+            RecursionGraph.of(self).write(self, "table", grantee)
         if self.encryption_key is not None:
-            writes = any(action in _WRITE_ACTIONS for action in actions)
             self.encryption_key.grant(grantee, *(TABLE_WRITE_KEY_ACTIONS if writes else TABLE_READ_KEY_ACTIONS))
         return grant
 
@@ -296,9 +307,42 @@ class EntityTable(Construct):
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(DYNAMODB_STREAM_READ_ACTIONS), resource_arns=[arn]
         )
+        self.share_stream(grantee)
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *TABLE_READ_KEY_ACTIONS)
         return grant
+
+    def share_stream(self, grantee: iam.IGrantable) -> None:
+        """Allow a reader of another account on the change stream's resource-based policy.
+
+        Lambda reads a DynamoDB stream of another account when the stream's resource-based policy
+        allows the function's execution role ("Process DynamoDB records with Lambda": creating a
+        cross-account event source mapping,
+        https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-eventsourcemapping.html;
+        "Attach a resource-based policy to a DynamoDB stream",
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-attach-resource-policy-streams.html).
+        aws-cdk-lib's table grants do not write it, so this adds
+        :data:`DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS` for the grantee's principal. The statement's
+        resource is ``"*"``: in a resource-based policy that is the stream the policy is attached
+        to, and the stream's own ARN cannot be named in its table's properties (a circular
+        dependency). Nothing happens for a grantee of the same (or an unknown) account; a table
+        imported from another account gets a warning with the statement its owner must add.
+        """
+        if not crosses_accounts(account_of(self.table), principal_account(grantee)):
+            return
+        statement = iam.PolicyStatement(
+            actions=list(DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS), principals=[grantee.grant_principal],
+            resources=["*"],
+        )
+        if self._owns_table and isinstance(self.table, dynamodb.TableV2):
+            self.table.add_to_stream_resource_policy(statement)
+            return
+        Annotations.of(self).add_warning_v2(
+            "cdk-event-pipeline:ForeignTableStreamResourcePolicy",
+            f"The table belongs to account {account_of(self.table)} and is imported: this app cannot change its "
+            "stream's resource policy. Its owner must add this statement to the stream's resource policy, or the "
+            f"grant has no effect: {statement_json(statement, self)}",
+        )
 
     @method_reports_path
     def connect(self, function: FunctionLike, *actions: str, env_var: str = d.TABLE_NAME_ENV) -> iam.Grant:
@@ -380,12 +424,16 @@ class EntityTable(Construct):
             )
         return self._cfn_table().attr_stream_arn
 
+    @method_reports_path
     def add_change_consumer(
         self, id: str, *, stream_view_type: dynamodb.StreamViewType | None = None, **props: Unpack[ConsumerProps]
     ) -> TableChangeConsumer:
         """Add a :class:`TableChangeConsumer` of this table's stream (a child of this construct).
 
-        Enables the stream when the table has none.
+        Enables the stream when the table has none. With ``function=`` a function of another
+        stack, the consumer is made in the function's stack (as with
+        :meth:`EventStream.add_consumer`); in another account, the stream's resource-based policy
+        also allows the function's role (:meth:`share_stream`).
 
         Args:
             id: Construct id of the consumer.
@@ -395,7 +443,11 @@ class EntityTable(Construct):
                 :class:`~cdk_event_pipeline.StreamConsumerBase`.
         """
         self.enable_stream(stream_view_type)
-        return self.change_consumer_class()(self, id, table=self, **props)
+        given = props.get("function")
+        scope = consumer_scope(
+            self, as_function(given) if given is not None else None, self.table, "add_change_consumer"
+        )
+        return self.change_consumer_class()(scope, id, table=self, **props)
 
 
 class TableChangeConsumer(StreamConsumerBase):
@@ -441,6 +493,8 @@ class TableChangeConsumer(StreamConsumerBase):
             )
         #: The EntityTable read, or ``None`` when given a plain ``dynamodb.ITable``.
         self.entity_table: EntityTable | None = table if isinstance(table, EntityTable) else None
+        #: The table whose stream is read.
+        self.table: dynamodb.ITable = as_table(table)
         stream_arn = table.table_stream_arn
         if stream_arn is None:
             raise PipelineValidationError(
@@ -455,11 +509,24 @@ class TableChangeConsumer(StreamConsumerBase):
     def _event_source_arn(self) -> str:
         return self.stream_arn
 
+    def _recursion_source(self) -> tuple[IConstruct, str]:
+        return (self.entity_table if self.entity_table is not None else self.table), "table"
+
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
-        """DescribeStream, GetRecords, GetShardIterator on the stream; ``kms:Decrypt`` on a
-        customer key."""
+        """DescribeStream, GetRecords, GetShardIterator, ListStreams on the stream; ``kms:Decrypt``
+        on a customer key. A function of another account is also allowed on the stream's
+        resource-based policy (see :meth:`EntityTable.share_stream`)."""
         iam.Grant.add_to_principal(
             grantee=grantee, actions=list(DYNAMODB_STREAM_READ_ACTIONS), resource_arns=[self.stream_arn]
         )
+        if self.entity_table is not None:
+            self.entity_table.share_stream(grantee)
+        elif crosses_accounts(account_of(self.table), principal_account(grantee)):
+            Annotations.of(self).add_warning_v2(
+                "cdk-event-pipeline:ForeignTableStreamResourcePolicy",
+                f"The table belongs to account {account_of(self.table)}: this app cannot change its stream's "
+                "resource policy. Its owner must allow this function's role dynamodb:DescribeStream, "
+                "dynamodb:GetRecords and dynamodb:GetShardIterator on the stream, or the mapping cannot read it.",
+            )
         if self.encryption_key is not None:
             self.encryption_key.grant(grantee, *TABLE_READ_KEY_ACTIONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from event_pipeline_runtime import snapstart
 from event_pipeline_runtime.aggregation import aggregate_records, deaggregate
 from event_pipeline_runtime.codec import (
     DecodedRecord,
@@ -30,6 +31,13 @@ from event_pipeline_runtime.envelope import (
     parse_envelope,
     read_envelope,
 )
+from event_pipeline_runtime.hops import (
+    DEFAULT_MAX_HOPS,
+    MAX_HOPS_ENV,
+    HopLimitExceededError,
+    current_hops,
+    next_hops,
+)
 from event_pipeline_runtime.producer import (
     DeliveryRejectedError,
     EventProducer,
@@ -40,6 +48,8 @@ from event_pipeline_runtime.producer import (
     put_events,
 )
 
+snapstart.install()  # registers the after-restore hook only in a SnapStart init
+
 if TYPE_CHECKING:
     from event_pipeline_runtime.consumer import (
         ConsumerRecord,
@@ -49,7 +59,9 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_MAX_HOPS",
     "ENVELOPE_VERSION",
+    "MAX_HOPS_ENV",
     "ConsumerRecord",
     "DecodeError",
     "DecodeLimitError",
@@ -58,6 +70,7 @@ __all__ = [
     "Envelope",
     "EnvelopeError",
     "EventProducer",
+    "HopLimitExceededError",
     "PutResult",
     "RecordTooLargeError",
     "RetriesExhaustedError",
@@ -65,6 +78,7 @@ __all__ = [
     "UndeliveredRecordsError",
     "UnsupportedVersionError",
     "aggregate_records",
+    "current_hops",
     "deaggregate",
     "decode_payload",
     "decode_record_data",
@@ -72,13 +86,16 @@ __all__ = [
     "encode_payload",
     "envelope_error",
     "make_envelope",
+    "next_hops",
     "parse_envelope",
     "pipeline_handler",
     "put_events",
     "read_envelope",
 ]
 
-_CONSUMER_NAMES = frozenset({"ConsumerRecord", "SkippedAfterFailureError", "UnsupportedVersionError", "pipeline_handler"})
+_CONSUMER_NAMES = frozenset(
+    {"ConsumerRecord", "SkippedAfterFailureError", "UnsupportedVersionError", "pipeline_handler"}
+)
 
 
 def __getattr__(name: str) -> Any:

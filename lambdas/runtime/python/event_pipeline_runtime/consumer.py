@@ -32,6 +32,14 @@ Failure semantics:
   raises :class:`~event_pipeline_runtime.envelope.EnvelopeError` with that reason. A consumer
   that relies on envelopes calls it, so a malformed envelope fails instead of passing as "not
   an envelope".
+* **Recursion guard (hop count).** A record whose envelope ``hops`` is over ``max_hops`` (env
+  ``EVENT_PIPELINE_MAX_HOPS``, default 10) fails with :class:`HopLimitExceededError` before
+  ``process`` sees it (for a KPL aggregate: before any of its user records is processed), so a
+  consumer that writes back into its own source, directly or through other streams, stops after
+  ``max_hops`` passes and the looping record ends in the on-failure destination with that reason.
+  While ``process`` runs, the record's hop count is in a context variable, and every envelope an
+  :class:`~event_pipeline_runtime.EventProducer` writes meanwhile carries it + 1 (see
+  :mod:`event_pipeline_runtime.hops`). Records without an envelope count as 0 hops.
 * **Ordering (Kinesis and DynamoDB Streams).** Lambda resumes a stream from the lowest failed
   sequence number, so every record after a failure is delivered again anyway. To keep side
   effects in stream order, after the first failed record of a shard the handler does **not**
@@ -67,7 +75,7 @@ import json
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -83,6 +91,13 @@ from event_pipeline_runtime.codec import (
     default_max_decompressed_bytes,
 )
 from event_pipeline_runtime.envelope import Envelope, EnvelopeError, envelope_error, parse_envelope
+from event_pipeline_runtime.hops import (
+    MAX_HOPS_ENV,
+    HopLimitExceededError,
+    check_max_hops,
+    consuming,
+    default_max_hops,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -91,6 +106,7 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
     "DUPLICATE_METRIC",
     "ConsumerRecord",
+    "HopLimitExceededError",
     "SkippedAfterFailureError",
     "UnsupportedVersionError",
     "pipeline_handler",
@@ -248,7 +264,11 @@ def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int
             key = envelope.id
         else:
             key = f"{shard}:{sequence}"
-        return [ConsumerRecord(body, envelope, partition_key, sequence, shard, "aws:kinesis", raw, None, None, None, None, key)]
+        return [
+            ConsumerRecord(
+                body, envelope, partition_key, sequence, shard, "aws:kinesis", raw, None, None, None, None, key
+            )
+        ]
     try:
         decoded = decode_record_data(data, partition_key, max_decompressed_bytes=limit)
     except DecodeError as exc:
@@ -472,7 +492,7 @@ class PipelineBatchProcessor(BatchProcessor):
                 record=self._to_batch_type(record=record, event_type=self.event_type),
                 exception=(type(exc), exc, None),
             )
-        self.success_messages.append(record)
+        self.success_messages.append(cast(Any, record))  # the raw record: Powertools only counts them
         return ("success", result, record)
 
     def _log_failure(self, record: dict[str, Any], exc: Exception) -> None:
@@ -482,8 +502,10 @@ class PipelineBatchProcessor(BatchProcessor):
             "error_type": type(exc).__name__,
             "failure_reason": str(exc),
         }
-        if isinstance(exc, (DecodeError, UnsupportedVersionError, EnvelopeError)):
-            self._log.error("Record cannot be consumed; reported as failed (it goes to the DLQ after retries)", extra=extra)
+        if isinstance(exc, (DecodeError, UnsupportedVersionError, EnvelopeError, HopLimitExceededError)):
+            self._log.error(
+                "Record cannot be consumed; reported as failed (it goes to the DLQ after retries)", extra=extra
+            )
         else:
             self._log.exception("Record processing failed; reported as failed", extra=extra)
 
@@ -515,7 +537,7 @@ def _make_idempotent(
     boto3_client: Any,
     logger: Any,
     metrics: Any,
-) -> tuple[Callable[[ConsumerRecord], Any], Any]:
+) -> tuple[Callable[[ConsumerRecord], Any], Any, Any]:
     from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 - only when idempotent
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -525,6 +547,17 @@ def _make_idempotent(
     persistence = DynamoDBPersistenceLayer(
         table_name=table_name, key_attr="id", expiry_attr="expiration", boto3_client=boto3_client
     )
+    if boto3_client is None:
+        # Made at init: after a SnapStart restore its connections and credentials are the
+        # snapshot's. Make a new one then (event_pipeline_runtime.snapstart).
+        from event_pipeline_runtime.snapstart import on_restore  # noqa: PLC0415
+
+        def new_client() -> None:
+            import boto3  # noqa: PLC0415
+
+            persistence.client = boto3.session.Session().client("dynamodb")
+
+        on_restore(new_client)
     config = IdempotencyConfig(expires_after_seconds=ttl_seconds)
     if metrics is None:
         from aws_lambda_powertools import Metrics  # noqa: PLC0415 - shares the metric set of the handler's Metrics
@@ -554,7 +587,7 @@ def _make_idempotent(
                        "idempotency_key": key, "record": record.where},
             )
 
-    return apply, config
+    return apply, config, persistence
 
 
 def pipeline_handler(
@@ -572,6 +605,7 @@ def pipeline_handler(
     raise_on_entire_batch_failure: bool = False,
     max_decompressed_bytes: int | None = None,
     metrics: Any = None,
+    max_hops: int | None = None,
 ) -> Callable[[dict[str, Any], LambdaContext | None], dict[str, Any]]:
     """Build a batch Lambda handler that calls ``process`` once per user record.
 
@@ -601,13 +635,16 @@ def pipeline_handler(
             Powertools ``Metrics`` (anything with ``add_metric(name=, unit=, value=)``).
             Default: a new Powertools ``Metrics()``, which shares its metric set with the
             handler's own ``Metrics`` (flush them with ``@metrics.log_metrics``).
+        max_hops: The most hops a consumed envelope may carry (0-1000000); a record with more
+            fails with :class:`HopLimitExceededError` before ``process`` runs (see the module
+            docstring). Default: env ``EVENT_PIPELINE_MAX_HOPS``, else 10.
 
     Returns:
         ``handler(event, context) -> {"batchItemFailures": [...]}``.
 
     Raises:
         ValueError: Unknown ``source``, empty ``supported_versions``, idempotency asked for
-            without a table name, or an invalid decode limit (argument or environment).
+            without a table name, or an invalid decode limit or hop limit (argument or environment).
     """
     source_key = source.lower().removeprefix("aws:")
     if source_key not in _SOURCES:
@@ -621,6 +658,7 @@ def pipeline_handler(
         if max_decompressed_bytes is None
         else check_max_decompressed_bytes(max_decompressed_bytes)
     )
+    hop_limit = default_max_hops() if max_hops is None else check_max_hops(max_hops)
     table_name = idempotency_table_name or os.environ.get("IDEMPOTENCY_TABLE_NAME") or ""
     if idempotent is None:
         idempotent = bool(table_name)
@@ -631,6 +669,7 @@ def pipeline_handler(
 
     apply: Callable[[ConsumerRecord], Any] = process
     config: Any = None
+    store: Any = None
     if idempotent:
         if not table_name:
             raise ValueError("idempotent=True needs idempotency_table_name or env IDEMPOTENCY_TABLE_NAME")
@@ -638,7 +677,7 @@ def pipeline_handler(
             idempotency_ttl_seconds = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS") or DEFAULT_IDEMPOTENCY_TTL_SECONDS)
         if idempotency_ttl_seconds < 1:
             raise ValueError(f"idempotency_ttl_seconds must be at least 1 (given {idempotency_ttl_seconds})")
-        apply, config = _make_idempotent(
+        apply, config, store = _make_idempotent(
             process,
             table_name=table_name,
             ttl_seconds=idempotency_ttl_seconds,
@@ -652,8 +691,20 @@ def pipeline_handler(
     decode = _DECODERS[source_key]
 
     def record_handler(record: dict[str, Any]) -> None:
-        for user_record in decode(record, versions, limit):
-            apply(user_record)
+        user_records = decode(record, versions, limit)
+        for user_record in user_records:  # every user record is checked before any is processed
+            envelope = user_record.envelope
+            if envelope is not None and envelope.hops > hop_limit:
+                raise HopLimitExceededError(
+                    f"{user_record.where}: event {envelope.id!r} of type {envelope.type!r} has taken "
+                    f"{envelope.hops} hops, over the limit of {hop_limit} (set by max_hops or "
+                    f"{MAX_HOPS_ENV}): a consumer keeps producing it back into its own source, a recursive "
+                    "loop; not processed"
+                )
+        for user_record in user_records:
+            envelope = user_record.envelope
+            with consuming(envelope.hops if envelope is not None else 0):
+                apply(user_record)
 
     processor = PipelineBatchProcessor(
         event_type, _GROUPS[source_key], logger, raise_on_entire_batch_failure=raise_on_entire_batch_failure
@@ -662,8 +713,13 @@ def pipeline_handler(
     def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
         if config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return cast(dict[str, Any], response)
 
-    handler.processor = processor  # type: ignore[attr-defined] - for tests and introspection
+    handler.processor = processor  # type: ignore[attr-defined]  # for tests and introspection
     handler.max_decompressed_bytes = limit  # type: ignore[attr-defined]
+    handler.max_hops = hop_limit  # type: ignore[attr-defined]
+    handler.idempotency_store = store  # type: ignore[attr-defined]
     return handler

@@ -10,6 +10,13 @@ An envelope is a JSON object::
 * ``id`` is unique per event and is the default idempotency key on the consumer side: a record
   re-sent by a producer retry keeps its ``id`` and is applied once.
 * ``at`` is the UTC time the event was made, ISO-8601 with a ``Z`` suffix.
+* ``hops`` (optional) counts how many times the event was produced again from inside a
+  consumer invocation: a consumer that writes an event while it processes one writes it with
+  the processed event's ``hops`` + 1 (:class:`~event_pipeline_runtime.EventProducer` does this
+  by itself inside :func:`~event_pipeline_runtime.pipeline_handler`). Absent means 0, and the
+  producer leaves it out at 0, so envelopes of first-hand producers are unchanged. A consumer
+  refuses (fails) a record whose ``hops`` is over its limit: the recursion guard for Kinesis and
+  DynamoDB Streams, which AWS's recursive loop detection does not cover.
 
 Unknown extra top-level fields are kept (in :attr:`Envelope.body`), so the format can grow
 without a version bump.
@@ -24,9 +31,10 @@ field       accepted
 ``id``      a non-empty string (a number is refused, not converted)
 ``at``      optional: absent, ``null`` or a string
 ``data``    any JSON value (absent reads as ``None``)
+``hops``    optional: absent (0) or a non-negative integer (not ``true``, ``1.0`` or ``"1"``)
 ==========  =================================================================================
 
-The body must be a JSON object. Nothing is coerced: ``"version": "1"`` or ``"id": 42`` are
+The body must be a JSON object. Nothing is coerced: ``"version": "1"``, ``"id": 42`` or ``"hops": -1`` are
 mistakes of a producer, and reading them as version 1 / id ``"42"`` would hide the mistake.
 
 Two ways to read one:
@@ -45,11 +53,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "ENVELOPE_VERSION",
+    "MAX_HOPS_LIMIT",
     "Envelope",
     "EnvelopeError",
     "envelope_error",
@@ -62,6 +71,9 @@ __all__ = [
 ENVELOPE_VERSION = 1
 """The envelope version this runtime writes by default."""
 
+MAX_HOPS_LIMIT = 1_000_000
+"""The largest ``hops`` an envelope may carry (far above any sane loop limit; bounds the field)."""
+
 
 class EnvelopeError(ValueError):
     """A value is not a valid envelope; the message says which field breaks which rule."""
@@ -69,7 +81,7 @@ class EnvelopeError(ValueError):
 
 def utc_now_iso() -> str:
     """Return the current UTC time as ISO-8601 with millisecond precision and a ``Z`` suffix."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def make_envelope(
@@ -79,6 +91,7 @@ def make_envelope(
     id: str | None = None,  # noqa: A002 - the envelope field is called "id"
     at: str | None = None,
     version: int = ENVELOPE_VERSION,
+    hops: int = 0,
 ) -> dict[str, Any]:
     """Build an envelope dict.
 
@@ -88,13 +101,15 @@ def make_envelope(
         id: Unique event id. Default: a new ``uuid4().hex``.
         at: Event time. Default: now, UTC, ISO-8601 with ``Z``.
         version: Schema version of ``data``. Default: ``ENVELOPE_VERSION`` (1).
+        hops: Times the event was produced again from inside a consumer (see the module
+            docstring), 0 to ``MAX_HOPS_LIMIT``. Default: 0 (the field is left out).
 
     Returns:
-        ``{"type", "version", "id", "at", "data"}``.
+        ``{"type", "version", "id", "at", "data"}``, plus ``"hops"`` when it is not 0.
 
     Raises:
-        ValueError: When ``type`` or ``id`` is empty or not a string, ``version`` is not an int, or
-            ``at`` is not a string.
+        ValueError: When ``type`` or ``id`` is empty or not a string, ``version`` is not an int,
+            ``at`` is not a string, or ``hops`` is not an int in range.
     """
     if not isinstance(type, str) or not type:
         raise ValueError(f"envelope type must be a non-empty string (given {type!r})")
@@ -106,13 +121,18 @@ def make_envelope(
         raise ValueError(f"envelope id must be a non-empty string (given {id!r})")
     if at is not None and not isinstance(at, str):
         raise ValueError(f"envelope at must be a string (given {at!r})")
-    return {
+    if type_of(hops) is not int or not 0 <= hops <= MAX_HOPS_LIMIT:
+        raise ValueError(f"envelope hops must be an int between 0 and {MAX_HOPS_LIMIT} (given {hops!r})")
+    envelope = {
         "type": type,
         "version": version,
         "id": id,
         "at": at if at is not None else utc_now_iso(),
         "data": data,
     }
+    if hops:
+        envelope["hops"] = hops
+    return envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +146,7 @@ class Envelope:
         at: Event time as written by the producer (``None`` if absent).
         data: The payload.
         body: The whole decoded JSON object, including any fields this version does not know.
+        hops: Times the event was produced again from inside a consumer (0 when absent).
     """
 
     type: str
@@ -134,6 +155,7 @@ class Envelope:
     at: str | None
     data: Any
     body: dict[str, Any]
+    hops: int = 0
 
 
 def parse_envelope(obj: Any) -> Envelope | None:
@@ -159,6 +181,9 @@ def parse_envelope(obj: Any) -> Envelope | None:
     at = obj.get("at")
     if at is not None and type(at) is not str:
         return None
+    hops = obj.get("hops", 0)
+    if type(hops) is not int or not 0 <= hops <= MAX_HOPS_LIMIT:
+        return None
     # Hot path (once per consumed record): fill the slots directly instead of calling the
     # frozen dataclass __init__, which does the same through slower per-field calls.
     envelope = _new(Envelope)
@@ -168,6 +193,7 @@ def parse_envelope(obj: Any) -> Envelope | None:
     _set(envelope, "at", at)
     _set(envelope, "data", obj.get("data"))
     _set(envelope, "body", obj)
+    _set(envelope, "hops", hops)
     return envelope
 
 
@@ -207,6 +233,9 @@ def envelope_error(obj: Any) -> str | None:
     at = obj.get("at")
     if at is not None and type(at) is not str:
         return f"envelope at must be a string or null (given {_describe(at)})"
+    hops = obj.get("hops", 0)
+    if type(hops) is not int or not 0 <= hops <= MAX_HOPS_LIMIT:
+        return f"envelope hops must be absent or an integer from 0 to {MAX_HOPS_LIMIT} (given {_describe(hops)})"
     return None
 
 
@@ -230,5 +259,6 @@ def read_envelope(obj: Any) -> Envelope:
 
 
 _MISSING: Any = object()
+type_of = type  # ``type`` is shadowed by make_envelope's argument
 _new = object.__new__
 _set = object.__setattr__

@@ -7,7 +7,9 @@ Limits (Kinesis Data Streams API reference and quotas, checked 2026-11):
 
 * at most 500 records per ``PutRecords`` request (``max_records_per_request``);
 * each record's data + partition key (UTF-8 bytes) within the stream's maximum record size:
-  1 MiB by default, configurable per stream up to 10 MiB (``max_record_bytes``);
+  1 MiB by default, configurable per stream up to 10 MiB (``max_record_bytes``, default env
+  ``EVENT_PIPELINE_MAX_RECORD_BYTES``, which ``EventStream(max_record_size=...)`` sets on the
+  functions connected with ``connect_producer``);
 * the whole request, data + partition keys, within ``max_request_bytes``: 5 MiB by default
   (the long-standing limit, safe for every stream); the current API reference allows 10 MiB
   for the request, so it may be raised to 10 MiB;
@@ -54,7 +56,13 @@ Delivery guarantee:
   retried, so a record can appear twice in the stream. Consumers de-duplicate with the
   envelope ``id`` (see :func:`event_pipeline_runtime.pipeline_handler`'s idempotency).
 
-An :class:`EventProducer` is not thread-safe: use one per thread.
+**Hop count.** Inside a :func:`~event_pipeline_runtime.pipeline_handler` invocation, every
+envelope the producer writes (:meth:`EventProducer.put_event`, or an envelope ``dict`` given to
+:meth:`EventProducer.put`) carries ``hops`` = the processed record's hops + 1, the recursion
+guard of :mod:`event_pipeline_runtime.hops`; outside one, envelopes are written as given.
+
+An :class:`EventProducer` is not thread-safe: use one per thread. Its boto3 client is made again
+after a Lambda SnapStart restore (see :mod:`event_pipeline_runtime.snapstart`).
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ import heapq
 import os
 import random
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,7 +80,8 @@ from typing import Any
 
 from event_pipeline_runtime.aggregation import aggregate_records, aggregated_size, user_record_size
 from event_pipeline_runtime.codec import GZIP_MAGIC, encode_payload
-from event_pipeline_runtime.envelope import make_envelope
+from event_pipeline_runtime.envelope import make_envelope, parse_envelope
+from event_pipeline_runtime.hops import next_hops
 
 __all__ = [
     "DEFAULT_BASE_DELAY_SECONDS",
@@ -86,6 +96,7 @@ __all__ = [
     "MAX_REQUEST_BYTES_LIMIT",
     "AGGREGATE_ENV",
     "COMPRESS_ENV",
+    "MAX_RECORD_BYTES_ENV",
     "DeliveryRejectedError",
     "PutResult",
     "RETRYABLE_CALL_ERRORS",
@@ -144,6 +155,12 @@ COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
 """Environment variable giving :class:`EventProducer`'s default ``compress`` ("true"/"false")."""
 AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
 """Environment variable giving :class:`EventProducer`'s default ``aggregate`` ("true"/"false")."""
+MAX_RECORD_BYTES_ENV = "EVENT_PIPELINE_MAX_RECORD_BYTES"
+"""Environment variable giving :class:`EventProducer`'s default ``max_record_bytes`` (bytes, a
+decimal integer from 1 to 10 MiB): the stream's maximum record size, set by the constructs."""
+
+#: Every producer that made its own client, to make it again after a SnapStart restore.
+_OWN_CLIENT_PRODUCERS: weakref.WeakSet[EventProducer] = weakref.WeakSet()
 
 
 class RecordTooLargeError(ValueError):
@@ -264,6 +281,17 @@ def _env_flag(name: str) -> bool:
     raise ValueError(f"environment variable {name} must be 'true' or 'false' (given {value!r:.40})")
 
 
+def _env_int(name: str, low: int, high: int) -> int | None:
+    """Read a decimal integer environment variable in ``[low, high]`` (unset or empty: None)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    text = value.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"environment variable {name} must be an integer from {low} to {high} (given {value!r:.40})")
+    return int(text)
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high} inclusive (given {value!r})")
@@ -282,9 +310,11 @@ class EventProducer:
             ``EVENT_PIPELINE_AGGREGATE`` (``"true"`` or ``"false"``), else False.
         max_attempts: Tries per record, first included; at least 1. Default: 15.
         max_record_bytes: Maximum record size (data + partition key), 1 byte to 10 MiB; set it
-            to the stream's configured maximum. Default: 1 MiB.
+            to the stream's configured maximum. Default: env ``EVENT_PIPELINE_MAX_RECORD_BYTES``
+            (bytes), else 1 MiB.
         max_request_bytes: Request budget (data + partition keys), at least
-            ``max_record_bytes``, at most 10 MiB. Default: 5 MiB.
+            ``max_record_bytes``, at most 10 MiB. Default: 5 MiB, or ``max_record_bytes`` when
+            that is larger.
         max_records_per_request: 1-500. Default: 500.
         base_delay: Backoff base in seconds. Default: 0.05.
         max_delay: Backoff cap in seconds. Default: 2.0.
@@ -293,8 +323,9 @@ class EventProducer:
 
     Raises:
         ValueError: When no stream is given (argument or ``STREAM_NAME``), a limit is out of
-            range, or ``EVENT_PIPELINE_COMPRESS`` / ``EVENT_PIPELINE_AGGREGATE`` is neither
-            ``"true"`` nor ``"false"`` (when the argument is not given).
+            range, ``EVENT_PIPELINE_COMPRESS`` / ``EVENT_PIPELINE_AGGREGATE`` is neither
+            ``"true"`` nor ``"false"``, or ``EVENT_PIPELINE_MAX_RECORD_BYTES`` is not an integer
+            from 1 to 10 MiB (each only when the argument is not given).
     """
 
     def __init__(
@@ -305,8 +336,8 @@ class EventProducer:
         compress: bool | None = None,
         aggregate: bool | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        max_record_bytes: int = MAX_RECORD_BYTES,
-        max_request_bytes: int = MAX_REQUEST_BYTES,
+        max_record_bytes: int | None = None,
+        max_request_bytes: int | None = None,
         max_records_per_request: int = MAX_RECORDS_PER_REQUEST,
         base_delay: float = DEFAULT_BASE_DELAY_SECONDS,
         max_delay: float = DEFAULT_MAX_DELAY_SECONDS,
@@ -317,7 +348,12 @@ class EventProducer:
         if not stream:
             raise ValueError("stream_name is required (argument or environment variable STREAM_NAME)")
         _check_range("max_attempts", max_attempts, 1, 1000)
+        if max_record_bytes is None:
+            from_env = _env_int(MAX_RECORD_BYTES_ENV, 1, MAX_RECORD_BYTES_LIMIT)
+            max_record_bytes = from_env if from_env is not None else MAX_RECORD_BYTES
         _check_range("max_record_bytes", max_record_bytes, 1, MAX_RECORD_BYTES_LIMIT)
+        if max_request_bytes is None:
+            max_request_bytes = max(MAX_REQUEST_BYTES, max_record_bytes)
         _check_range("max_request_bytes", max_request_bytes, max_record_bytes, MAX_REQUEST_BYTES_LIMIT)
         _check_range("max_records_per_request", max_records_per_request, 1, MAX_RECORDS_PER_REQUEST)
         if base_delay < 0 or max_delay < 0:
@@ -347,7 +383,13 @@ class EventProducer:
             from botocore.config import Config  # noqa: PLC0415
 
             self._client = boto3.client("kinesis", config=Config(retries={"mode": "standard"}))
+            _OWN_CLIENT_PRODUCERS.add(self)
         return self._client
+
+    def _drop_own_client(self) -> None:
+        """Forget a client this producer made itself (after a SnapStart restore its connections and
+        credentials belong to the snapshot); the next call makes a new one. An injected client is kept."""
+        self._client = None
 
     @property
     def pending(self) -> int:
@@ -373,6 +415,8 @@ class EventProducer:
                 f"record {index}: partition key must be a string of 1 to {MAX_PARTITION_KEY_CHARS} "
                 f"characters (given {partition_key!r:.80})"
             )
+        if type(data) is dict:
+            data = _with_hops(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             payload = bytes(data)
             if self.compress and payload[:2] != GZIP_MAGIC:
@@ -405,10 +449,11 @@ class EventProducer:
         Returns:
             The envelope that was buffered.
         """
+        hops = next_hops()
         if version is None:
-            envelope = make_envelope(type, data, id=id)
+            envelope = make_envelope(type, data, id=id, hops=hops)
         else:
-            envelope = make_envelope(type, data, id=id, version=version)
+            envelope = make_envelope(type, data, id=id, version=version, hops=hops)
         self.put(envelope, partition_key)
         return envelope
 
@@ -435,6 +480,26 @@ class EventProducer:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.flush()
+
+
+def _with_hops(data: dict[str, Any]) -> dict[str, Any]:
+    """An envelope ``dict`` with the hop count of this moment (a copy when it changes); any other
+    dict as it is. Inside a consumer invocation the count is at least the processed record's + 1,
+    so forwarding a consumed envelope unchanged still counts a hop."""
+    hops = next_hops()
+    if not hops:
+        return data
+    envelope = parse_envelope(data)
+    if envelope is None or envelope.hops >= hops:
+        return data
+    return {**data, "hops": hops}
+
+
+def refresh_after_restore() -> None:
+    """Make every producer create a new boto3 client on its next call (a SnapStart restore hook)."""
+    for producer in list(_OWN_CLIENT_PRODUCERS):
+        producer._drop_own_client()
+    _OWN_CLIENT_PRODUCERS.clear()
 
 
 class _Delivery:
@@ -543,7 +608,7 @@ class _Delivery:
                     self._delivered(entry)
                 return []
         retry: list[_Entry] = []
-        for entry, result in zip(batch, results):
+        for entry, result in zip(batch, results, strict=True):
             error = result.get("ErrorCode")
             if not error:
                 self._delivered(entry)
