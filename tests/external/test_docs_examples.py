@@ -85,4 +85,9 @@ def test_the_readme_app_and_handler_test_run_in_a_fresh_venv(fresh_venv: FreshVe
     assert {"s3:PutObject", "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:GetRecords"} <= actions
     (dispatcher,) = [r["Properties"] for r in resources.values()
                      if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "index.handler"]
-    assert set(dispatcher["Environment"]["Variables"]) == {"STREAM_NAME"}
+    # connect_producer: the stream name and the encoding the runtime producer writes (plain JSON here)
+    assert dispatcher["Environment"]["Variables"] == {
+        "STREAM_NAME": dispatcher["Environment"]["Variables"]["STREAM_NAME"],
+        "EVENT_PIPELINE_COMPRESS": "false",
+        "EVENT_PIPELINE_AGGREGATE": "false",
+    }
