@@ -137,3 +137,8 @@ def huge_state_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def no_state(event: dict[str, Any], context: Any) -> None:
     """A tumbling-window handler that forgets to return its state."""
     _start(event)
+
+
+def process_all(event: dict[str, Any], context: Any) -> None:
+    """Process every record (a healthy consumer)."""
+    PROCESSED.extend(_ident(r) for r in _start(event))
