@@ -97,3 +97,16 @@ def test_a_poison_notification_blocks_only_its_message_group_until_it_reaches_th
     assert [text for group, text in sent if group == "s-02"] == ["s-02 shipped", "s-02 delivered"]
     assert sent.index(("s-02", "s-02 shipped")) < sent.index(("s-01", "s-01 out for delivery"))
     assert shipments.queue_messages("Notifications") == []
+
+
+def test_the_command_runs_the_app_with_its_enhanced_fan_out_consumer(shipments_assembly, capsys) -> None:
+    from cdk_event_pipeline.tools.cli import main
+
+    shipment = json.dumps(_shipment(1))
+    code = main(["local", "--cdk-out", str(shipments_assembly), "--put", f"Shipments={shipment}",
+                 "--partition-key", "s-01", "--items"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "mapping   Shipments/Tracking" in out and "mapping   Shipments/Labels" in out
+    assert "table     Labels: 1 item(s)" in out and '"grams": 1500' in out

@@ -214,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if endpoint is None:
             endpoint = LocalEndpoint().start()
+            endpoint.reset()  # a fresh process has nothing; in a shared one, start from nothing too
             # This process talks only to its own endpoint: the tools it calls need no real credentials.
             for key, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
                 os.environ.setdefault(key, value)
