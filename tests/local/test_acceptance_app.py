@@ -109,4 +109,4 @@ def test_the_command_runs_the_app_with_its_enhanced_fan_out_consumer(shipments_a
     out = capsys.readouterr().out
     assert code == 0, out
     assert "mapping   Shipments/Tracking" in out and "mapping   Shipments/Labels" in out
-    assert "table     Labels: 1 item(s)" in out and '"grams": 1500' in out
+    assert "table     Labels/Table: 1 item(s)" in out and '"grams": 1500' in out
