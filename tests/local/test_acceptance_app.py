@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def shipments_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The app synthesized once for the module, with a cdk.json as `cdk init` would write it."""
+def local_pipeline_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app synthesized once for the module, with a cdk.json as `cdk init` would write it.
+
+    This overrides the plugin's fixture of the same name (which synthesizes the rootdir's app),
+    the documented way to point ``local_pipeline`` at another app.
+    """
     app = tmp_path_factory.mktemp("shipments-app")
     shutil.copytree(APP, app, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -30,8 +34,27 @@ def shipments_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def shipments(local_pipeline_factory, shipments_assembly):
-    return local_pipeline_factory(shipments_assembly)
+def shipments(local_pipeline):
+    return local_pipeline
+
+
+# The README's example ("Run your pipeline locally"), verbatim.
+def test_a_bad_weight_is_isolated_and_every_other_shipment_gets_a_label(local_pipeline):
+    shipments = [{"shipment_id": f"s-{n:02d}", "weight_kg": 1.5, "to": "Oslo"} for n in range(30)]
+    shipments[12]["weight_kg"] = "heavy"                          # the consumer fails this record
+    sequences = local_pipeline.put_records("Shipments", shipments, partition_key=lambda s: s["shipment_id"])
+
+    local_pipeline.run_until_idle()
+
+    # Lambda bisects the failing batch until the record is alone, retries it twice, then gives
+    # up on it and sends the batch's metadata to the consumer's on-failure destination.
+    (failure,) = local_pipeline.failures("Shipments/Labels")
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 3   # 1 + retry_attempts
+    assert failure["KinesisBatchInfo"]["startSequenceNumber"] == sequences[12]
+    assert failure["KinesisBatchInfo"]["batchSize"] == 1
+    labelled = {item["id"] for item in local_pipeline.table_items("Labels")}
+    assert labelled == {s["shipment_id"] for s in shipments} - {"s-12"}
 
 
 def _shipment(n: int, **changes: object) -> dict:
@@ -99,11 +122,11 @@ def test_a_poison_notification_blocks_only_its_message_group_until_it_reaches_th
     assert shipments.queue_messages("Notifications") == []
 
 
-def test_the_command_runs_the_app_with_its_enhanced_fan_out_consumer(shipments_assembly, capsys) -> None:
+def test_the_command_runs_the_app_with_its_enhanced_fan_out_consumer(local_pipeline_assembly, capsys) -> None:
     from cdk_event_pipeline.tools.cli import main
 
     shipment = json.dumps(_shipment(1))
-    code = main(["local", "--cdk-out", str(shipments_assembly), "--put", f"Shipments={shipment}",
+    code = main(["local", "--cdk-out", str(local_pipeline_assembly), "--put", f"Shipments={shipment}",
                  "--partition-key", "s-01", "--items"])
 
     out = capsys.readouterr().out
