@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cdk_event_pipeline.local import LocalPipeline
 
 from .assembly_builder import TemplateBuilder

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cdk_event_pipeline.tools.cli import main
 
 from .assembly_builder import TemplateBuilder

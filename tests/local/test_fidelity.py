@@ -8,7 +8,6 @@ import json
 from datetime import datetime
 
 import pytest
-
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED, UnsupportedPatternError
 
 from .assembly_builder import TemplateBuilder

@@ -199,3 +199,21 @@ def test_filter_criteria_skip_records_without_invoking(deploy) -> None:
     module = pipeline.function("Consumer").module
     assert sorted(module.PROCESSED, key=int) == [s for s, p in zip(sequences, payloads, strict=True) if p["kind"] == "order"]
     assert pipeline.runner.mapping("Mapping").checkpoints() == {"shardId-000000000000": int(sequences[-1])}
+
+
+def test_sns_on_failure_destination_reaches_the_topics_queue_subscriber(deploy) -> None:
+    builder = _pipeline("scenario_handler.raise_on_poison", BatchSize=3, MaximumRetryAttempts=0,
+                        DestinationConfig={"OnFailure": {"Destination": {"Ref": "FailureTopic"}}})
+    builder.resources["FailureTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {}}
+    builder.queue("Subscriber")
+    builder.resources["Subscription"] = {"Type": "AWS::SNS::Subscription", "Properties": {
+        "TopicArn": {"Ref": "FailureTopic"}, "Protocol": "sqs", "RawMessageDelivery": True,
+        "Endpoint": {"Fn::GetAtt": ["Subscriber", "Arn"]}}}
+    pipeline = deploy(builder)
+    sequences = pipeline.put_records("Stream", [{"n": 0, "poison": True}])
+
+    pipeline.run_until_idle()
+
+    (message,) = pipeline.queue_messages("Subscriber")
+    assert message.json["requestContext"]["condition"] == RETRIES_EXHAUSTED
+    assert message.json["KinesisBatchInfo"]["startSequenceNumber"] == sequences[0]

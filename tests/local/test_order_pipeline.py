@@ -119,9 +119,9 @@ def run_scenario(pipeline: LocalPipeline, endpoint_url: str) -> dict[str, float]
             "invocations": report.stats.invocations, "poison": len(poison)}
 
 
-def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(local_pipeline, local_endpoint, capsys,
+def test_order_pipeline_one_percent_poison_exactly_once_and_redriven(local_pipeline, local_pipeline_endpoint, capsys,
                                                                       record_property) -> None:
-    timings = run_scenario(local_pipeline, local_endpoint.url)
+    timings = run_scenario(local_pipeline, local_pipeline_endpoint.url)
     for key, value in timings.items():
         record_property(key, round(value, 2))
     with capsys.disabled():

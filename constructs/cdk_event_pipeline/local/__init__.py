@@ -14,12 +14,25 @@ from .destinations import RECORD_AGE_EXCEEDED, RETRIES_EXHAUSTED, invocation_rec
 from .endpoint import INSTALL_HINT, LocalEndpoint, MissingDependencyError
 from .events import EventLog, RunnerEvent
 from .filters import EventFilter, UnsupportedPatternError
-from .functions import FunctionError, HandlerStuckError, Invocation as FunctionInvocation, LocalFunction
+from .functions import FunctionError, HandlerStuckError, LocalFunction
+from .functions import Invocation as FunctionInvocation
 from .invoke import CallableFunction, Outcome, read_response
-from .pipeline import Invocation, LocalPipeline, MappingReport, Message, NotIdleError, RunReport
+from .pipeline import (
+    Invocation,
+    LocalPipeline,
+    MappingReport,
+    Message,
+    NotIdleError,
+    RunReport,
+)
 from .runner import LocalRunner, RunStats
 from .sqs import SqsMappingConfig, SqsPoller
-from .streams import DynamoDBStreamReader, KinesisReader, StreamMappingConfig, StreamPoller
+from .streams import (
+    DynamoDBStreamReader,
+    KinesisReader,
+    StreamMappingConfig,
+    StreamPoller,
+)
 
 __all__ = [
     "INSTALL_HINT",

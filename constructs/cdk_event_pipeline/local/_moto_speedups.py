@@ -76,7 +76,7 @@ def answer(request: Any) -> tuple[int, dict[str, str], Any] | None:
             try:
                 return method(normalized, normalized.raw_url, normalized.headers)  # type: ignore[no-any-return]
             except HTTPException as exc:
-                return exc.code, exc.get_headers(), exc.get_body()
+                return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
     from moto.core.models import botocore_stubber  # noqa: PLC0415
 
     return botocore_stubber.process_request(request)
@@ -92,7 +92,7 @@ def apply() -> list[str]:
         return []
     import moto.core.responses as responses  # noqa: PLC0415
     from moto.dynamodb.comparisons import ConditionExpressionParser  # noqa: PLC0415
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # noqa: PLC0415
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # noqa: PLC0415
 
     original_names = responses.method_names_from_class
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(original_names)  # type: ignore[assignment]
@@ -101,10 +101,10 @@ def apply() -> list[str]:
     original_make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
 
     @functools.lru_cache(maxsize=4096)
-    def _parsed(cls: type, expression: str) -> Any:
+    def _parsed(cls: Any, expression: str) -> Any:
         return original_make(cls, expression)
 
-    UpdateExpressionParser.make = classmethod(lambda cls, expression: _parsed(cls, expression))  # type: ignore[method-assign, assignment]
+    UpdateExpressionParser.make = classmethod(lambda cls, expression: _parsed(cls, expression))  # type: ignore[arg-type]
     _applied.append("UpdateExpressionParser.make")
 
     original_lex = ConditionExpressionParser._lex_condition_expression  # noqa: SLF001

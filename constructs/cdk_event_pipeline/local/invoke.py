@@ -112,36 +112,39 @@ def read_response(
     Returns:
         The outcome; ``failed_index`` is the position of the first failed identifier.
     """
-    base = {"duration": invocation.duration, "timed_out": invocation.timed_out}
+
+    def outcome(status: Literal["ok", "partial", "error"], **fields: Any) -> Outcome:
+        return Outcome(status, duration=invocation.duration, timed_out=invocation.timed_out, **fields)
+
     if invocation.error is not None:
-        return Outcome("error", error=invocation.error, function_error="Unhandled", **base)
+        return outcome("error", error=invocation.error, function_error="Unhandled")
     response = invocation.response
     state = None
     if window:
         if not isinstance(response, dict) or "state" not in response:
-            return Outcome("error", error="tumbling window: the response has no 'state' property "
-                           "(Lambda treats it as a failed invocation)", **base)
+            return outcome("error", error="tumbling window: the response has no 'state' property "
+                           "(Lambda treats it as a failed invocation)")
         state = response["state"]
     if not report_failures or response is None:
-        return Outcome("ok", state=state, **base)
+        return outcome("ok", state=state)
     if not isinstance(response, dict):
-        return Outcome("error", error=f"ReportBatchItemFailures: the response is a {type(response).__name__}, "
-                       "not a JSON object: the whole batch failed", state=state, **base)
+        return outcome("error", error=f"ReportBatchItemFailures: the response is a {type(response).__name__}, "
+                       "not a JSON object: the whole batch failed", state=state)
     failures = response.get("batchItemFailures")
     if not failures:
-        return Outcome("ok", state=state, **base)
+        return outcome("ok", state=state)
     if not isinstance(failures, list):
-        return Outcome("error", error="batchItemFailures is not a list: the whole batch failed", state=state, **base)
+        return outcome("error", error="batchItemFailures is not a list: the whole batch failed", state=state)
     ids: list[str] = []
     for item in failures:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
         if not ident or not isinstance(ident, str):
-            return Outcome("error", error="batchItemFailures item without a valid itemIdentifier: the whole batch "
-                           "failed", state=state, **base)
+            return outcome("error", error="batchItemFailures item without a valid itemIdentifier: the whole batch "
+                           "failed", state=state)
         ids.append(ident)
     positions = {ident: i for i, ident in enumerate(identifiers)}
     unknown = [i for i in ids if i not in positions]
     if unknown:
-        return Outcome("error", error=f"batchItemFailures names records not in the batch ({unknown[:3]}): the whole "
-                       "batch failed", state=state, **base)
-    return Outcome("partial", failed_index=min(positions[i] for i in ids), failed_ids=tuple(ids), state=state, **base)
+        return outcome("error", error=f"batchItemFailures names records not in the batch ({unknown[:3]}): the whole "
+                       "batch failed", state=state)
+    return outcome("partial", failed_index=min(positions[i] for i in ids), failed_ids=tuple(ids), state=state)

@@ -623,9 +623,10 @@ class LocalPipeline:
             report = MappingReport(self.path(lid), self.path(poller.function.logical_id), source)
             reports[report.mapping] = by_id[lid] = report
         for event in self.runner.log.events:
-            report = by_id.get(event.mapping)
-            if report is None:
+            found = by_id.get(event.mapping)
+            if found is None:
                 continue
+            report = found
             d = event.detail
             if event.kind == "invoke":
                 report.invocations += 1

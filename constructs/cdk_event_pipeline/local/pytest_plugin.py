@@ -20,7 +20,7 @@ Fixtures:
 * ``local_pipeline_options`` - keyword arguments for :meth:`LocalPipeline.from_assembly`
   (``stack``, ``environment``, ``region``, ``on_demand_shards``); override it in a
   ``conftest.py``.
-* ``local_endpoint`` (session) - the moto server in this process; every test starts from
+* ``local_pipeline_endpoint`` (session) - the moto server in this process; every test starts from
   an empty endpoint.
 
 Configuration (``pytest.ini`` / ``pyproject.toml`` ``[tool.pytest.ini_options]``):
@@ -61,7 +61,7 @@ def _require() -> None:
 
 
 @pytest.fixture(scope="session")
-def local_endpoint() -> Iterator[Any]:
+def local_pipeline_endpoint() -> Iterator[Any]:
     """A moto server on 127.0.0.1 in this process (answered in-process for this process's clients)."""
     _require()
     from .endpoint import LocalEndpoint  # noqa: PLC0415
@@ -98,16 +98,16 @@ def local_pipeline_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def _local_environment(local_endpoint: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    local_endpoint.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", local_endpoint.url)
+def _local_environment(local_pipeline_endpoint: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    local_pipeline_endpoint.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_pipeline_endpoint.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    return local_endpoint
+    return local_pipeline_endpoint
 
 
 @pytest.fixture

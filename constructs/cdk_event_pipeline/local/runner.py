@@ -40,7 +40,12 @@ from .filters import EventFilter
 from .functions import KNOWN_EXTERNAL_LAYERS, FunctionError, LocalFunction
 from .resources import LocalResource, ResourceFactory
 from .sqs import SqsMappingConfig, SqsPoller
-from .streams import DynamoDBStreamReader, KinesisReader, StreamMappingConfig, StreamPoller
+from .streams import (
+    DynamoDBStreamReader,
+    KinesisReader,
+    StreamMappingConfig,
+    StreamPoller,
+)
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
 

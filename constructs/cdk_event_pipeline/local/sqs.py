@@ -217,7 +217,9 @@ class SqsPoller:
         if len(self._held) < config.batch_size and config.batching_window_seconds > 0:
             self.now = max(self.now, min(_sent_at(m, self.now) for m in self._held)) + config.batching_window_seconds
             self.refresh()
-        messages, records, size = [], [], len('{"Records":[]}')
+        messages: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        size = len('{"Records":[]}')
         for message in self._held:
             record = sqs_event_record(message, self.queue_arn, self.region)
             record_size = len(json.dumps(record, separators=(",", ":")).encode("utf-8")) + 1

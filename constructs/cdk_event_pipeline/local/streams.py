@@ -64,7 +64,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from ..tools.records import SourceRecord, dynamodb_event_record, kinesis_event_record
-from .destinations import RECORD_AGE_EXCEEDED, RETRIES_EXHAUSTED, Destination, invocation_record
+from .destinations import (
+    RECORD_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    Destination,
+    invocation_record,
+)
 from .events import EventLog
 from .filters import EventFilter
 from .invoke import LocalFunctionLike, Outcome, read_response, run
