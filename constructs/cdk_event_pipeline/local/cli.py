@@ -206,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from .assembly import AssemblyError, SynthError, synthesize  # noqa: PLC0415
     from .endpoint import LocalEndpoint  # noqa: PLC0415
     from .filters import UnsupportedPatternError  # noqa: PLC0415
+    from .functions import HandlerStuckError  # noqa: PLC0415
     from .pipeline import LocalPipeline  # noqa: PLC0415
 
     actions = _actions(args)
@@ -237,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
         if exc.stderr:
             sys.stderr.write(exc.stderr[-4000:])
         raise ToolError(str(exc), ExitCode.NOT_FOUND) from None
+    except HandlerStuckError as exc:
+        raise ToolError(str(exc), ExitCode.NOT_DELIVERED) from None
     except (AssemblyError, UnsupportedPatternError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise ToolError(str(message), ExitCode.NOT_FOUND) from None
