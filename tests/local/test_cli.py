@@ -114,3 +114,11 @@ def test_no_assembly_and_a_failing_app_are_one_line(tmp_path, no_credentials, ca
     assert main(["local", "--app-dir", str(tmp_path)]) == 4
     err = capsys.readouterr().err
     assert "the app is broken" in err and "failed (exit 1)" in err and "Traceback" not in err.splitlines()[-1]
+
+
+def test_a_records_line_that_is_not_json_is_a_usage_error(assembly, tmp_path, no_credentials, capsys) -> None:
+    records = tmp_path / "bad.jsonl"
+    records.write_text('{"stream": "Stream", "data": 1}\n{not json\n')
+
+    assert main(["local", "--cdk-out", str(assembly), "--records", str(records)]) == 2
+    assert f"{records}:2: not JSON" in capsys.readouterr().err

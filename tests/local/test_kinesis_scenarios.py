@@ -217,3 +217,17 @@ def test_sns_on_failure_destination_reaches_the_topics_queue_subscriber(deploy) 
     (message,) = pipeline.queue_messages("Subscriber")
     assert message.json["requestContext"]["condition"] == RETRIES_EXHAUSTED
     assert message.json["KinesisBatchInfo"]["startSequenceNumber"] == sequences[0]
+
+
+def test_a_response_that_is_not_an_object_fails_the_batch_with_report_batch_item_failures(deploy) -> None:
+    # AWS documents objects and null only; the runner fails the batch (see docs/local-runner.md).
+    pipeline = deploy(_pipeline("scenario_handler.returns_text", BatchSize=5, MaximumRetryAttempts=1,
+                                FunctionResponseTypes=["ReportBatchItemFailures"]))
+    pipeline.put_records("Stream", [{"n": 1}])
+
+    pipeline.run_until_idle()
+
+    assert [inv.outcome for inv in pipeline.invocations("Mapping")] == ["error", "error"]
+    assert "not a JSON object" in pipeline.invocations("Mapping")[0].error
+    (failure,) = pipeline.failures("Mapping")
+    assert "responseContext" not in failure  # the function itself did not fail

@@ -142,3 +142,9 @@ def no_state(event: dict[str, Any], context: Any) -> None:
 def process_all(event: dict[str, Any], context: Any) -> None:
     """Process every record (a healthy consumer)."""
     PROCESSED.extend(_ident(r) for r in _start(event))
+
+
+def returns_text(event: dict[str, Any], context: Any) -> str:
+    """Processes nothing and answers with a string (not a batch response object)."""
+    _start(event)
+    return "OK"
