@@ -36,6 +36,12 @@ class TemplateBuilder:
             "ShardCount": shards, "RetentionPeriodHours": 24}}
         return {"Fn::GetAtt": [logical_id, "Arn"]}
 
+    def stream_consumer(self, logical_id: str, stream: dict[str, Any]) -> dict[str, Any]:
+        """An enhanced fan-out consumer (what ``enhanced_fan_out=True`` synthesizes)."""
+        self.resources[logical_id] = {"Type": "AWS::Kinesis::StreamConsumer", "Properties": {
+            "ConsumerName": logical_id, "StreamARN": stream}}
+        return {"Fn::GetAtt": [logical_id, "ConsumerARN"]}
+
     def queue(self, logical_id: str, **props: Any) -> dict[str, Any]:
         self.resources[logical_id] = {"Type": "AWS::SQS::Queue", "Properties": props}
         return {"Fn::GetAtt": [logical_id, "Arn"]}
@@ -52,7 +58,7 @@ class TemplateBuilder:
         return {"Ref": logical_id}
 
     def function(self, logical_id: str, handler: str, environment: dict[str, Any] | None = None,
-                 runtime_layer: bool = False) -> dict[str, Any]:
+                 runtime_layer: bool = False, timeout: int = 30) -> dict[str, Any]:
         layers: list[Any] = []
         if runtime_layer:
             if "RuntimeLayer" not in self.resources:
@@ -63,7 +69,7 @@ class TemplateBuilder:
                       {"Ref": "RuntimeLayer"}]
         props: dict[str, Any] = {
             "Code": {"S3Bucket": "assets", "S3Key": self._asset(HANDLERS)}, "Handler": handler,
-            "Runtime": "python3.14", "Timeout": 30, "Layers": layers,
+            "Runtime": "python3.14", "Timeout": timeout, "Layers": layers,
             "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": logical_id, "POWERTOOLS_LOG_LEVEL": "CRITICAL",
                                           **(environment or {})}},
         }

@@ -7,8 +7,9 @@ from __future__ import annotations
 from cdk_event_pipeline.local.demo import STOCK, run_demo
 
 
-def test_demo_story_on_the_reference_app(reference_assembly, aws, capsys) -> None:
-    assert run_demo(reference_assembly, aws) == 0
+def test_demo_story_on_the_reference_app(local_pipeline_assembly, local_pipeline_endpoint, capsys) -> None:
+    local_pipeline_endpoint.reset()
+    assert run_demo(local_pipeline_assembly, local_pipeline_endpoint.url) == 0
     out = capsys.readouterr().out
     for item in ("item-1", "item-2", "item-3"):
         assert f"PUT /items/{item}" in out and "-> 201" in out
@@ -26,11 +27,14 @@ def test_demo_story_on_the_reference_app(reference_assembly, aws, capsys) -> Non
     assert f"mug stock after the redrive: {STOCK['mug'] - 3 - 3}" in out
 
 
-def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(reference_assembly, aws, capsys) -> None:
+def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(local_pipeline_assembly, local_pipeline_endpoint,
+                                                                         capsys) -> None:
     from cdk_event_pipeline.tools.cli import main
 
-    code = main(["local", "--endpoint-url", aws, "--cdk-out", str(reference_assembly), "--max-rounds", "50"])
+    local_pipeline_endpoint.reset()
+    code = main(["local", "--endpoint-url", local_pipeline_endpoint.url, "--cdk-out", str(local_pipeline_assembly)])
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.strip().splitlines()[-1].endswith("idle=True")
     assert "note: stream" in out  # ON_DEMAND in the template, shards made locally
+    assert "mapping   Events/InventoryUpdater" in out

@@ -1,12 +1,11 @@
-"""DynamoDB Streams fidelity scenario (AWS Lambda Developer Guide: DynamoDB Streams error
-handling and on-failure destinations), run through the local runner on a handler."""
+"""DynamoDB Streams scenario (AWS Lambda Developer Guide: DynamoDB Streams error handling and
+on-failure destinations), run through the local runner on a handler."""
 
 from __future__ import annotations
 
 from cdk_event_pipeline.local import RETRIES_EXHAUSTED
 
 from .assembly_builder import TemplateBuilder
-from .conftest import drain
 
 
 def test_dynamodb_stream_bisect_isolates_the_poison_change_with_ddb_batch_info(deploy) -> None:
@@ -17,23 +16,20 @@ def test_dynamodb_stream_bisect_isolates_the_poison_change_with_ddb_batch_info(d
     builder.mapping("Mapping", function, {"Fn::GetAtt": ["Items", "StreamArn"]}, BatchSize=10,
                     StartingPosition="TRIM_HORIZON", BisectBatchOnFunctionError=True, MaximumRetryAttempts=2,
                     DestinationConfig={"OnFailure": {"Destination": dlq}})
-    runner = deploy(builder)
-    client = runner.client("dynamodb")
-    name = runner.resource("Items").ref
-    for i in range(10):
-        client.put_item(TableName=name, Item={"id": {"S": f"i-{i}"}, "poison": {"BOOL": i == 3}})
+    pipeline = deploy(builder)
+    pipeline.write_items("Items", [{"id": f"i-{i}", "poison": i == 3} for i in range(10)])
 
-    stats = runner.run(max_invocations=200)
+    pipeline.run_until_idle()
 
-    assert stats.idle
-    processed = runner.function("Consumer").module.PROCESSED
+    processed = pipeline.function("Consumer").module.PROCESSED
     assert len(processed) == len(set(processed)) == 9  # every change but the poison one, once each
-    messages = drain(runner, "DeadLetterQueue")
-    assert len(messages) == 1
-    info = messages[0]["DDBStreamBatchInfo"]
+    (message,) = pipeline.failures("Mapping")
+    info = message["DDBStreamBatchInfo"]
     assert info["startSequenceNumber"] == info["endSequenceNumber"]
     assert info["startSequenceNumber"] not in processed
     assert info["batchSize"] == 1
-    assert info["streamArn"] == runner.resource("Items").attributes["StreamArn"]
-    assert messages[0]["requestContext"]["condition"] == RETRIES_EXHAUSTED
-    assert "KinesisBatchInfo" not in messages[0]
+    assert info["streamArn"] == pipeline.resource("Items", "table").attributes["StreamArn"]
+    assert message["requestContext"]["condition"] == RETRIES_EXHAUSTED
+    assert "KinesisBatchInfo" not in message
+    poison = next(inv for inv in pipeline.invocations("Mapping") if inv.ids == [info["startSequenceNumber"]])
+    assert poison.records[0]["NewImage"]["poison"] == {"BOOL": True}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ def load_assembly(outdir: str | os.PathLike[str]) -> list[StackTemplate]:
     artifacts: dict[str, Any] = manifest.get("artifacts", {})
     stacks: list[StackTemplate] = []
     for artifact_id, artifact in artifacts.items():
+        if artifact.get("type") == "cdk:cloud-assembly":  # a Stage: its stacks are in a nested assembly
+            nested = root / artifact.get("properties", {}).get("directoryName", "")
+            if (nested / "manifest.json").is_file():
+                stacks += load_assembly(nested)
+            continue
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
         template_path = root / artifact["properties"]["templateFile"]
@@ -92,37 +98,83 @@ def load_assembly(outdir: str | os.PathLike[str]) -> list[StackTemplate]:
     return stacks
 
 
-def synthesize(app_dir: str | os.PathLike[str], outdir: str | os.PathLike[str], *, app: str = "app.py",
-               python: str | None = None, timeout: float = 300) -> Path:
-    """Synthesize a CDK app into ``outdir`` by running it (``python app.py`` with ``CDK_OUTDIR``).
+class SynthError(AssemblyError):
+    """The app failed to synthesize; :attr:`stderr` has what it printed."""
 
-    The app runs in its own process, so this package never imports aws_cdk.
+    def __init__(self, message: str, stderr: str) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+_PYTHON_APP = re.compile(r"^\s*(?:\S*/)?python[\d.]*\s+(\S+\.py)((?:\s+\S+)*)\s*$")
+
+
+def app_command(app_dir: str | os.PathLike[str], app: str | None = None) -> list[str] | str:
+    """How to run the app: ``cdk.json``'s ``app`` command, else ``python app.py``.
+
+    A Python command (``python3 app.py``, ``.venv/bin/python app.py``) runs with this
+    interpreter, so the app sees the packages of the environment the runner runs in.
+    """
+    command = app
+    cdk_json = Path(app_dir) / "cdk.json"
+    if command is None and cdk_json.is_file():
+        command = json.loads(cdk_json.read_text()).get("app")
+    if command is None:
+        command = "app.py"
+    if command.endswith(".py") and " " not in command.strip():
+        return [sys.executable, command.strip()]
+    match = _PYTHON_APP.match(command)
+    if match:
+        return [sys.executable, match.group(1), *match.group(2).split()]
+    return command
+
+
+def synthesize(app_dir: str | os.PathLike[str], outdir: str | os.PathLike[str], *, app: str | None = None,
+               timeout: float = 600) -> Path:
+    """Synthesize a CDK app into ``outdir``, the way the CDK CLI runs it.
+
+    The app runs in its own process (this package never imports aws_cdk) with ``CDK_OUTDIR``
+    and ``CDK_CONTEXT_JSON``: ``cdk.json``'s context (the feature flags) plus
+    ``aws:cdk:enable-path-metadata`` (so resources carry their construct paths, as with
+    ``cdk synth``).
 
     Args:
-        app_dir: Directory to run the app in (the project root).
+        app_dir: The project root (where ``cdk.json`` is).
         outdir: The assembly directory to write.
-        app: The app file. Default: ``app.py``.
-        python: The interpreter. Default: this one.
+        app: The app command or file. Default: ``cdk.json``'s ``app``, else ``app.py``.
         timeout: Seconds before giving up.
 
     Returns:
         ``outdir``.
 
     Raises:
-        AssemblyError: The app failed.
+        SynthError: The app failed.
     """
     env = dict(os.environ, CDK_OUTDIR=str(outdir))
-    # The CDK CLI hands an app cdk.json's context (the feature flags) in CDK_CONTEXT_JSON; do
-    # the same, or the local template would differ from what `cdk synth` / `cdk deploy` make.
+    context: dict[str, Any] = {}
     cdk_json = Path(app_dir) / "cdk.json"
-    if cdk_json.is_file() and "CDK_CONTEXT_JSON" not in env:
-        env["CDK_CONTEXT_JSON"] = json.dumps(json.loads(cdk_json.read_text()).get("context", {}))
+    if cdk_json.is_file():
+        context = dict(json.loads(cdk_json.read_text()).get("context", {}))
+    if "CDK_CONTEXT_JSON" in env:
+        context.update(json.loads(env["CDK_CONTEXT_JSON"]))
+    context.setdefault("aws:cdk:enable-path-metadata", True)
+    env["CDK_CONTEXT_JSON"] = json.dumps(context)
     env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    result = subprocess.run(  # noqa: S603 - the project's own app
-        [python or sys.executable, app], cwd=app_dir, env=env, capture_output=True, text=True, timeout=timeout,
-        check=False,
-    )
+    command = app_command(app_dir, app)
+    try:
+        result = subprocess.run(  # noqa: S603 - the user's own app, as the CDK CLI would run it
+            command, cwd=app_dir, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+            shell=isinstance(command, str),
+        )
+    except FileNotFoundError as exc:
+        raise SynthError(f"cannot run the app in {app_dir}: {exc}", "") from None
     if result.returncode != 0:
-        raise AssemblyError(f"synthesizing {app} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
+        last = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
+        shown = command if isinstance(command, str) else " ".join(command)
+        raise SynthError(f"synthesizing {shown!r} in {app_dir} failed (exit {result.returncode}): {last.strip()}",
+                         result.stderr)
+    if not (Path(outdir) / "manifest.json").is_file():
+        raise SynthError(f"the app in {app_dir} wrote no cloud assembly to {outdir} (does it call app.synth()?)",
+                         result.stderr)
     return Path(outdir)

@@ -123,11 +123,11 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
 
     print("4. The event source mappings poll (template settings: batch sizes, bisect, retries, filters)")
     runner.log.listeners.append(_say)
-    runner.run(max_rounds=2000)
+    runner.run(max_invocations=2000)
     runner.log.listeners.remove(_say)
-    stock = {sku: int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": sku}})["Item"]["stock"]["N"])
-             for sku in STOCK}
-    print(f"   stock now: {stock}  (o-2 rejected: never below zero; o-3 not applied)")
+    stock_now = {sku: int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": sku}})["Item"]["stock"]["N"])
+                 for sku in STOCK}
+    print(f"   stock now: {stock_now}  (o-2 rejected: never below zero; o-3 not applied)")
     items_table = runner.resource("ItemsTable").ref
     statuses = {i: dynamodb.get_item(TableName=items_table, Key={"id": {"S": i}}).get("Item", {}).get("status", {}).get("S")
                 for i in ITEMS}

@@ -118,6 +118,20 @@ class SqsDestination:
 
 
 @dataclass
+class SnsDestination:
+    """An SNS topic on the local endpoint (metadata only); its SQS subscribers receive it."""
+
+    arn: str
+    client: Any
+    include_payload: bool = False
+
+    def send(self, document: dict[str, Any], *, mapping_uuid: str, shard_id: str, now: float) -> str:
+        """Publish the document as the message."""
+        response = self.client.publish(TopicArn=self.arn, Message=json.dumps(document))
+        return str(response["MessageId"])
+
+
+@dataclass
 class S3Destination:
     """An S3 bucket on the local endpoint (metadata and the full ``payload``)."""
 

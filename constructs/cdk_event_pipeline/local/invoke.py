@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import traceback
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from .functions import Invocation, describe_error
 
 #: What a mapping sees a function as: ``call(event) -> response`` (raises = function error).
 Invoke = Callable[[dict[str, Any]], Any]
@@ -43,12 +45,16 @@ class Outcome:
 
     Attributes:
         status: ``ok`` (all records succeeded), ``partial`` (``batchItemFailures`` named valid
-            records) or ``error`` (the function raised, or the response was an invalid
-            partial response, which Lambda treats as a complete failure).
+            records) or ``error`` (the function failed, or the response was one Lambda treats
+            as a complete failure).
         failed_index: For ``partial``: index of the record with the lowest failed identifier.
         failed_ids: The identifiers the function reported.
         error: A one-line description of the error.
-        function_error: ``Unhandled`` when the function raised, else None.
+        function_error: ``Unhandled`` when the function itself failed (raised, exited, timed
+            out), else None (the response was refused).
+        duration: Seconds the invocation took.
+        timed_out: The function timed out.
+        state: The tumbling-window ``state`` of the response (window invocations only).
     """
 
     status: Literal["ok", "partial", "error"]
@@ -56,46 +62,89 @@ class Outcome:
     failed_ids: tuple[str, ...] = ()
     error: str | None = None
     function_error: str | None = None
+    duration: float = 0.0
+    timed_out: bool = False
+    state: Any = None
 
 
-def call(function: LocalFunctionLike, event: dict[str, Any]) -> tuple[Any, Outcome | None]:
-    """Invoke; return (response, None) or (None, error outcome)."""
+def run(function: LocalFunctionLike, event: dict[str, Any]) -> Invocation:
+    """Invoke once: a :class:`~.functions.LocalFunction` runs with its timeout in its own thread;
+    any other callable runs inline, and anything it raises (but Ctrl-C) is a function error."""
+    runner = getattr(function, "run", None)
+    if callable(runner):
+        result = runner(event)
+        assert isinstance(result, Invocation)
+        return result
+    started = time.perf_counter()
     try:
-        return function.invoke(event), None
-    except Exception as exc:  # noqa: BLE001 - any exception is a function error
-        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-        where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
-        return None, Outcome("error", error=f"{type(exc).__name__}: {exc}{where}", function_error="Unhandled")
+        response = function.invoke(event)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit included: a function error
+        error_type, message = describe_error(exc)
+        return Invocation(error=message, error_type=error_type, duration=time.perf_counter() - started)
+    return Invocation(response=response, duration=time.perf_counter() - started)
 
 
-def read_response(response: Any, identifiers: Sequence[str], *, report_failures: bool) -> Outcome:
-    """Interpret a response the way Lambda does for stream and SQS mappings.
+def read_response(
+    invocation: Invocation, identifiers: Sequence[str], *, report_failures: bool, window: bool = False,
+) -> Outcome:
+    """Interpret an invocation the way Lambda does for stream and SQS mappings.
 
-    Without ``ReportBatchItemFailures`` the response is ignored (success). With it: a missing,
-    null or empty ``batchItemFailures`` is a success; an item with an empty, null or unknown
-    ``itemIdentifier`` makes the whole batch a failure; otherwise the batch partly failed.
+    * A function error (raised, exited, timed out) fails the whole batch.
+    * Tumbling windows: a response without a ``state`` property is a failed invocation
+      ("If the response does not contain a state property, Lambda considers this a failed
+      invocation", Lambda Developer Guide, Kinesis / DynamoDB time windows).
+    * Without ``ReportBatchItemFailures`` the response is otherwise ignored (success).
+    * With it: a null response, or a missing, null or empty ``batchItemFailures``, is a
+      success; an item with an empty, null or unknown ``itemIdentifier`` makes the whole batch
+      a failure (the documented "success and failure conditions"); otherwise the batch partly
+      failed. A response that is not a JSON object (a string, a number, a list) is not
+      described by AWS: the runner treats it as a complete failure, so a handler that
+      mis-shapes its response is retried and reaches the DLQ instead of silently passing.
 
     Args:
-        response: What the handler returned.
+        invocation: The call.
         identifiers: The batch's item identifiers in order (sequence numbers / message ids).
         report_failures: The mapping has ``ReportBatchItemFailures``.
+        window: The invocation was a tumbling-window aggregation (a ``state`` is required).
 
     Returns:
         The outcome; ``failed_index`` is the position of the first failed identifier.
     """
-    if not report_failures or not isinstance(response, dict):
-        return Outcome("ok")
+
+    def outcome(status: Literal["ok", "partial", "error"], **fields: Any) -> Outcome:
+        return Outcome(status, duration=invocation.duration, timed_out=invocation.timed_out, **fields)
+
+    if invocation.error is not None:
+        return outcome("error", error=invocation.error, function_error="Unhandled")
+    response = invocation.response
+    state = None
+    if window:
+        if not isinstance(response, dict) or "state" not in response:
+            return outcome("error", error="tumbling window: the response has no 'state' property "
+                           "(Lambda treats it as a failed invocation)")
+        state = response["state"]
+    if not report_failures or response is None:
+        return outcome("ok", state=state)
+    if not isinstance(response, dict):
+        return outcome("error", error=f"ReportBatchItemFailures: the response is a {type(response).__name__}, "
+                       "not a JSON object: the whole batch failed", state=state)
     failures = response.get("batchItemFailures")
     if not failures:
-        return Outcome("ok")
+        return outcome("ok", state=state)
+    if not isinstance(failures, list):
+        return outcome("error", error="batchItemFailures is not a list: the whole batch failed", state=state)
     ids: list[str] = []
     for item in failures:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not ident:
-            return Outcome("error", error="batchItemFailures item without an itemIdentifier: the whole batch failed")
-        ids.append(str(ident))
+        if not ident or not isinstance(ident, str):
+            return outcome("error", error="batchItemFailures item without a valid itemIdentifier: the whole batch "
+                           "failed", state=state)
+        ids.append(ident)
     positions = {ident: i for i, ident in enumerate(identifiers)}
     unknown = [i for i in ids if i not in positions]
     if unknown:
-        return Outcome("error", error=f"batchItemFailures names records not in the batch ({unknown[:3]}): the whole batch failed")
-    return Outcome("partial", failed_index=min(positions[i] for i in ids), failed_ids=tuple(ids))
+        return outcome("error", error=f"batchItemFailures names records not in the batch ({unknown[:3]}): the whole "
+                       "batch failed", state=state)
+    return outcome("partial", failed_index=min(positions[i] for i in ids), failed_ids=tuple(ids), state=state)

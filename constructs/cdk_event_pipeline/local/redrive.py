@@ -9,7 +9,6 @@ environment), so a redrive after a fix goes to the same code the runner runs.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from ..tools._aws import Aws
 from ..tools.output import Output

@@ -8,7 +8,15 @@ encryption and TTL. Every resource gets a physical name (the template's, or
 
 Local choices: an ``ON_DEMAND`` stream gets ``on_demand_shards`` shards (default 1: moto's
 on-demand streams have 4 and GetRecords rescans each shard); encryption is left off (moto
-does not enforce it); a queue's ``RedrivePolicy`` points at the local DLQ's ARN.
+does not enforce it); a queue's ``RedrivePolicy`` points at the local DLQ's ARN; an enhanced
+fan-out consumer (``AWS::Kinesis::StreamConsumer``) is registered with RegisterStreamConsumer so
+its ARN resolves (its mapping then reads the stream like a shared-throughput one: moto has no
+SubscribeToShard); an SNS topic and its SQS subscriptions are created (moto delivers to them).
+
+An intrinsic that cannot be resolved locally (``Fn::GetAtt`` of a resource the runner does not
+create, ``Fn::ImportValue``) resolves to a placeholder ``<unresolved ...>`` and a note, so an
+app with resources the runner does not model still runs; a mapping whose source is such a
+placeholder is reported and skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assembly import AssemblyError, StackTemplate
+from .assembly import StackTemplate
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 
@@ -67,6 +75,7 @@ class Resolver:
         self.parameters = {
             name: spec.get("Default") for name, spec in stack.template.get("Parameters", {}).items()
         }
+        self.notes: list[str] = []
 
     def ref(self, name: str) -> Any:
         """``Ref``."""
@@ -76,14 +85,20 @@ class Resolver:
             return self.resources[name].ref
         if name in self.parameters:
             return self.parameters[name]
-        raise AssemblyError(f"Ref {name}: no such resource created locally, parameter or pseudo parameter")
+        return self._unresolved(f"Ref {name}")
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         """``Fn::GetAtt``."""
         resource = self.resources.get(logical_id)
         if resource is None or attribute not in resource.attributes:
-            raise AssemblyError(f"Fn::GetAtt {logical_id}.{attribute}: not available locally")
+            return self._unresolved(f"Fn::GetAtt {logical_id}.{attribute}")
         return resource.attributes[attribute]
+
+    def _unresolved(self, what: str) -> str:
+        note = f"{what}: not available locally (resolved to a placeholder)"
+        if note not in self.notes:
+            self.notes.append(note)
+        return f"<unresolved {what}>"
 
     def resolve(self, value: Any) -> Any:
         """Resolve every intrinsic in ``value`` (dicts and lists recursively)."""
@@ -107,7 +122,7 @@ class Resolver:
             "Fn::Split": lambda a: str(self.resolve(a[1])).split(self.resolve(a[0])),
             "Fn::Sub": self._sub,
             "Fn::If": lambda a: self.resolve(a[1]),
-            "Fn::ImportValue": lambda a: (_ for _ in ()).throw(AssemblyError("Fn::ImportValue is not supported locally")),
+            "Fn::ImportValue": lambda a: self._unresolved(f"Fn::ImportValue {a}"),
         }
 
     def _sub(self, arg: Any) -> str:
@@ -141,7 +156,7 @@ class ResourceFactory:
         self.on_demand_shards = on_demand_shards
         self.resources: dict[str, LocalResource] = {}
         self.resolver = Resolver(stack, region, self.resources)
-        self.notes: list[str] = []
+        self.notes: list[str] = self.resolver.notes
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{resource}"
@@ -149,8 +164,9 @@ class ResourceFactory:
     def create_all(self) -> dict[str, LocalResource]:
         """Create everything (queues without a redrive policy first), name the rest."""
         order = {"AWS::Kinesis::Stream": 0, "AWS::S3::Bucket": 0, "AWS::DynamoDB::Table": 0,
-                 "AWS::DynamoDB::GlobalTable": 0, "AWS::IAM::Role": 0,
-                 "AWS::Lambda::LayerVersion": 0, "AWS::SQS::Queue": 1, "AWS::Lambda::Function": 3}
+                 "AWS::DynamoDB::GlobalTable": 0, "AWS::IAM::Role": 0, "AWS::SNS::Topic": 0,
+                 "AWS::Lambda::LayerVersion": 0, "AWS::Kinesis::StreamConsumer": 1, "AWS::SQS::Queue": 1,
+                 "AWS::SNS::Subscription": 3, "AWS::Lambda::Function": 3}
         items = sorted(
             self.stack.resources.items(),
             key=lambda kv: (order.get(kv[1]["Type"], 4) + (1 if "RedrivePolicy" in kv[1].get("Properties", {}) else 0)),
@@ -174,6 +190,40 @@ class ResourceFactory:
         if mode == "ON_DEMAND":
             self.notes.append(f"stream {name}: ON_DEMAND in the template, {shards} shard(s) locally")
         return LocalResource(logical_id, "AWS::Kinesis::Stream", name, {"Arn": arn})
+
+    def _aws_kinesis_streamconsumer(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        """Enhanced fan-out: RegisterStreamConsumer, so the consumer's ARN resolves locally."""
+        stream_arn = str(self.resolver.resolve(props.get("StreamARN")))
+        name = str(self.resolver.resolve(props.get("ConsumerName")) or physical_name(self.stack.name, logical_id))
+        client = self.clients("kinesis")
+        consumer = client.register_stream_consumer(StreamARN=stream_arn, ConsumerName=name)["Consumer"]
+        arn = consumer["ConsumerARN"]
+        created = consumer.get("ConsumerCreationTimestamp")
+        self.notes.append(f"stream consumer {name}: enhanced fan-out is read like a shared-throughput consumer locally")
+        return LocalResource(logical_id, "AWS::Kinesis::StreamConsumer", arn, {
+            "ConsumerARN": arn, "ConsumerName": name, "ConsumerStatus": "ACTIVE", "StreamARN": stream_arn,
+            "ConsumerCreationTimestamp": str(created.timestamp() if hasattr(created, "timestamp") else created or ""),
+        })
+
+    def _aws_sns_topic(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        props = self.resolver.resolve(props)
+        name = props.get("TopicName") or physical_name(self.stack.name, logical_id, max_length=256 - 5)
+        if props.get("FifoTopic") and not str(name).endswith(".fifo"):
+            name = f"{name}.fifo"
+        attributes = {"FifoTopic": "true"} if props.get("FifoTopic") else {}
+        arn = self.clients("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return LocalResource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
+
+    def _aws_sns_subscription(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        props = self.resolver.resolve(props)
+        topic, protocol, endpoint = props.get("TopicArn"), props.get("Protocol"), props.get("Endpoint")
+        if protocol != "sqs" or not str(topic).startswith("arn:") or not str(endpoint).startswith("arn:"):
+            self.notes.append(f"{logical_id}: only SNS -> SQS subscriptions are created locally")
+            return LocalResource(logical_id, "AWS::SNS::Subscription", logical_id)
+        attributes = {"RawMessageDelivery": str(props["RawMessageDelivery"]).lower()} if "RawMessageDelivery" in props else {}
+        arn = self.clients("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=endpoint,
+                                            Attributes=attributes)["SubscriptionArn"]
+        return LocalResource(logical_id, "AWS::SNS::Subscription", arn)
 
     def _aws_sqs_queue(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
         fifo = bool(props.get("FifoQueue"))

@@ -4,11 +4,25 @@
     runner.deploy()                      # resources by API, handlers loaded, pollers built
     runner.invoke("ApiFunction...", {...})
     runner.run()                         # poll until every mapping is idle
+
+Most users want :class:`~.pipeline.LocalPipeline` (names from the app, feeding, inspection) or
+the ``local_pipeline`` pytest fixture, both built on this class.
+
+**Scheduling.** Every mapping, shard and parallelization lane has its own clock (see
+:mod:`.streams` and :mod:`.sqs`). :meth:`LocalRunner.run` always invokes the lane whose clock is
+earliest among those with records to handle; when none has any, it reads the sources again
+(new records, messages); when nothing new arrived it lets the earliest *timer* fire (a
+tumbling window ending, a failed SQS message becoming visible again); when there is none, the
+run is idle. Only one function runs at a time: concurrency between lanes is modelled by
+their independent clocks, not by threads.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,14 +33,19 @@ import boto3
 from botocore.config import Config
 
 from .assembly import AssemblyError, StackTemplate, load_assembly
-from .clock import Clock, VirtualClock
-from .destinations import Destination, S3Destination, SqsDestination
+from .destinations import Destination, S3Destination, SnsDestination, SqsDestination
+from .endpoint import DUMMY_CREDENTIALS, register
 from .events import EventLog
 from .filters import EventFilter
-from .functions import KNOWN_EXTERNAL_LAYERS, LocalFunction
+from .functions import KNOWN_EXTERNAL_LAYERS, FunctionError, LocalFunction
 from .resources import LocalResource, ResourceFactory
 from .sqs import SqsMappingConfig, SqsPoller
-from .streams import DynamoDBStreamReader, KinesisReader, StreamMappingConfig, StreamPoller
+from .streams import (
+    DynamoDBStreamReader,
+    KinesisReader,
+    StreamMappingConfig,
+    StreamPoller,
+)
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
 
@@ -35,11 +54,22 @@ Poller = StreamPoller | SqsPoller
 
 @dataclass
 class RunStats:
-    """What :meth:`LocalRunner.run` did."""
+    """What :meth:`LocalRunner.run` did.
 
-    rounds: int
+    Attributes:
+        steps: Scheduling steps (invocations, discards, timers).
+        invocations: Invocations made by the mappings.
+        idle: Every mapping ran out of work (False: a bound stopped the run).
+    """
+
+    steps: int
     invocations: int
     idle: bool
+
+    @property
+    def rounds(self) -> int:
+        """Alias of :attr:`steps` (earlier name)."""
+        return self.steps
 
 
 class LocalRunner:
@@ -47,11 +77,12 @@ class LocalRunner:
 
     Args:
         stack: The stack (see :func:`~.assembly.load_assembly`).
-        endpoint_url: The endpoint (a moto server).
+        endpoint_url: The endpoint (a moto server; see :class:`~.endpoint.LocalEndpoint`).
         region: Region for clients and ARNs. Default: ``us-east-1``.
-        clock: Time for retries, record age and windows. Default: a :class:`VirtualClock`.
         on_demand_shards: Shards for ON_DEMAND streams. Default: 1.
         extra_environment: Added to every function's environment (e.g. log levels).
+        credentials: Credentials for the runner's clients and the functions' environment.
+            Default: dummy ones (a local endpoint accepts any; real ones are never needed).
     """
 
     def __init__(
@@ -60,16 +91,16 @@ class LocalRunner:
         *,
         endpoint_url: str,
         region: str = "us-east-1",
-        clock: Clock | None = None,
         on_demand_shards: int = 1,
         extra_environment: dict[str, str] | None = None,
+        credentials: dict[str, str] | None = None,
     ) -> None:
         self.stack = stack
         self.endpoint_url = endpoint_url
         self.region = region
-        self.clock: Clock = clock if clock is not None else VirtualClock()
         self.on_demand_shards = on_demand_shards
         self.extra_environment = dict(extra_environment or {})
+        self.credentials = dict(credentials or DUMMY_CREDENTIALS)
         self.log = EventLog()
         self.resources: dict[str, LocalResource] = {}
         self.functions: dict[str, LocalFunction] = {}
@@ -77,6 +108,7 @@ class LocalRunner:
         self.notes: list[str] = []
         self._clients: dict[str, Any] = {}
         self._factory: ResourceFactory | None = None
+        self._workdir: Path | None = None
 
     @classmethod
     def from_assembly(cls, outdir: str | os.PathLike[str], stack_name: str | None = None, **kwargs: Any) -> LocalRunner:
@@ -92,11 +124,13 @@ class LocalRunner:
         raise AssemblyError(f"no stack {stack_name!r} in the assembly ({[s.name for s in stacks]})")
 
     def client(self, service: str) -> Any:
-        """A boto3 client on the endpoint (cached)."""
+        """A boto3 client on the endpoint (cached; answered in-process when the endpoint is)."""
         if service not in self._clients:
-            self._clients[service] = boto3.client(
-                service, endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG
-            )
+            self._clients[service] = register(boto3.client(
+                service, endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG,
+                aws_access_key_id=self.credentials["aws_access_key_id"],
+                aws_secret_access_key=self.credentials["aws_secret_access_key"],
+            ))
         return self._clients[service]
 
     # --- deploy -----------------------------------------------------------------------------
@@ -106,16 +140,21 @@ class LocalRunner:
         factory = ResourceFactory(self.stack, self.client, self.region, on_demand_shards=self.on_demand_shards)
         self.resources = factory.create_all()
         self._factory = factory
-        self.notes += factory.notes
         for logical_id, resource in self.stack.resources.items():
             if resource["Type"] == "AWS::Lambda::Function":
-                self.functions[logical_id] = self._function(logical_id, resource.get("Properties", {}))
+                function = self._function(logical_id, resource.get("Properties", {}))
+                if function is not None:
+                    self.functions[logical_id] = function
+        started = time.time()
         for logical_id, resource in self.stack.resources.items():
             if resource["Type"] == "AWS::Lambda::EventSourceMapping":
-                self.pollers[logical_id] = self._mapping(logical_id, resource.get("Properties", {}))
+                poller = self._mapping(logical_id, resource.get("Properties", {}), started)
+                if poller is not None:
+                    self.pollers[logical_id] = poller
         for poller in self.pollers.values():
-            if isinstance(poller, StreamPoller):
+            if isinstance(poller, StreamPoller) and poller.config.enabled:
                 poller.start()
+        self.notes += [n for n in factory.notes if n not in self.notes]
         return self
 
     def resolve(self, value: Any) -> Any:
@@ -132,7 +171,8 @@ class LocalRunner:
                 props = self.stack.resources[by_ref[arn]].get("Properties", {})
                 directory = self.stack.asset_dir((props.get("Content") or {}).get("S3Key"))
                 if directory is None:
-                    raise AssemblyError(f"{logical_id}: layer {by_ref[arn]} has no asset directory in the assembly")
+                    self.notes.append(f"{logical_id}: layer {by_ref[arn]} has no asset directory in the assembly")
+                    continue
                 dirs.append(directory / "python" if (directory / "python").is_dir() else directory)
                 continue
             known = next((pkg for marker, pkg in KNOWN_EXTERNAL_LAYERS.items() if marker in str(arn)), None)
@@ -142,26 +182,50 @@ class LocalRunner:
                 self.notes.append(f"{logical_id}: layer {str(arn).rsplit(':', 2)[-2]} -> installed {known}")
         return dirs
 
-    def _function(self, logical_id: str, props: dict[str, Any]) -> LocalFunction:
+    def _code_dir(self, logical_id: str, code: dict[str, Any]) -> Path | None:
+        directory = self.stack.asset_dir(code.get("S3Key"))
+        if directory is not None:
+            return directory
+        if isinstance(code.get("ZipFile"), str):  # inline code: Lambda writes it to index.py
+            if self._workdir is None:
+                self._workdir = Path(tempfile.mkdtemp(prefix="event-pipeline-local."))
+            inline = self._workdir / logical_id
+            inline.mkdir(parents=True, exist_ok=True)
+            (inline / "index.py").write_text(code["ZipFile"])
+            return inline
+        return None
+
+    def _function(self, logical_id: str, props: dict[str, Any]) -> LocalFunction | None:
         runtime = str(props.get("Runtime", ""))
         if not runtime.startswith("python"):
-            raise AssemblyError(f"{logical_id}: runtime {runtime!r} cannot run in-process (Python only)")
-        code = props.get("Code", {})
-        directory = self.stack.asset_dir(code.get("S3Key"))
+            what = "a container image" if props.get("PackageType") == "Image" else f"runtime {runtime or '?'}"
+            self.notes.append(f"{logical_id}: {what} cannot run in-process (Python functions only): not loaded")
+            return None
+        directory = self._code_dir(logical_id, props.get("Code", {}))
         if directory is None:
-            raise AssemblyError(f"{logical_id}: no asset directory for its code in the assembly")
+            self.notes.append(f"{logical_id}: no asset directory for its code in the assembly: not loaded")
+            return None
         variables = {k: str(v) for k, v in self.resolve((props.get("Environment") or {}).get("Variables", {})).items()}
         variables.update(self.extra_environment)
         variables.setdefault("AWS_ENDPOINT_URL", self.endpoint_url)
         variables.setdefault("AWS_REGION", self.region)
         variables.setdefault("AWS_DEFAULT_REGION", self.region)
+        # Lambda gives every function its role's credentials in these variables.
+        variables["AWS_ACCESS_KEY_ID"] = self.credentials["aws_access_key_id"]
+        variables["AWS_SECRET_ACCESS_KEY"] = self.credentials["aws_secret_access_key"]
+        variables["AWS_SESSION_TOKEN"] = self.credentials.get("aws_session_token", "local")
         resource = self.resources[logical_id]
         function = LocalFunction(
-            logical_id, resource.ref, resource.attributes["Arn"], str(props["Handler"]), directory,
-            self._layer_dirs(logical_id, props.get("Layers", [])), variables,
+            logical_id, resource.ref, resource.attributes["Arn"], str(props.get("Handler", "index.handler")),
+            directory, self._layer_dirs(logical_id, props.get("Layers", [])), variables,
             timeout_seconds=float(props.get("Timeout", 3)), memory_mb=int(props.get("MemorySize", 128)),
-        )
-        return function.load()
+        ).load()
+        if function.import_error is not None:
+            hint = (" (the Powertools layer: pip install 'cdk-event-pipeline[local]')"
+                    if "aws_lambda_powertools" in function.import_error else "")
+            self.notes.append(f"{logical_id}: {function.import_error}{hint}: every invocation fails "
+                              "with Runtime.ImportModuleError")
+        return function
 
     def _destination(self, props: dict[str, Any]) -> Destination | None:
         arn = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
@@ -173,38 +237,49 @@ class LocalRunner:
             return SqsDestination(arn, url, self.client("sqs"))
         if arn.startswith("arn:aws:s3:::"):
             return S3Destination(arn, arn.removeprefix("arn:aws:s3:::"), self.client("s3"))
-        self.notes.append(f"on-failure destination {arn}: only SQS and S3 are supported locally")
+        if arn.startswith("arn:aws:sns:"):
+            return SnsDestination(arn, self.client("sns"))
+        self.notes.append(f"on-failure destination {arn}: only SQS, SNS and S3 are supported locally")
         return None
 
-    def _function_for(self, props: dict[str, Any]) -> LocalFunction:
+    def _function_for(self, props: dict[str, Any]) -> LocalFunction | None:
         name = str(self.resolve(props["FunctionName"])).rsplit(":", 1)[-1]
         for function in self.functions.values():
             if name in {function.name, function.arn.rsplit(":", 1)[-1]}:
                 return function
-        raise AssemblyError(f"event source mapping targets {name!r}, which is not a function of the stack")
+        return None
 
-    def _mapping(self, logical_id: str, raw_props: dict[str, Any]) -> Poller:
+    def _mapping(self, logical_id: str, raw_props: dict[str, Any], started: float) -> Poller | None:
         props = self.resolve(raw_props)
         function = self._function_for(props)
-        source_arn = str(props["EventSourceArn"])
-        event_filter = EventFilter(props.get("FilterCriteria"))
+        if function is None:
+            self.notes.append(f"{logical_id}: its function is not loaded locally: mapping skipped")
+            return None
+        source_arn = str(props.get("EventSourceArn", ""))
         mapping_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stack.name}/{logical_id}"))
         role_id = (self.stack.resources[function.logical_id].get("Properties", {}).get("Role") or {})
         identity = str(self.resolve(role_id)) if role_id else ""
-        if source_arn.startswith("arn:aws:kinesis:"):
-            reader: Any = KinesisReader(self.client("kinesis"), source_arn.rsplit("/", 1)[-1], source_arn)
-        elif source_arn.startswith("arn:aws:dynamodb:") and "/stream/" in source_arn:
-            reader = DynamoDBStreamReader(self.client("dynamodbstreams"), source_arn)
-        elif source_arn.startswith("arn:aws:sqs:"):
+        if source_arn.startswith("arn:aws:sqs:"):
             url = self.client("sqs").get_queue_url(QueueName=source_arn.rsplit(":", 1)[-1])["QueueUrl"]
             return SqsPoller(logical_id, self.client("sqs"), url, source_arn, function,
-                             SqsMappingConfig.from_properties(props), self.clock, self.log,
-                             event_filter=event_filter, region=self.region)
+                             SqsMappingConfig.from_properties(props), self.log,
+                             event_filter=EventFilter(props.get("FilterCriteria"), "sqs"), region=self.region,
+                             started_at=started)
+        if source_arn.startswith("arn:aws:kinesis:"):
+            # A consumer ARN (enhanced fan-out) is .../stream/<name>/consumer/<consumer>:<time>.
+            stream_arn = source_arn.split("/consumer/", 1)[0]
+            reader: Any = KinesisReader(self.client("kinesis"), stream_arn.rsplit("/", 1)[-1], stream_arn)
+            kind = "kinesis"
+        elif source_arn.startswith("arn:aws:dynamodb:") and "/stream/" in source_arn:
+            reader = DynamoDBStreamReader(self.client("dynamodbstreams"), source_arn)
+            kind = "dynamodb"
         else:
-            raise AssemblyError(f"{logical_id}: event source {source_arn} is not supported locally")
-        return StreamPoller(logical_id, reader, function, StreamMappingConfig.from_properties(props), self.clock,
-                            self.log, destination=self._destination(props), event_filter=event_filter,
-                            mapping_uuid=mapping_uuid, identity_arn=identity)
+            self.notes.append(f"{logical_id}: event source {source_arn or '?'} is not supported locally: mapping skipped")
+            return None
+        return StreamPoller(logical_id, reader, function, StreamMappingConfig.from_properties(props), self.log,
+                            destination=self._destination(props),
+                            event_filter=EventFilter(props.get("FilterCriteria"), kind),  # type: ignore[arg-type]
+                            mapping_uuid=mapping_uuid, identity_arn=identity, started_at=started)
 
     # --- use --------------------------------------------------------------------------------
 
@@ -219,6 +294,8 @@ class LocalRunner:
 
     def mapping(self, prefix: str) -> Poller:
         """An event source mapping's poller by logical id or prefix."""
+        if prefix in self.pollers:
+            return self.pollers[prefix]
         matches = [p for lid, p in self.pollers.items() if lid.startswith(prefix)]
         if len(matches) != 1:
             raise KeyError(f"{prefix!r} matches {len(matches)} mappings: {sorted(self.pollers)}")
@@ -226,58 +303,66 @@ class LocalRunner:
 
     def resource(self, prefix: str, type_: str | None = None) -> LocalResource:
         """A local resource by logical id or prefix (optionally of one type)."""
+        if prefix in self.resources and (type_ is None or self.resources[prefix].type == type_):
+            return self.resources[prefix]
         matches = [r for lid, r in self.resources.items() if lid.startswith(prefix) and (type_ is None or r.type == type_)]
         if len(matches) != 1:
             raise KeyError(f"{prefix!r} matches {len(matches)} resources")
         return matches[0]
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        """Invoke a function directly (synchronously), recording an event."""
+        """Invoke a function directly (synchronously); a function error raises :class:`FunctionError`."""
         target = self.function(function)
-        try:
-            response = target.invoke(event)
-        except Exception as exc:
-            self.log.emit("invoke", target.logical_id, target.logical_id, outcome="error", error=f"{type(exc).__name__}: {exc}",
-                          direct=True)
-            raise
-        self.log.emit("invoke", target.logical_id, target.logical_id, outcome="ok", direct=True, response=response)
-        return response
+        invocation = target.run(event)
+        self.log.emit("invoke", target.logical_id, target.logical_id, outcome="ok" if invocation.ok else "error",
+                      error=invocation.error, direct=True, response=invocation.response,
+                      duration=round(invocation.duration, 6), timed_out=invocation.timed_out)
+        if invocation.error is not None:
+            raise FunctionError(invocation)
+        return invocation.response
 
-    def run(self, *, max_rounds: int | None = None, max_invocations: int | None = None,
-            until: Callable[[], bool] | None = None) -> RunStats:
-        """Poll every mapping, round-robin, until all are idle (or a bound is hit).
+    def run(self, *, max_invocations: int | None = None, max_steps: int | None = None,
+            until: Callable[[], bool] | None = None, max_rounds: int | None = None) -> RunStats:
+        """Run the mappings until all are idle (or a bound is hit).
 
         Args:
-            max_rounds: Stop after this many rounds.
             max_invocations: Stop once this many invocations were made in this run.
-            until: Stop as soon as this returns True (checked after every round).
+            max_steps: Stop after this many scheduling steps (``max_rounds`` is an alias).
+            until: Stop as soon as this returns True (checked after every step).
 
         Returns:
             What was done; ``idle`` is True when every mapping ran out of work.
         """
-        rounds = 0
-        start = sum(p.invocations for p in self.pollers.values())
+        max_steps = max_steps if max_steps is not None else max_rounds
+        steps = 0
+        start = self._invocations()
+        pollers = list(self.pollers.values())
+        refreshed = False
         while True:
-            if max_rounds is not None and rounds >= max_rounds:
-                return RunStats(rounds, self._invocations() - start, False)
-            rounds += 1
-            did = False
-            wait: float | None = None
-            for poller in self.pollers.values():
-                result = poller.step()
-                if result is True:
-                    did = True
-                elif isinstance(result, float) and result is not False:
-                    wait = result if wait is None else min(wait, result)
             done = self._invocations() - start
+            if (max_steps is not None and steps >= max_steps) or (max_invocations is not None and done >= max_invocations):
+                return RunStats(steps, done, False)
+            agenda = [(t, now, poller, lane) for poller in pollers for t, now, lane in poller.agenda()]
+            immediate = [item for item in agenda if item[1]]
+            if not immediate and not refreshed:
+                refreshed = True
+                if sum(poller.refresh() for poller in pollers):
+                    continue
+            candidates = immediate or agenda
+            if not candidates:
+                return RunStats(steps, done, True)
+            _, _, poller, lane = min(candidates, key=lambda item: item[0])
+            poller.step_lane(lane)
+            steps += 1
+            refreshed = False
             if until is not None and until():
-                return RunStats(rounds, done, False)
-            if max_invocations is not None and done >= max_invocations:
-                return RunStats(rounds, done, False)
-            if not did:
-                if wait is None:
-                    return RunStats(rounds, done, True)
-                self.clock.sleep(wait)
+                return RunStats(steps, self._invocations() - start, False)
 
     def _invocations(self) -> int:
         return sum(p.invocations for p in self.pollers.values())
+
+    def close(self) -> None:
+        """Remove the runner's scratch files (inline code)."""
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None

@@ -2,34 +2,40 @@
 
 The queue does the hard parts itself (moto implements them): a received message is hidden
 for the queue's visibility timeout, its ``ApproximateReceiveCount`` grows on every receive,
-and once that count passes the redrive policy's ``maxReceiveCount`` the queue moves the
-message to its dead-letter queue. The poller (AWS Lambda Developer Guide, "Using Lambda with
-Amazon SQS"):
+once that count passes the redrive policy's ``maxReceiveCount`` the queue moves the message
+to its dead-letter queue, and a FIFO queue delivers no message of a group while another of
+that group is in flight. The poller (AWS Lambda Developer Guide, "Using Lambda with Amazon
+SQS", "Lambda event filtering"):
 
 * receives up to ``BatchSize`` messages (10 per ReceiveMessage call), waiting up to
-  ``MaximumBatchingWindowInSeconds`` for a full batch;
-* drops (deletes) messages that match no ``FilterCriteria`` pattern without invoking;
+  ``MaximumBatchingWindowInSeconds`` for a full batch, and fewer when the event would exceed
+  the 6 MB invocation payload limit (the rest waits, already received, for the next batch);
+* deletes messages that match no ``FilterCriteria`` pattern without invoking (filtering is on
+  ``body`` only);
 * invokes once per batch; on success deletes every message; with ``ReportBatchItemFailures``
   and a valid partial response deletes only the messages not named in ``batchItemFailures``;
-  on a function error (or an invalid partial response) deletes none, so the failed messages
-  come back after the visibility timeout.
+  on a function error (raised, exited, timed out) or an invalid partial response deletes
+  none, so the failed messages come back after the visibility timeout.
 
-With a virtual clock the visibility timeout is skipped: the clock is advanced by it and the
-failed messages are made visible again at once (ChangeMessageVisibility 0), which is what the
-queue would do when the timeout ends.
+The poller has its own clock, like a stream lane (see :mod:`.streams`): a failed message comes
+back when the visibility timeout has passed *on the poller's clock*, while the poller goes on
+with the other messages of the queue; only when the queue has nothing else does the poller's
+clock move to the moment the message becomes visible (it is then made visible at once with
+ChangeMessageVisibility 0, which is what the queue would do when the timeout ends).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .clock import Clock
 from .events import EventLog
-from .filters import EventFilter, sqs_filter_view
-from .invoke import LocalFunctionLike, call, read_response
+from .filters import EventFilter
+from .invoke import LocalFunctionLike, read_response, run
+from .streams import PAYLOAD_LIMIT_BYTES
 
 #: ReceiveMessage's maximum.
 RECEIVE_MAX = 10
@@ -81,6 +87,11 @@ def sqs_event_record(message: Mapping[str, Any], queue_arn: str, region: str) ->
     }
 
 
+def _sent_at(message: Mapping[str, Any], default: float) -> float:
+    sent = (message.get("Attributes") or {}).get("SentTimestamp")
+    return int(sent) / 1000 if sent else default
+
+
 class SqsPoller:
     """Runs one SQS event source mapping.
 
@@ -91,11 +102,13 @@ class SqsPoller:
         queue_arn: Its ARN.
         function: What to invoke.
         config: The mapping's properties.
-        clock: Real or virtual time.
         log: Where events go.
         event_filter: ``FilterCriteria``.
         region: ``awsRegion`` in event records.
+        started_at: When the mapping starts (the poller's clock starts there). Default: now.
     """
+
+    kind = "sqs"
 
     def __init__(
         self,
@@ -105,11 +118,11 @@ class SqsPoller:
         queue_arn: str,
         function: LocalFunctionLike,
         config: SqsMappingConfig,
-        clock: Clock,
         log: EventLog,
         *,
         event_filter: EventFilter | None = None,
         region: str = "us-east-1",
+        started_at: float | None = None,
     ) -> None:
         self.mapping_id = mapping_id
         self.client = client
@@ -117,15 +130,17 @@ class SqsPoller:
         self.queue_arn = queue_arn
         self.function = function
         self.config = config
-        self.clock = clock
         self.log = log
         self.filter = event_filter or EventFilter(None)
         self.region = region
         self.invocations = 0
+        self.now = started_at if started_at is not None else time.time()
         attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
         self.visibility_timeout = int(attributes["Attributes"].get("VisibilityTimeout", 30))
-        self._waiting_since: float | None = None
         self._held: list[dict[str, Any]] = []
+        self._hidden: list[tuple[float, dict[str, Any]]] = []
+
+    # --- the queue --------------------------------------------------------------------------
 
     def _receive(self, count: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -148,10 +163,7 @@ class SqsPoller:
             )
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
-        """The visibility timeout of failed messages passes (virtual clock only)."""
-        if not messages or not self.clock.virtual:
-            return
-        self.clock.sleep(self.visibility_timeout)
+        """The visibility timeout of failed messages has passed on the poller's clock."""
         for start in range(0, len(messages), RECEIVE_MAX):
             chunk = messages[start : start + RECEIVE_MAX]
             self.client.change_message_visibility_batch(
@@ -160,31 +172,66 @@ class SqsPoller:
                          for i, m in enumerate(chunk)],
             )
 
-    def step(self) -> bool | float:
-        """Receive one batch and invoke once.
+    # --- scheduling -------------------------------------------------------------------------
 
-        Returns:
-            True when a batch was handled, False when the queue was empty, or seconds to
-            wait for the batching window.
-        """
+    def refresh(self) -> int:
+        """Receive messages for the next batch; return how many arrived."""
         if not self.config.enabled:
-            return False
-        config = self.config
-        self._held += self._receive(config.batch_size - len(self._held))
+            return 0
+        received = self._receive(self.config.batch_size - len(self._held))
+        self._held += received
+        return len(received)
+
+    def agenda(self) -> list[tuple[float, bool, Any]]:
+        """(poller time, now (True) or at a time (False), self) when there is something to do."""
+        if not self.config.enabled:
+            return []
+        if self._held:
+            return [(self.now, True, self)]
+        if self._hidden:
+            return [(max(self.now, min(t for t, _ in self._hidden)), False, self)]
+        return []
+
+    def step(self) -> bool:
+        """Invoke once with the next batch (or let failed messages' visibility timeout pass)."""
         if not self._held:
-            self._waiting_since = None
-            return False
+            if not self._hidden:
+                return False
+            self.now = max(self.now, min(t for t, _ in self._hidden))
+            due = [m for t, m in self._hidden if t <= self.now]
+            self._hidden = [(t, m) for t, m in self._hidden if t > self.now]
+            self._release(due)
+            self.refresh()
+            return True
+        return self.step_batch()
+
+    def step_lane(self, _lane: Any) -> bool:
+        """The runner's entry point (one lane: the poller itself)."""
+        return self.step()
+
+    def step_batch(self) -> bool:
+        """Receive one batch and invoke once."""
+        config = self.config
+        if len(self._held) < config.batch_size:
+            self.refresh()
         if len(self._held) < config.batch_size and config.batching_window_seconds > 0:
-            now = self.clock.now()
-            if self._waiting_since is None:
-                self._waiting_since = now
-            left = self._waiting_since + config.batching_window_seconds - now
-            if left > 0:
-                return left
-        messages, self._held, self._waiting_since = self._held, [], None
-        records = [sqs_event_record(m, self.queue_arn, self.region) for m in messages]
+            self.now = max(self.now, min(_sent_at(m, self.now) for m in self._held)) + config.batching_window_seconds
+            self.refresh()
+        messages: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        size = len('{"Records":[]}')
+        for message in self._held:
+            record = sqs_event_record(message, self.queue_arn, self.region)
+            record_size = len(json.dumps(record, separators=(",", ":")).encode("utf-8")) + 1
+            if records and size + record_size > PAYLOAD_LIMIT_BYTES:
+                break
+            messages.append(message)
+            records.append(record)
+            size += record_size
+        self._held = self._held[len(messages):]
+        self.now = max(self.now, max(_sent_at(m, self.now) for m in messages))
         if self.filter:
-            keep = [self.filter.matches(sqs_filter_view(r)) for r in records]
+            keep = [self.filter.matches_record(r) for r in records]
             dropped = [m for m, k in zip(messages, keep, strict=True) if not k]
             if dropped:
                 self._delete(dropped)
@@ -193,12 +240,13 @@ class SqsPoller:
             messages = [m for m, k in zip(messages, keep, strict=True) if k]
             records = [r for r, k in zip(records, keep, strict=True) if k]
             if not records:
+                self.refresh()
                 return True
         self.invocations += 1
-        response, outcome = call(self.function, {"Records": records})
         ids = [m["MessageId"] for m in messages]
-        if outcome is None:
-            outcome = read_response(response, ids, report_failures=config.report_batch_item_failures)
+        invocation = run(self.function, json.loads(json.dumps({"Records": records})))
+        outcome = read_response(invocation, ids, report_failures=config.report_batch_item_failures)
+        self.now += outcome.duration
         failed = set(outcome.failed_ids) if outcome.status == "partial" else set(ids) if outcome.status == "error" else set()
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         self._delete(succeeded)
@@ -207,9 +255,12 @@ class SqsPoller:
             failed=sorted(failed), deleted=[m["MessageId"] for m in succeeded], error=outcome.error,
             receive_counts={m["MessageId"]: int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0))
                             for m in messages},
-            at=self.clock.now(),
+            message_ids=ids, bodies=[m.get("Body", "") for m in messages],
+            duration=round(outcome.duration, 6), timed_out=outcome.timed_out, at=self.now,
         )
-        self._release([m for m in messages if m["MessageId"] in failed])
+        visible_at = self.now + self.visibility_timeout
+        self._hidden += [(visible_at, m) for m in messages if m["MessageId"] in failed]
+        self.refresh()
         return True
 
 
