@@ -5,8 +5,8 @@
 flags than ours), handlers and tests: a stack mixing the library's constructs with plain
 aws-cdk-lib resources each passed to the other, a subclass (``docs/subclassing.md``'s example),
 handler tests on the runtime library and Powertools, a syrupy snapshot, and the library's own
-objects passed into aws-cdk-lib (and back) in ``tests/test_interop.py``. Here it is copied to a temporary directory, its own
-pytest runs in the fresh venv of ``conftest.py`` (the wheel built from the sdist), and its
+objects passed into aws-cdk-lib (and back) in ``tests/test_interop.py``. Here it is copied to a
+temporary directory, its own pytest runs in the fresh venv of ``conftest.py`` (the wheel built from the sdist), and its
 ``app.py`` synthesizes with no context at all.
 
 After an intended template change of the library, update the project's snapshot with

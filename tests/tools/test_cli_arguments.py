@@ -250,7 +250,8 @@ def test_the_readme_documents_every_exit_code_and_outcome():
 
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
-    section = readme[readme.index("## Operating a pipeline"):readme.index("## The reference system")]
+    start = readme.index("## Operating a pipeline")
+    section = readme[start:readme.index("\n## ", start + 1)]
     for code in ExitCode:
         assert f"| {int(code)} |" in section, code
     for status in get_args(Status):
