@@ -12,7 +12,7 @@ A :class:`PipelineFunction` *is* a ``lambda_.Function`` (so an ``IFunction`` and
   (``event_pipeline_runtime``), both shared by every function of a stack;
 * ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE`` set;
 * X-Ray tracing off unless asked for (``tracing=True``): X-Ray's ``PutTraceSegments`` accepts
-  no resource but ``*``, the only wildcard this library ever emits.
+  no resource but ``*``, the only wildcard this library ever puts in a role.
 
 ``lambda_.Function`` takes its role when it is constructed (without one it makes a role with
 the managed policy), and a construct cannot have children before it exists: the role and the log
