@@ -133,6 +133,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
 from event_pipeline_runtime import UndeliveredRecordsError, encode_payload, make_envelope, put_events
 from event_pipeline_runtime.envelope import utc_now_iso
 from event_pipeline_runtime.producer import RETRYABLE_CALL_ERRORS
