@@ -72,7 +72,7 @@ class _Parser(argparse.ArgumentParser):
                   f"(see '{self.prog} --help')\n")
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument("--region", type=types.region,
