@@ -35,8 +35,9 @@ synth: setup
 test: setup
 	$(PY) -m pytest
 
-# The static gates alone: ruff + mypy (tests/test_static.py), cdk-nag and cfn-lint on the reference
-# app. `make test` runs them too; -rxX lists the checks still marked xfail.
+# The static gates alone: ruff + mypy (tests/test_static.py, which also proves a misspelled prop fails
+# mypy), cdk-nag and cfn-lint on the reference app. `make test` runs them too; -rxX would list any
+# check marked xfail.
 lint: setup
 	$(PY) -m pytest -q -rxX tests/test_static.py \
 		tests/test_reference_app.py::test_cdk_nag_report_has_no_unacknowledged_finding \

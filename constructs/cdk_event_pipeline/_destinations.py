@@ -27,12 +27,16 @@ class ExactSqsDestination:
     def __init__(self, queue: QueueLike) -> None:
         self.queue: sqs.IQueue = as_queue(queue)
 
-    def bind(self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
 
     def grant(self, grantee: iam.IGrantable) -> None:
         """``sqs:SendMessage`` on the queue (+ encrypt with its customer key, if any)."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[self.queue.queue_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[self.queue.queue_arn]
+        )
         key = self.queue.encryption_master_key
         if key is not None:
             key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
@@ -45,12 +49,16 @@ class ExactS3Destination:
     def __init__(self, bucket: s3.IBucket) -> None:
         self.bucket = bucket
 
-    def bind(self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, _target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self.bucket.bucket_arn)
 
     def grant(self, grantee: iam.IGrantable) -> None:
         """``s3:PutObject`` on the bucket's objects, ``s3:ListBucket`` on the bucket."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects("*")])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects("*")]
+        )
         iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
         key = self.bucket.encryption_key
         if key is not None:

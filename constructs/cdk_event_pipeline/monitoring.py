@@ -319,7 +319,9 @@ class PipelineMonitoring(Construct):
         *,
         threshold: float,
         description: str,
-        comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        comparison_operator: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
         evaluation_periods: int = d.ALARM_EVALUATION_PERIODS,
         datapoints_to_alarm: int | None = None,
     ) -> cloudwatch.Alarm:
@@ -371,7 +373,9 @@ class PipelineMonitoring(Construct):
         Rows: producer rates; consumer lag; consumer errors and dropped events; dead-letter
         queues and work queue backlog.
         """
-        def graph(key: str, title: str, width: int, left_label: str, right_label: str | None = None) -> cloudwatch.GraphWidget:
+        def graph(
+            key: str, title: str, width: int, left_label: str, right_label: str | None = None
+        ) -> cloudwatch.GraphWidget:
             widget = cloudwatch.GraphWidget(
                 title=title,
                 width=width,
@@ -440,7 +444,9 @@ class PipelineMonitoring(Construct):
         if view.dead_letter_queue is not None:
             self.add_to_dashboard("dlq_depth", _dlq_depth(view.dead_letter_queue).with_(label=f"{label} DLQ"))
 
-    def queue_alarms(self, work_queue: Any, *, oldest_message_age: Duration | None = None) -> dict[str, cloudwatch.Alarm]:
+    def queue_alarms(
+        self, work_queue: Any, *, oldest_message_age: Duration | None = None
+    ) -> dict[str, cloudwatch.Alarm]:
         """A work queue's alarms, children of ``work_queue``:
 
         * ``DlqDepth``: ``ApproximateNumberOfMessagesVisible`` Maximum >= 1 on its dead-letter

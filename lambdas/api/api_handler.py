@@ -133,6 +133,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
 from event_pipeline_runtime import UndeliveredRecordsError, encode_payload, make_envelope, put_events
 from event_pipeline_runtime.envelope import utc_now_iso
 from event_pipeline_runtime.producer import RETRYABLE_CALL_ERRORS
@@ -578,7 +579,9 @@ def get_item(item_id: str) -> Response:
         if _error_code(exc) in {"NoSuchKey", "AccessDenied", "404", "403"}:
             # The PUT writes S3 before the table, so an item without its object was deleted
             # out of band (S3 says AccessDenied for a missing key when ListBucket is not granted).
-            logger.error("Item body missing in S3", extra={"item_id": item_id, "s3_key": s3_key, "error": _error_code(exc)})
+            logger.error(
+                "Item body missing in S3", extra={"item_id": item_id, "s3_key": s3_key, "error": _error_code(exc)}
+            )
             return _error(500, f"body of item {item_id} is unavailable")
         raise
     item["body"] = obj["Body"].read().decode("utf-8", errors="replace")

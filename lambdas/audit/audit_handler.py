@@ -35,6 +35,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from event_pipeline_runtime import ConsumerRecord, encode_payload, pipeline_handler
 
 # A batch in which every record fails emits no metric; Powertools would warn every time.

@@ -32,6 +32,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
 
 METRIC_BY_EVENT_NAME = {"INSERT": "ItemInserted", "MODIFY": "ItemModified", "REMOVE": "ItemRemoved"}

@@ -40,6 +40,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
 from orders_model import Order, count_ignored, idempotency_key, read_order, require_env
 

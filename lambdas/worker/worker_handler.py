@@ -34,6 +34,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
 from event_pipeline_runtime.envelope import utc_now_iso
 

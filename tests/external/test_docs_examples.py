@@ -47,6 +47,47 @@ def test_the_subclassing_example_is_the_module_the_external_project_runs() -> No
     assert blocks[0] == (PROJECT_FIXTURE / "shipments_infra" / "streams.py").read_text()
 
 
+#: A method the library calls to make one decision, by its name (what docs/subclassing.md's table lists).
+_EXTENSION_POINT = re.compile(
+    r"^(build_\w+|apply_\w+|check_\w+|default_\w+|\w+_class|consumer_defaults|grant_(source|queue)_read"
+    r"|add_to_dashboard|share_stream)$"
+)
+
+
+def documented_extension_points() -> dict[str, set[str]]:
+    """docs/subclassing.md's table: ``{class: {method, ...}}`` (a row without a class continues the last)."""
+    text = (ROOT / "docs" / "subclassing.md").read_text()
+    table = text[text.index("| construct | method | decides |"):].split("\n\n", 1)[0]
+    documented: dict[str, set[str]] = {}
+    classes: list[str] = []
+    for row in table.splitlines()[2:]:
+        class_cell, method_cell, _ = row.strip("|").split(" | ")
+        classes = re.findall(r"`(\w+)`", class_cell) or classes
+        for name in classes:
+            documented.setdefault(name, set()).update(re.findall(r"`(\w+)`", method_cell))
+    return documented
+
+
+def test_the_subclassing_table_names_real_methods_and_every_extension_point() -> None:
+    import cdk_event_pipeline as lib
+
+    documented = documented_extension_points()
+    for class_name, methods in documented.items():
+        cls = getattr(lib, class_name)
+        for method in methods:
+            assert callable(getattr(cls, method, None)), f"docs/subclassing.md: {class_name}.{method} does not exist"
+    for name in lib.__all__:
+        cls = getattr(lib, name)
+        if not isinstance(cls, type):
+            continue
+        points = {
+            method for klass in cls.__mro__ if klass.__module__.startswith("cdk_event_pipeline")
+            for method in vars(klass) if _EXTENSION_POINT.match(method)
+        }
+        missing = points - documented.get(name, set())
+        assert not missing, f"docs/subclassing.md does not list {name}.{sorted(missing)}"
+
+
 def test_the_readme_points_to_the_subclassing_doc() -> None:
     assert "docs/subclassing.md" in readme_section("Usage")
 

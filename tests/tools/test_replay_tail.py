@@ -17,7 +17,7 @@ from event_pipeline_runtime import aggregate_records, encode_payload, make_envel
 
 from cdk_event_pipeline.tools.kinesis import ShardInfo, parent_first
 from cdk_event_pipeline.tools.records import SourceRecord, parse_time
-from cdk_event_pipeline.tools.targets import first_failed_index
+from cdk_event_pipeline.tools.targets import first_failed_index, function_error_detail
 from tools_test_helpers import arrivals, read_stream
 
 
@@ -317,6 +317,15 @@ def test_first_failed_index_follows_lambda_rules():
                                                      {"itemIdentifier": "2"}]}, records) == 1
     assert first_failed_index({"batchItemFailures": [{"itemIdentifier": ""}]}, records) == 0
     assert first_failed_index({"batchItemFailures": [{"itemIdentifier": "9"}]}, records) == 0
+
+
+def test_a_function_error_is_reported_as_text():
+    """A failed Invoke's detail is its errorMessage, or its payload as text (never b'...')."""
+    assert function_error_detail({"errorMessage": "boom", "errorType": "ValueError"}, b"{}") == "boom"
+    assert function_error_detail(None, b"Task timed out\xff" + b"x" * 300) == "Task timed out\ufffd" + "x" * 185
+    assert function_error_detail({"errorType": "Runtime.ExitError"}, b'{"errorType": "Runtime.ExitError"}') == (
+        '{"errorType": "Runtime.ExitError"}'
+    )
 
 
 def test_progress_bars_only_on_a_terminal_and_never_with_json():

@@ -1,5 +1,7 @@
-"""Fixture for tests/test_typing.py: correct use of the typed props; the type checker must
-accept it as it is. Never imported by the test suite."""
+"""Correct use of the typed props: the type checker must accept it as it is.
+
+Never imported or run; ``tests/test_static.py`` type-checks it together with the package.
+"""
 
 from __future__ import annotations
 

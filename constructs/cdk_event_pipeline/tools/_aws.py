@@ -107,7 +107,7 @@ class Aws:
         if key not in self._clients:
             try:
                 self._clients[key] = self.session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     region_name=region or self.region,
                     endpoint_url=self.endpoint_url,
                     config=CLIENT_CONFIG,

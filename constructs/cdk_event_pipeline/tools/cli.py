@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -56,15 +57,19 @@ another endpoint (a local moto server, for example).
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``event-pipeline replay: error: ... (see --help)``."""
 
-    def parse_known_args(  # type: ignore[override]
-        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
         """Parse, refusing ``--option=--`` first: Python 3.11's argparse drops that ``--``
-        and stores an empty list without calling the option's type."""
-        for token in sys.argv[1:] if args is None else args:
+        and stores an empty list without calling the option's type.
+
+        ``namespace`` and the result are typed as argparse's overloads allow (a
+        ``Namespace``, or the object given as ``namespace``)."""
+        tokens = sys.argv[1:] if args is None else list(args)  # read once: ``args`` may be an iterator
+        for token in tokens:
             if isinstance(token, str) and token.startswith("--") and token.endswith("=--"):
                 self.error(f"argument {token[:-3]}: expected a value, not '--'")
-        return super().parse_known_args(args, namespace)
+        return super().parse_known_args(tokens, namespace)
 
     def error(self, message: str) -> NoReturn:
         """Print one line on stderr and exit 2 (argparse prints the whole usage)."""
@@ -72,7 +77,7 @@ class _Parser(argparse.ArgumentParser):
                   f"(see '{self.prog} --help')\n")
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument("--region", type=types.region,

@@ -79,6 +79,23 @@ def batches(
         yield batch
 
 
+def function_error_detail(payload: Any, body: bytes, limit: int = 200) -> str:
+    """What a failed synchronous Invoke says went wrong, as text.
+
+    Args:
+        payload: The response payload parsed as JSON (None when it is not JSON).
+        body: The raw response payload.
+        limit: Most bytes of a raw payload to show.
+
+    Returns:
+        The ``errorMessage`` of a JSON error payload, else the start of the payload decoded as
+        UTF-8 (undecodable bytes replaced): never a ``b'...'`` literal.
+    """
+    if isinstance(payload, dict) and payload.get("errorMessage") is not None:
+        return str(payload["errorMessage"])
+    return body[:limit].decode("utf-8", errors="replace")
+
+
 def first_failed_index(response: Any, records: Sequence[SourceRecord]) -> int | None:
     """Read a handler response's ``batchItemFailures`` the way Lambda does.
 
@@ -179,7 +196,9 @@ class StreamTarget(Target):
         return None
 
     def _requests(self, records: list[SourceRecord]) -> Iterator[tuple[int, list[SourceRecord]]]:
-        start, current, keys, size = 0, [], set(), 0  # type: ignore[var-annotated]
+        start, size = 0, 0
+        current: list[SourceRecord] = []
+        keys: set[str | None] = set()
         for index, record in enumerate(records):
             rsize = record_size(record)
             if current and (
@@ -259,7 +278,7 @@ class FunctionTarget(Target):
         except ValueError:
             payload = None
         if response.get("FunctionError"):
-            detail = payload.get("errorMessage") if isinstance(payload, dict) else body[:200]
+            detail = function_error_detail(payload, body)
             return Outcome(0, f"{self.name} failed ({response['FunctionError']}): {detail}")
         failed = first_failed_index(payload, records)
         if failed is not None:
@@ -321,7 +340,7 @@ def load_handler(spec: str, paths: Sequence[str] = ()) -> Callable[[Any, Any], A
     handler = getattr(module, attr, None)
     if not callable(handler):
         raise NotFoundError(f"handler {attr!r} not found in module {module_name!r}")
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 class HandlerTarget(Target):

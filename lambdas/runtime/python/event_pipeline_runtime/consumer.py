@@ -75,7 +75,7 @@ import json
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -590,6 +590,22 @@ def _make_idempotent(
     return apply, config, persistence
 
 
+class PipelineHandler(Protocol):
+    """What :func:`pipeline_handler` returns: the Lambda handler, with its settings readable
+    (for tests and introspection)."""
+
+    #: The Powertools batch processor that runs each record.
+    processor: PipelineBatchProcessor
+    #: The decode limit in force (argument, environment or derived default).
+    max_decompressed_bytes: int
+    #: The hop limit in force (argument, environment or default).
+    max_hops: int
+    #: The Powertools idempotency persistence layer, or None when not idempotent.
+    idempotency_store: Any
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]: ...
+
+
 def pipeline_handler(
     process: Callable[[ConsumerRecord], Any],
     *,
@@ -606,7 +622,7 @@ def pipeline_handler(
     max_decompressed_bytes: int | None = None,
     metrics: Any = None,
     max_hops: int | None = None,
-) -> Callable[[dict[str, Any], LambdaContext | None], dict[str, Any]]:
+) -> PipelineHandler:
     """Build a batch Lambda handler that calls ``process`` once per user record.
 
     Args:
@@ -718,8 +734,9 @@ def pipeline_handler(
         )
         return cast(dict[str, Any], response)
 
-    handler.processor = processor  # type: ignore[attr-defined]  # for tests and introspection
-    handler.max_decompressed_bytes = limit  # type: ignore[attr-defined]
-    handler.max_hops = hop_limit  # type: ignore[attr-defined]
-    handler.idempotency_store = store  # type: ignore[attr-defined]
-    return handler
+    typed = cast(PipelineHandler, handler)  # the same function object, its attributes set below
+    typed.processor = processor
+    typed.max_decompressed_bytes = limit
+    typed.max_hops = hop_limit
+    typed.idempotency_store = store
+    return typed

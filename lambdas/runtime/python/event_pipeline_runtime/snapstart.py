@@ -74,7 +74,7 @@ def install(*, force: bool = False) -> bool:
     if not force and os.environ.get(INITIALIZATION_TYPE_ENV) != SNAP_START:
         return False
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # noqa: PLC0415
+        from snapshot_restore_py import register_after_restore  # noqa: PLC0415
     except ImportError:
         return False
     register_after_restore(after_restore)
