@@ -5,6 +5,7 @@ happens; docs/local-runner.md links every behaviour to its test here."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 
 import pytest
@@ -162,6 +163,10 @@ def test_3_an_invocation_longer_than_the_timeout_fails_as_lambdas_does(deploy) -
     module = pipeline.function("Consumer").module
     assert module.FINISHED == []  # the timed-out handler was stopped before it finished
     assert module.PROCESSED == after  # and the runner went on
+    # in the same thread: like a Lambda execution environment, the function's thread runs its
+    # invocations one after another (a timed-out invocation is stopped, the thread goes on)
+    assert len(module.THREADS) == 2 and len(set(module.THREADS)) == 1
+    assert threading.get_ident() not in module.THREADS
 
 
 # --- 4. tumbling windows ------------------------------------------------------------------------

@@ -362,7 +362,9 @@ class LocalRunner:
         return sum(p.invocations for p in self.pollers.values())
 
     def close(self) -> None:
-        """Remove the runner's scratch files (inline code)."""
+        """End the functions' threads and remove the runner's scratch files (inline code)."""
+        for function in self.functions.values():
+            function.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
