@@ -38,7 +38,7 @@ from .endpoint import DUMMY_CREDENTIALS, register
 from .events import EventLog
 from .filters import EventFilter
 from .functions import KNOWN_EXTERNAL_LAYERS, FunctionError, LocalFunction
-from .resources import LocalResource, ResourceFactory
+from .resources import LocalResource, ResourceFactory, function_name
 from .sqs import SqsMappingConfig, SqsPoller
 from .streams import (
     DynamoDBStreamReader,
@@ -210,6 +210,8 @@ class LocalRunner:
         variables.setdefault("AWS_ENDPOINT_URL", self.endpoint_url)
         variables.setdefault("AWS_REGION", self.region)
         variables.setdefault("AWS_DEFAULT_REGION", self.region)
+        # Lambda's reserved variable; SnapStart is not modelled: every init is an on-demand one.
+        variables.setdefault("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         # Lambda gives every function its role's credentials in these variables.
         variables["AWS_ACCESS_KEY_ID"] = self.credentials["aws_access_key_id"]
         variables["AWS_SECRET_ACCESS_KEY"] = self.credentials["aws_secret_access_key"]
@@ -243,7 +245,9 @@ class LocalRunner:
         return None
 
     def _function_for(self, props: dict[str, Any]) -> LocalFunction | None:
-        name = str(self.resolve(props["FunctionName"])).rsplit(":", 1)[-1]
+        """The function a mapping's ``FunctionName`` names: by name, ARN, or qualified by a version
+        or alias (SnapStart's ``live``), which locally all run the function's one copy."""
+        name = function_name(self.resolve(props["FunctionName"]))
         for function in self.functions.values():
             if name in {function.name, function.arn.rsplit(":", 1)[-1]}:
                 return function
