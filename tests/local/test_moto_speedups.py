@@ -197,8 +197,24 @@ def unpatched_moto() -> Iterator[str]:
 
 def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
     assert _moto_speedups.applied()
-    assert {"DepthFirstTraverser", "validators.deepcopy", "UpdateExpressionValidator.validate",
-            "ConditionExpressionParser.parse", "dispatch"} <= set(_moto_speedups.apply())
+    assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
+            "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
+            "dispatch"} <= set(_moto_speedups.apply())
+
+
+def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
+    """moto can be seeded for reproducible ids: the faster random strings are the same draws."""
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    pool = string.ascii_letters + string.digits
+    mock_random.seed(1234)
+    expected = ["".join(mock_random.choice(pool) for _ in range(52)),
+                "".join(mock_random.choice(string.ascii_letters) for _ in range(8)).lower()]
+    mock_random.seed(1234)
+    assert [mock_random.get_random_string(52),
+            mock_random.get_random_string(8, include_digits=False, lower_case=True)] == expected
 
 
 def test_every_answer_is_the_same_as_unpatched_moto_over_http(local_pipeline_endpoint, unpatched_moto) -> None:

@@ -353,6 +353,99 @@ def _patch_condition_parse() -> None:
     _applied.append("ConditionExpressionParser.parse")
 
 
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _patch_attribute_picker() -> None:
+    """Remember which keys moto's response serializer tries for a member of a plain ``dict``.
+
+    For every member of every output structure, moto's ``AttributePicker`` asks six alias
+    providers which keys to try, building a provider object each time. For an object whose type
+    is exactly ``dict`` the answer depends only on the picker, the member's shape and its name
+    (a dict has no ``Meta`` class and its class name is always ``dict``), so the list of keys is
+    kept per (picker class, providers, shape, name); the keys are then tried in the same order.
+    Any other object goes the original way.
+    """
+    serialize = _module("moto.core.serialize")
+    picker = serialize.AttributePicker
+    get_value = serialize.get_value
+    missing = serialize.MISSING
+    original = picker.__call__
+    keys_of: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+
+    def call(self: Any, context: Any) -> Any:
+        obj = context.obj
+        if type(obj) is not dict:
+            return original(self, context)
+        shape = context.shape
+        key = (type(self), tuple(self.alias_providers), id(shape), context.key)
+        entry = keys_of.get(key)
+        if entry is None or entry[0] is not shape:
+            try:
+                keys = tuple(self.get_possible_keys(context))
+            except Exception:  # noqa: BLE001 - a provider moto would not have reached: its own way
+                return original(self, context)
+            if len(keys_of) >= 65536:
+                keys_of.clear()
+            entry = keys_of[key] = (shape, keys)
+        value = None
+        for possible_key in entry[1]:
+            found = get_value(obj, possible_key, missing)
+            if found is not missing:
+                value = found
+                break
+        if self.response_transformers:
+            key_path = f"{context.key_path}.{context.key}"
+            for transform_path, transform in self.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(value)
+        return value
+
+    picker.__call__ = call
+    _applied.append("AttributePicker")
+
+
+def _patch_node_init() -> None:
+    """DynamoDB expression nodes: ``Node.__init__`` with its class checks memoized per class."""
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    node_class = ast_nodes.Node
+    is_node: dict[type, bool] = {}
+
+    def init(self: Any, children: Any = None) -> None:
+        self.type = self.__class__.__name__
+        assert children is None or isinstance(children, list)  # noqa: S101 - moto's own check
+        self.children = children
+        self.parent = None
+        if isinstance(children, list):
+            for child in children:
+                kind = type(child)
+                node_like = is_node.get(kind)
+                if node_like is None:
+                    node_like = is_node[kind] = issubclass(kind, node_class)
+                if node_like:
+                    child.set_parent(self)
+
+    node_class.__init__ = init
+    _applied.append("Node.__init__")
+
+
+def _patch_random_string() -> None:
+    """``MotoRandom.get_random_string`` without a method call per character: the same draws
+    (``choice(seq)`` is ``seq[self._randbelow(len(seq))]``), so a seeded moto makes the same ids."""
+    import string  # noqa: PLC0415
+
+    random_class = _module("moto.moto_api._internal.moto_random").MotoRandom
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        below, size = self._randbelow, len(pool)
+        text = "".join([pool[below(size)] for _ in range(length)])
+        return text.lower() if lower_case else text
+
+    random_class.get_random_string = get_random_string
+    _applied.append("MotoRandom.get_random_string")
+
+
 def _json_request(host: str, headers: Any, body: bytes) -> Any:
     """moto's request object for a JSON-protocol call (``POST /`` to ``host``).
 
@@ -376,7 +469,14 @@ def _json_request(host: str, headers: Any, body: bytes) -> Any:
             continue
         environ[environ_key_for_header(key)] = value.decode("utf-8") if isinstance(value, bytes) else value
     environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
-    return Request(environ)
+    request = Request(environ)
+    if request.mimetype not in _FORM_TYPES:
+        # What werkzeug's _load_form_data and get_data() would leave for a body that is not a
+        # form (FormDataParser returns the stream and two empty dicts): no form, the body as data.
+        state = request.__dict__
+        state["form"], state["files"] = request.parameter_storage_class(), request.parameter_storage_class()
+        state["_cached_data"] = body
+    return request
 
 
 def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any] | None:
@@ -449,7 +549,10 @@ def apply() -> list[str]:
     condition_parser._lex_condition_expression = _lex  # noqa: SLF001
     _applied.append("ConditionExpressionParser._lex_condition_expression")
     _patch_traversal()
+    _patch_node_init()
     _patch_ast_copy()
+    _patch_attribute_picker()
+    _patch_random_string()
     _patch_condition_parse()
     _applied.append("dispatch")
     return list(_applied)

@@ -251,6 +251,7 @@ class LocalFunction:
         self._names: set[str] = set()
         for path in self.paths:
             self._names |= _top_level_names(Path(path))
+        self._packages = tuple(f"{name}." for name in sorted(self._names))
         self.modules: dict[str, ModuleType] = {}
         self._handler: Any = None
         self.import_error: str | None = None
@@ -269,8 +270,8 @@ class LocalFunction:
 
     def _owned_modules(self) -> list[str]:
         """The names in ``sys.modules`` of modules from the function's code or layers."""
-        names = self._names
-        return [k for k in sys.modules if k.partition(".")[0] in names]
+        names, packages = self._names, self._packages
+        return [k for k in sys.modules if k in names or k.startswith(packages)]
 
     @contextlib.contextmanager
     def activated(self) -> Iterator[None]:
