@@ -231,3 +231,22 @@ def test_every_answer_is_the_same_as_unpatched_moto_over_http(local_pipeline_end
                    and a["ok"]["Records"] and "dynamodb" in a["ok"]["Records"][0])["ok"]["Records"]
     assert len(records) > 50
 
+
+
+@pytest.mark.parametrize("content_type", ["application/x-amz-json-1.0", "application/x-amz-json-1.1"])
+def test_the_request_built_for_a_json_call_is_the_one_moto_builds(local_pipeline_endpoint, content_type) -> None:
+    from moto.core.request import Request
+
+    host, body = "dynamodb.us-east-1.amazonaws.com", b'{"TableName": "t", "Key": {"id": {"S": "a=b&c"}}}'
+    headers = {"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": content_type, "User-Agent": "ua"}
+    ours = _moto_speedups._json_request(host, headers, body)
+    moto_own = Request.from_primitives("POST", f"https://{host}/", headers, body)
+
+    def environ(request: Any) -> dict[str, Any]:
+        return {k: v for k, v in request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+
+    assert environ(ours) == environ(moto_own)
+    assert ours.raw_url == moto_own.raw_url == f"https://{host}/"
+    assert (ours.data, dict(ours.form), dict(ours.files), dict(ours.values)) == (
+        moto_own.data, dict(moto_own.form), dict(moto_own.files), dict(moto_own.values))
+    assert dict(ours.headers) == dict(moto_own.headers)

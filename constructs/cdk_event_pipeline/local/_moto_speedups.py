@@ -497,7 +497,7 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
         if pattern.match(clean):
             request = _json_request(parts.netloc, headers, body)
             try:
-                return method(request, request.raw_url, request.headers)
+                return method(request, clean, request.headers)  # clean is request.raw_url for "POST /"
             except HTTPException as exc:
                 return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
     return None
