@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 from collections.abc import Callable
@@ -61,9 +62,16 @@ def function_url_event(method: str, path: str, body: str | None = None) -> dict[
 
 
 def _patched(event: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> Any:
-    """The "fix": read a quantity written as a word (standing in for a deployed code fix)."""
+    """The "fix": read a quantity written as a word (standing in for a deployed code fix).
+
+    A record whose data is not valid base64, or not JSON, is left as it is (the handler judges
+    it), as Lambda's filters treat data that is not JSON: it is not an order to fix.
+    """
     for record in event["Records"]:
-        body = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        try:
+            body = json.loads(base64.b64decode(record["kinesis"]["data"], validate=True))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
         data = body.get("data") if isinstance(body, dict) else None
         if isinstance(data, dict) and data.get("quantity") in NUMBER_WORDS:
             data["quantity"] = NUMBER_WORDS[data["quantity"]]

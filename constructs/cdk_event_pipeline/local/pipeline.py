@@ -27,6 +27,7 @@ without HTTP).
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import os
@@ -202,10 +203,12 @@ def _json_or_text(text: str) -> Any:
 
 
 def _decode_data(data: str) -> Any:
-    raw = base64.b64decode(data)
+    """Kinesis ``data`` as a test reads it: JSON, else UTF-8 text, else the base64 text itself
+    (also when it is not valid base64: decoded strictly, never by skipping characters)."""
     try:
+        raw = base64.b64decode(data, validate=True)
         return _json_or_text(raw.decode("utf-8"))
-    except UnicodeDecodeError:
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         return data
 
 
