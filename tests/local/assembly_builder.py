@@ -94,7 +94,8 @@ class TemplateBuilder:
         (outdir / f"{self.stack}.template.json").write_text(json.dumps(template))
         (outdir / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {
             f"{self.stack}.assets": {"type": "cdk:asset-manifest", "properties": {"file": f"{self.stack}.assets.json"}},
-            self.stack: {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{self.stack}.template.json"},
+            self.stack: {"type": "aws:cloudformation:stack",
+                         "properties": {"templateFile": f"{self.stack}.template.json"},
                          "dependencies": [f"{self.stack}.assets"], "displayName": self.stack},
         }}))
         return outdir

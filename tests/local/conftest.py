@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cdk_event_pipeline.local import LocalPipeline, synthesize
 
 from .assembly_builder import TemplateBuilder

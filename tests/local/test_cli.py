@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from cdk_event_pipeline.tools.cli import main
 
 from .assembly_builder import TemplateBuilder
@@ -26,7 +27,8 @@ def assembly(tmp_path: Path) -> Path:
     work_dlq = builder.queue("WorkDeadLetterQueue")
     queue = builder.queue("WorkQueue", VisibilityTimeout=30,
                           RedrivePolicy={"deadLetterTargetArn": work_dlq, "maxReceiveCount": 2})
-    builder.mapping("Worker", builder.function("WorkerFunction", "scenario_handler.raise_on_poison"), queue, BatchSize=1)
+    worker = builder.function("WorkerFunction", "scenario_handler.raise_on_poison")
+    builder.mapping("Worker", worker, queue, BatchSize=1)
     builder.table("Items")
     return builder.write(tmp_path / "cdk.out")
 

@@ -9,6 +9,7 @@ import threading
 from datetime import datetime
 
 import pytest
+
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED, UnsupportedPatternError
 
 from .assembly_builder import TemplateBuilder
@@ -119,7 +120,8 @@ def test_2_sys_exit_in_a_handler_is_a_function_error(deploy) -> None:
     (failure,) = pipeline.failures("Mapping")
     assert failure["KinesisBatchInfo"]["startSequenceNumber"] == sequences[3]
     assert failure["responseContext"]["functionError"] == "Unhandled"
-    assert sorted(pipeline.function("Consumer").module.PROCESSED, key=int) == [s for i, s in enumerate(sequences) if i != 3]
+    processed = pipeline.function("Consumer").module.PROCESSED
+    assert sorted(processed, key=int) == [s for i, s in enumerate(sequences) if i != 3]
 
 
 def test_2_keyboard_interrupt_raised_by_handler_code_is_a_function_error(deploy) -> None:
@@ -329,7 +331,8 @@ def test_8_kinesis_filters_only_use_the_data_key(deploy, pattern) -> None:
 
 def test_8_kinesis_data_that_is_not_json_matches_no_data_filter(deploy) -> None:
     pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10,
-                                  FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
+                                  FilterCriteria={"Filters": [
+                                      {"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
     pipeline.put_records("Stream", ["not json", b"\xff\xfe", {"n": 1}])
 
     pipeline.run_until_idle()

@@ -168,7 +168,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
     local.add_argument("--records", metavar="FILE", action="append", default=[], type=records_file,
                        help="JSON-lines file of records / messages / items / invocations ('-' = stdin; repeatable)")
     local.add_argument("--put", metavar="STREAM=DATA", action="append", default=[],
-                       type=name_value("--put", "DATA"), help="put a record on a stream (DATA: JSON or text; repeatable)")
+                       type=name_value("--put", "DATA"),
+                       help="put a record on a stream (DATA: JSON or text; repeatable)")
     local.add_argument("--partition-key", type=partition_key, metavar="KEY",
                        help="partition key for --put, 1-256 characters (default: local)")
     local.add_argument("--send", metavar="QUEUE=BODY", action="append", default=[],
@@ -297,7 +298,8 @@ def _report(pipeline: Any, report: Any, args: argparse.Namespace, out: Any) -> N
         if mapping.source != "sqs":
             failures = pipeline.failures(mapping.mapping)
             if failures:
-                _print(out, json_mode, "failure", f"failures  {mapping.mapping}: {len(failures)} on-failure document(s)",
+                _print(out, json_mode, "failure",
+                       f"failures  {mapping.mapping}: {len(failures)} on-failure document(s)",
                        {"mapping": mapping.mapping, "count": len(failures), "documents": failures})
                 if not json_mode:
                     for document in failures:
@@ -307,7 +309,8 @@ def _report(pipeline: Any, report: Any, args: argparse.Namespace, out: Any) -> N
                               f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} "
                               f"({info.get('batchSize')} records)", file=out)
     for lid, resource in pipeline.runner.resources.items():
-        if resource.type != "AWS::SQS::Queue" or "RedrivePolicy" not in (pipeline.runner.stack.resources[lid].get("Properties") or {}):
+        properties = pipeline.runner.stack.resources[lid].get("Properties") or {}
+        if resource.type != "AWS::SQS::Queue" or "RedrivePolicy" not in properties:
             continue
         dead = pipeline.dead_letters(lid)
         if dead:

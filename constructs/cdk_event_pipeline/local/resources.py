@@ -175,7 +175,8 @@ class ResourceFactory:
         on_demand_shards: Shards for an ON_DEMAND stream. Default: 1.
     """
 
-    def __init__(self, stack: StackTemplate, clients: Callable[[str], Any], region: str, *, on_demand_shards: int = 1) -> None:
+    def __init__(self, stack: StackTemplate, clients: Callable[[str], Any], region: str, *,
+                 on_demand_shards: int = 1) -> None:
         self.stack = stack
         self.clients = clients
         self.region = region
@@ -247,7 +248,8 @@ class ResourceFactory:
         if protocol != "sqs" or not str(topic).startswith("arn:") or not str(endpoint).startswith("arn:"):
             self.notes.append(f"{logical_id}: only SNS -> SQS subscriptions are created locally")
             return LocalResource(logical_id, "AWS::SNS::Subscription", logical_id)
-        attributes = {"RawMessageDelivery": str(props["RawMessageDelivery"]).lower()} if "RawMessageDelivery" in props else {}
+        attributes = ({"RawMessageDelivery": str(props["RawMessageDelivery"]).lower()}
+                      if "RawMessageDelivery" in props else {})
         arn = self.clients("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=endpoint,
                                             Attributes=attributes)["SubscriptionArn"]
         return LocalResource(logical_id, "AWS::SNS::Subscription", arn)
@@ -314,7 +316,8 @@ class ResourceFactory:
         return LocalResource(logical_id, "AWS::DynamoDB::GlobalTable", table.ref, table.attributes)
 
     def _aws_s3_bucket(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
-        name = self.resolver.resolve(props.get("BucketName")) or physical_name(self.stack.name, logical_id, lower=True, max_length=63)
+        name = self.resolver.resolve(props.get("BucketName")) or physical_name(
+            self.stack.name, logical_id, lower=True, max_length=63)
         client = self.clients("s3")
         if self.region == "us-east-1":
             client.create_bucket(Bucket=name)
@@ -332,8 +335,10 @@ class ResourceFactory:
         return LocalResource(logical_id, "AWS::Lambda::LayerVersion", self._arn("lambda", f"layer:{name}:1"))
 
     def _aws_lambda_function(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
-        name = self.resolver.resolve(props.get("FunctionName")) or physical_name(self.stack.name, logical_id, max_length=64)
-        return LocalResource(logical_id, "AWS::Lambda::Function", name, {"Arn": self._arn("lambda", f"function:{name}")})
+        name = self.resolver.resolve(props.get("FunctionName")) or physical_name(
+            self.stack.name, logical_id, max_length=64)
+        arn = self._arn("lambda", f"function:{name}")
+        return LocalResource(logical_id, "AWS::Lambda::Function", name, {"Arn": arn})
 
     def _aws_lambda_version(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
         """A published version (SnapStart publishes one): locally the function's current code.

@@ -278,7 +278,8 @@ class LocalRunner:
             reader = DynamoDBStreamReader(self.client("dynamodbstreams"), source_arn)
             kind = "dynamodb"
         else:
-            self.notes.append(f"{logical_id}: event source {source_arn or '?'} is not supported locally: mapping skipped")
+            self.notes.append(
+                f"{logical_id}: event source {source_arn or '?'} is not supported locally: mapping skipped")
             return None
         return StreamPoller(logical_id, reader, function, StreamMappingConfig.from_properties(props), self.log,
                             destination=self._destination(props),
@@ -309,7 +310,8 @@ class LocalRunner:
         """A local resource by logical id or prefix (optionally of one type)."""
         if prefix in self.resources and (type_ is None or self.resources[prefix].type == type_):
             return self.resources[prefix]
-        matches = [r for lid, r in self.resources.items() if lid.startswith(prefix) and (type_ is None or r.type == type_)]
+        matches = [r for lid, r in self.resources.items()
+                   if lid.startswith(prefix) and (type_ is None or r.type == type_)]
         if len(matches) != 1:
             raise KeyError(f"{prefix!r} matches {len(matches)} resources")
         return matches[0]
@@ -344,7 +346,8 @@ class LocalRunner:
         refreshed = False
         while True:
             done = self._invocations() - start
-            if (max_steps is not None and steps >= max_steps) or (max_invocations is not None and done >= max_invocations):
+            if (max_steps is not None and steps >= max_steps) or (
+                    max_invocations is not None and done >= max_invocations):
                 return RunStats(steps, done, False)
             agenda = [(t, now, poller, lane) for poller in pollers for t, now, lane in poller.agenda()]
             immediate = [item for item in agenda if item[1]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import boto3
+
 from event_pipeline_runtime import ConsumerRecord, EventProducer, pipeline_handler
 
 _table = boto3.client("dynamodb")
