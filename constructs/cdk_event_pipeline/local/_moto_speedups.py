@@ -429,6 +429,25 @@ def _patch_node_init() -> None:
     _applied.append("Node.__init__")
 
 
+def _patch_kinesis_shard() -> None:
+    """A Kinesis shard's first and last sequence numbers without copying its keys into a list.
+
+    moto reads them on every PutRecord (``list(self.records.keys())[-1]``, so putting N records
+    costs O(N²)); the first and last keys of the (insertion-ordered) dict are read directly.
+    """
+    shard = _module("moto.kinesis.models").Shard
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records)) if self.records else 0
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    shard.get_min_sequence_number = get_min_sequence_number
+    shard.get_max_sequence_number = get_max_sequence_number
+    _applied.append("kinesis.Shard")
+
+
 def _patch_random_string() -> None:
     """``MotoRandom.get_random_string`` without a method call per character: the same draws
     (``choice(seq)`` is ``seq[self._randbelow(len(seq))]``), so a seeded moto makes the same ids."""
@@ -475,6 +494,7 @@ def _json_request(host: str, headers: Any, body: bytes) -> Any:
         # form (FormDataParser returns the stream and two empty dicts): no form, the body as data.
         state = request.__dict__
         state["form"], state["files"] = request.parameter_storage_class(), request.parameter_storage_class()
+        state["args"] = request.parameter_storage_class()  # what werkzeug parses from an empty query string
         state["_cached_data"] = body
     return request
 
@@ -553,6 +573,7 @@ def apply() -> list[str]:
     _patch_ast_copy()
     _patch_attribute_picker()
     _patch_random_string()
+    _patch_kinesis_shard()
     _patch_condition_parse()
     _applied.append("dispatch")
     return list(_applied)
