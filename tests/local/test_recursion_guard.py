@@ -12,6 +12,7 @@ author would write it, with the ``local_pipeline`` fixture.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -85,3 +86,19 @@ def test_a_loop_stops_at_the_hop_limit_in_the_dlq_and_nothing_else_is_lost(local
     assert len(local_pipeline.invocations(consumer)) > 0
     copies = [r for inv in local_pipeline.invocations(consumer) for r in inv.records if r["type"] == "echo.loop"]
     assert sorted({r.get("hops", 0) for r in copies}) == list(range(max_hops + 2))
+
+
+# The README's example ("Run your pipeline locally"), verbatim (checked below).
+def test_a_loop_stops_at_the_hop_limit(local_pipeline):            # Echo/Repeater re-emits echo.loop events
+    local_pipeline.put_records("Echo", [{"type": "echo.loop", "version": 1, "id": "loop-0",
+                                         "at": "2026-01-01T00:00:00Z", "data": {"name": "looping"}}])
+    local_pipeline.run_until_idle()                                  # NotIdleError if it never stopped
+    (failure,) = local_pipeline.failures("Echo/Repeater")           # the copy with hops == max_hops + 1
+    assert failure["KinesisBatchInfo"]["batchSize"] == 1
+
+
+def test_the_readme_shows_the_example_above_verbatim() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("\n## Run your pipeline locally\n")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    assert inspect.getsource(test_a_loop_stops_at_the_hop_limit) in section
