@@ -24,6 +24,7 @@ class TemplateBuilder:
     def __init__(self, stack: str = "LocalScenario") -> None:
         self.stack = stack
         self.resources: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
         self.assets: dict[str, Path] = {}
 
     def _asset(self, source: Path) -> str:
@@ -89,10 +90,12 @@ class TemplateBuilder:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             files[digest] = {"source": {"path": f"asset.{digest}", "packaging": "zip"}, "destinations": {}}
         (outdir / f"{self.stack}.assets.json").write_text(json.dumps({"version": "55.0.0", "files": files}))
-        (outdir / f"{self.stack}.template.json").write_text(json.dumps({"Resources": self.resources}))
+        template = {"Resources": self.resources, **({"Outputs": self.outputs} if self.outputs else {})}
+        (outdir / f"{self.stack}.template.json").write_text(json.dumps(template))
         (outdir / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {
             f"{self.stack}.assets": {"type": "cdk:asset-manifest", "properties": {"file": f"{self.stack}.assets.json"}},
-            self.stack: {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{self.stack}.template.json"},
+            self.stack: {"type": "aws:cloudformation:stack",
+                         "properties": {"templateFile": f"{self.stack}.template.json"},
                          "dependencies": [f"{self.stack}.assets"], "displayName": self.stack},
         }}))
         return outdir

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cdk_event_pipeline.local import LocalPipeline
+
+from cdk_event_pipeline.local import LocalPipeline, synthesize
 
 from .assembly_builder import TemplateBuilder
 
@@ -29,3 +32,15 @@ def deploy(local_pipeline_factory: Callable[..., LocalPipeline], tmp_path: Path)
 def keyed(payload: dict[str, Any]) -> str:
     """Partition key of a scenario payload (``key``, default ``k``)."""
     return str(payload.get("key", "k"))
+
+
+@pytest.fixture(scope="session")
+def platform_app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/local/apps/platform synthesized once per session, with a cdk.json as ``cdk init``
+    writes it (the modules that use it point ``local_pipeline_assembly`` at it)."""
+    app = tmp_path_factory.mktemp("platform-app")
+    shutil.copytree(ROOT / "tests" / "local" / "apps" / "platform", app, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    (app / "cdk.json").write_text(json.dumps({"app": "python3 app.py", "context": context}))
+    return synthesize(app, app / "cdk.out")

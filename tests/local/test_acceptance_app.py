@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cdk_event_pipeline.local import synthesize
 
 APP = Path(__file__).resolve().parent / "apps" / "shipments"

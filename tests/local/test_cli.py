@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from cdk_event_pipeline.tools.cli import main
 
 from .assembly_builder import TemplateBuilder
@@ -26,7 +27,8 @@ def assembly(tmp_path: Path) -> Path:
     work_dlq = builder.queue("WorkDeadLetterQueue")
     queue = builder.queue("WorkQueue", VisibilityTimeout=30,
                           RedrivePolicy={"deadLetterTargetArn": work_dlq, "maxReceiveCount": 2})
-    builder.mapping("Worker", builder.function("WorkerFunction", "scenario_handler.raise_on_poison"), queue, BatchSize=1)
+    worker = builder.function("WorkerFunction", "scenario_handler.raise_on_poison")
+    builder.mapping("Worker", worker, queue, BatchSize=1)
     builder.table("Items")
     return builder.write(tmp_path / "cdk.out")
 
@@ -96,7 +98,7 @@ def test_a_missing_moto_is_one_line_with_the_install_hint(assembly, monkeypatch,
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--put", "Nope=1"], "'Nope' matches no stream"),
-    (["--put", "no-equals-sign"], "expected NAME=VALUE"),
+    (["--put", "no-equals-sign"], "'no-equals-sign' is not NAME=DATA"),
 ])
 def test_bad_names_and_arguments_are_one_line(assembly, no_credentials, capsys, args, message) -> None:
     code = main(["local", "--cdk-out", str(assembly), *args])
@@ -107,7 +109,9 @@ def test_bad_names_and_arguments_are_one_line(assembly, no_credentials, capsys, 
 
 
 def test_no_assembly_and_a_failing_app_are_one_line(tmp_path, no_credentials, capsys) -> None:
-    assert main(["local", "--cdk-out", str(tmp_path / "missing")]) == 4
+    assert main(["local", "--cdk-out", str(tmp_path / "missing")]) == 2  # not a directory: a bad command line
+    assert "is not an existing directory" in capsys.readouterr().err
+    assert main(["local", "--cdk-out", str(tmp_path)]) == 4  # a directory without an assembly
     assert "no cloud assembly" in capsys.readouterr().err
 
     (tmp_path / "app.py").write_text("raise SystemExit('the app is broken')\n")

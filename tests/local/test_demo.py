@@ -27,8 +27,8 @@ def test_demo_story_on_the_reference_app(local_pipeline_assembly, local_pipeline
     assert f"mug stock after the redrive: {STOCK['mug'] - 3 - 3}" in out
 
 
-def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(local_pipeline_assembly, local_pipeline_endpoint,
-                                                                         capsys) -> None:
+def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(local_pipeline_assembly,
+                                                                         local_pipeline_endpoint, capsys) -> None:
     from cdk_event_pipeline.tools.cli import main
 
     local_pipeline_endpoint.reset()

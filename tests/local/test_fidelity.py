@@ -5,9 +5,11 @@ happens; docs/local-runner.md links every behaviour to its test here."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 
 import pytest
+
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED, UnsupportedPatternError
 
 from .assembly_builder import TemplateBuilder
@@ -118,7 +120,8 @@ def test_2_sys_exit_in_a_handler_is_a_function_error(deploy) -> None:
     (failure,) = pipeline.failures("Mapping")
     assert failure["KinesisBatchInfo"]["startSequenceNumber"] == sequences[3]
     assert failure["responseContext"]["functionError"] == "Unhandled"
-    assert sorted(pipeline.function("Consumer").module.PROCESSED, key=int) == [s for i, s in enumerate(sequences) if i != 3]
+    processed = pipeline.function("Consumer").module.PROCESSED
+    assert sorted(processed, key=int) == [s for i, s in enumerate(sequences) if i != 3]
 
 
 def test_2_keyboard_interrupt_raised_by_handler_code_is_a_function_error(deploy) -> None:
@@ -162,6 +165,10 @@ def test_3_an_invocation_longer_than_the_timeout_fails_as_lambdas_does(deploy) -
     module = pipeline.function("Consumer").module
     assert module.FINISHED == []  # the timed-out handler was stopped before it finished
     assert module.PROCESSED == after  # and the runner went on
+    # in the same thread: like a Lambda execution environment, the function's thread runs its
+    # invocations one after another (a timed-out invocation is stopped, the thread goes on)
+    assert len(module.THREADS) == 2 and len(set(module.THREADS)) == 1
+    assert threading.get_ident() not in module.THREADS
 
 
 # --- 4. tumbling windows ------------------------------------------------------------------------
@@ -324,7 +331,8 @@ def test_8_kinesis_filters_only_use_the_data_key(deploy, pattern) -> None:
 
 def test_8_kinesis_data_that_is_not_json_matches_no_data_filter(deploy) -> None:
     pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10,
-                                  FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
+                                  FilterCriteria={"Filters": [
+                                      {"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
     pipeline.put_records("Stream", ["not json", b"\xff\xfe", {"n": 1}])
 
     pipeline.run_until_idle()

@@ -111,7 +111,8 @@ def test_retries_exhausted_sends_the_documented_on_failure_message(deploy) -> No
     info = message["KinesisBatchInfo"]
     assert set(info) == {"shardId", "startSequenceNumber", "endSequenceNumber", "approximateArrivalOfFirstRecord",
                          "approximateArrivalOfLastRecord", "batchSize", "streamArn"}
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (sequences[0], sequences[4], 5)
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        sequences[0], sequences[4], 5)
     assert message["version"] == "1.0" and message["timestamp"].endswith("Z")
 
 
@@ -197,7 +198,8 @@ def test_filter_criteria_skip_records_without_invoking(deploy) -> None:
     pipeline.run_until_idle()
 
     module = pipeline.function("Consumer").module
-    assert sorted(module.PROCESSED, key=int) == [s for s, p in zip(sequences, payloads, strict=True) if p["kind"] == "order"]
+    orders = [s for s, p in zip(sequences, payloads, strict=True) if p["kind"] == "order"]
+    assert sorted(module.PROCESSED, key=int) == orders
     assert pipeline.runner.mapping("Mapping").checkpoints() == {"shardId-000000000000": int(sequences[-1])}
 
 

@@ -107,8 +107,9 @@ def run_scenario(pipeline: LocalPipeline, endpoint_url: str) -> dict[str, float]
         function.wrappers.append(_patched)
         queue = pipeline.runner.mapping(pipeline.find(name, "mapping")).destination.queue_url
         out = io.StringIO()
+        output = Output(json_mode=True, progress=False, stdout=out)
         code, run = redrive_queue_to_function(endpoint_url=endpoint_url, region="us-east-1", queue_url=queue,
-                                              function=function, output=Output(json_mode=True, progress=False, stdout=out))
+                                              function=function, output=output)
         assert code == 0, out.getvalue()[:2000]
         assert run.records_delivered == len(poison) and run.records_missing == 0
         assert pipeline.failures(name) == []

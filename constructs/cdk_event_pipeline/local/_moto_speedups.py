@@ -12,12 +12,23 @@ call, not in the emulation itself. These memoize steps that depend only on their
 * DynamoDB ``UpdateExpressionParser.make(expression)``: the parsed tree depends only on the
   expression string, and moto deep-copies it before validating and executing it;
 * DynamoDB ``ConditionExpressionParser._lex_condition_expression``: the tokens depend only on
-  the expression string (tokens are immutable named tuples; later stages build new nodes).
+  the expression string (tokens are immutable named tuples; later stages build new nodes);
+* DynamoDB condition expressions: the parsed structure depends on the expression, the attribute
+  names and which value placeholders exist, not on the values (:func:`_patch_condition_parse`);
+* DynamoDB update-expression validation: the traversal's per-node class lookups, the AST copy
+  (pickle instead of ``copy.deepcopy``) and the three structure-only checks for an expression
+  already found valid (:func:`_patch_traversal`, :func:`_patch_ast_copy`);
+* JSON-protocol requests (DynamoDB, DynamoDB Streams, Kinesis, SQS) answered from the client's
+  ``before-call`` event get moto's request object built without werkzeug's ``EnvironBuilder``
+  (:func:`answer_json`; see :mod:`.endpoint`).
 
 They are applied only to the moto version whose code they were written against (the one the
 ``[local]`` extra pins); with any other version nothing is patched and moto runs as shipped.
-Every result is still produced by moto's own code: the local runner's tests (which run with
-these patches) and moto's answers to the same requests over HTTP agree.
+Every result is still produced by moto's own code: ``tests/local/test_moto_speedups.py`` runs
+a script of calls (conditional writes, update expressions of every kind, their errors, a
+transaction, queries, scans, the DynamoDB Streams records, Kinesis, SQS) against moto as
+shipped in another process over HTTP and against this process's patched moto, and requires the
+same answers.
 """
 
 from __future__ import annotations
@@ -74,12 +85,447 @@ def answer(request: Any) -> tuple[int, dict[str, str], Any] | None:
         if pattern.match(clean):
             normalized = normalize_request(request)
             try:
-                return method(normalized, normalized.raw_url, normalized.headers)  # type: ignore[no-any-return]
+                return method(normalized, normalized.raw_url, normalized.headers)
             except HTTPException as exc:
                 return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
     from moto.core.models import botocore_stubber  # noqa: PLC0415
 
     return botocore_stubber.process_request(request)
+
+
+_MISSING = object()
+
+
+def _module(name: str) -> Any:
+    """A moto module, typed loosely (the patches reach into moto's internals)."""
+    import importlib  # noqa: PLC0415
+
+    return importlib.import_module(name)
+
+
+def _patch_traversal() -> None:
+    """DynamoDB update-expression validation: the same traversal, with its per-node lookups memoized.
+
+    moto validates an update expression by running ten ``DepthFirstTraverser`` processors over
+    the AST; for every node each one rebuilt its processing map (a dict of bound methods) and
+    ran ``isinstance`` against abstract classes (a Python-level ``ABCMeta.__instancecheck__``
+    call). Which node classes a processor class handles, and with which of its methods, depends
+    only on the two classes, so it is looked up once per pair; the traversal order, the
+    processors called and the nodes they return are unchanged. (A processor whose map does not
+    hold its own methods is run the original way.)
+    """
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+
+    node_class = ast_nodes.Node
+    traverser = ast_nodes.DepthFirstTraverser
+    default_pre = traverser.pre_processing_of_child
+    is_node: dict[type, bool] = {}
+    plans: dict[tuple[type, type], Any] = {}  # (processor class, node class) -> its method's function or None
+    has_pre: dict[type, bool] = {}
+
+    def plan(self: Any, kind: type) -> Any:
+        key = (type(self), kind)
+        found = plans.get(key, _MISSING)
+        if found is _MISSING:
+            found = None
+            for cls, method in self._processing_map().items():  # noqa: SLF001
+                if issubclass(kind, cls):
+                    found = getattr(method, "__func__", None)
+                    if getattr(method, "__self__", None) is not self or found is None:
+                        return _MISSING  # not one of its own methods: no caching
+                    break
+            plans[key] = found
+        return found
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        kind = type(node)
+        node_like = is_node.get(kind)
+        if node_like is None:
+            node_like = is_node[kind] = issubclass(kind, node_class)
+        if not node_like:
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            pre = has_pre.get(type(self))
+            if pre is None:
+                pre = has_pre[type(self)] = type(self).pre_processing_of_child is not default_pre
+            for i, child_node in enumerate(node.children):
+                if pre:
+                    self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        function = plan(self, kind)
+        if function is _MISSING:
+            if not isinstance(node, self.nodes_to_be_processed()):
+                return node
+            node = self.process(node)
+        elif function is None:
+            return node
+        else:
+            node = function(self, node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+        return node
+
+    traverser.traverse_node_recursively = traverse_node_recursively
+
+    expression_class, function_class = ast_nodes.Expression, ast_nodes.UpdateExpressionFunction
+    descend: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            inner = descend.get(kind)
+            if inner is None:
+                inner = descend[kind] = issubclass(kind, (expression_class, function_class))
+            if inner:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    node_class.find_clauses = find_clauses
+    _applied.append("DepthFirstTraverser")
+
+
+_blobs: dict[int, tuple[Any, bytes]] = {}
+
+
+def _blob(value: Any) -> bytes | None:
+    """The pickled form of an AST node (cached per object), or None when pickle refuses it."""
+    import pickle  # noqa: PLC0415
+
+    entry = _blobs.get(id(value))
+    if entry is None or entry[0] is not value:
+        try:
+            entry = (value, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        except Exception:  # noqa: BLE001 - not picklable
+            return None
+        if len(_blobs) >= 4096:
+            _blobs.clear()
+        _blobs[id(value)] = entry
+    return entry[1]
+
+
+def _patch_ast_copy() -> None:
+    """Copy an update-expression AST with pickle instead of ``copy.deepcopy``; skip re-checking a
+    known-good expression's structure.
+
+    moto validates a deep copy of the (cached) parsed expression, so the copy is made on every
+    UpdateItem. The AST is plain objects (``Node`` subclasses without copy hooks, strings,
+    numbers); a pickle round trip rebuilds the same graph (same classes, same attributes, the
+    parent links pointing into the copy) in C instead of Python. Anything that is not a
+    ``Node``, or that pickle refuses, is deep-copied as before.
+
+    The first three of moto's ten validation passes (one SET/ADD/REMOVE/DELETE clause each, no
+    overlapping paths, no key attribute updated) only read the AST, the attribute names and the
+    table's key attributes, and return every node unchanged. Once they have passed for an
+    expression (its pickled form), those names and those keys, they are not run again for the
+    same inputs; every other pass (values, item paths, functions, arithmetic, types) runs on
+    every call.
+    """
+    import pickle  # noqa: PLC0415
+
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    validators = _module("moto.dynamodb.parsing.validators")
+
+    node_class = ast_nodes.Node
+    original = validators.deepcopy
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is None and isinstance(value, node_class):
+            blob = _blob(value)
+            if blob is not None:
+                return pickle.loads(blob)  # noqa: S301 - bytes made by _blob from moto's own objects
+        return original(value, memo)
+
+    validators.deepcopy = deepcopy
+    _applied.append("validators.deepcopy")
+
+    static = (validators.ActionCountValidator, validators.OverlappingPathsValidator,
+              validators.UpdateHashRangeKeyValidator)
+    update_validator = validators.UpdateExpressionValidator
+    original_init = update_validator.__init__
+    passed: set[Any] = set()
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        blob = _blob(expression) if isinstance(expression, node_class) else None
+        try:
+            key = None if blob is None else (blob, _freeze(self.expression_attribute_names or {}),
+                                             tuple(self.table.table_key_attrs))
+            hash(key)
+        except TypeError:
+            key = None
+        self._ep_static_key = key  # noqa: SLF001
+
+    def validate(self: Any) -> Any:
+        key = getattr(self, "_ep_static_key", None)
+        skip = key is not None and key in passed
+        n = self.node_to_validate
+        for processor in self.processors:
+            if skip and type(processor) in static:
+                continue
+            n = processor.traverse(n)
+        if key is not None and not skip:
+            if len(passed) >= 4096:
+                passed.clear()
+            passed.add(key)
+        return n
+
+    update_validator.__init__ = init
+    update_validator.validate = validate
+    _applied.append("UpdateExpressionValidator.validate")
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple((k, _freeze(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return ("__list__", *(_freeze(v) for v in value))
+    return value
+
+
+def _patch_condition_parse() -> None:
+    """Parse each condition expression's structure once per (expression, attribute names).
+
+    moto parses a request's condition expression twice (the response layer checks the
+    attribute names, the backend evaluates it), and the same expressions recur with new
+    values (Powertools' idempotency condition carries the current time). The parse (lexing,
+    paths, functions, comparators, IN, BETWEEN, parentheses and booleans, the redundant
+    parentheses check) depends on the expression, the attribute names and which value
+    placeholders exist, never on the values themselves: values only enter when the operator
+    tree is built (``_make_operand``). So the parsed node tree, and the names and values it
+    uses, are cached per (expression, names, value placeholders), and every call builds a
+    fresh operator tree from it with its own values, exactly as ``parse`` does. Errors are
+    never cached: a failing parse fails again the same way.
+    """
+    comparisons = _module("moto.dynamodb.comparisons")
+    attribute_value = comparisons.AttributeValue
+    parser = comparisons.ConditionExpressionParser
+    original = parser.parse
+    original_make_operand = parser._make_operand  # noqa: SLF001
+    value_kind = parser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+    cache: dict[Any, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+
+    def structure(self: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+        # ConditionExpressionParser.parse (moto 5.2.5) up to, not including, _make_op_condition.
+        nodes = self._lex_condition_expression()
+        nodes = self._parse_paths(nodes)
+        nodes = self._apply_functions(nodes)
+        nodes = self._apply_comparator(nodes)
+        nodes = self._apply_in(nodes)
+        nodes = self._apply_between(nodes)
+        nodes = self._apply_parens_and_booleans(nodes)
+        node = nodes[0]
+        self._assert_no_redundant_parentheses(node)
+        return node, tuple(self._find_literals(node)), tuple(self._find_expr_attr_values(node))
+
+    def parse(self: Any) -> Any:
+        if not self.condition_expression:
+            return original(self)
+        try:
+            key = (self.condition_expression, _freeze(self.expression_attribute_names or {}),
+                   tuple(sorted(self.expression_attribute_values or {})))
+            hash(key)
+        except TypeError:
+            return original(self)
+        entry = cache.get(key)
+        if entry is None:
+            entry = structure(self)
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = entry
+        node, names, values = entry
+        self.expr_attr_names_found.extend(names)
+        self.expr_attr_values_found.extend(values)
+        return self._make_op_condition(node)  # noqa: SLF001
+
+    def make_operand(self: Any, node: Any) -> Any:
+        if node.kind == value_kind:  # the node's value is this placeholder's value (_parse_path_element)
+            return attribute_value(self._lookup_expression_attribute_value(node.text))  # noqa: SLF001
+        return original_make_operand(self, node)
+
+    parser.parse = parse
+    parser._make_operand = make_operand  # noqa: SLF001
+    _applied.append("ConditionExpressionParser.parse")
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _patch_attribute_picker() -> None:
+    """Remember which keys moto's response serializer tries for a member of a plain ``dict``.
+
+    For every member of every output structure, moto's ``AttributePicker`` asks six alias
+    providers which keys to try, building a provider object each time. For an object whose type
+    is exactly ``dict`` the answer depends only on the picker, the member's shape and its name
+    (a dict has no ``Meta`` class and its class name is always ``dict``), so the list of keys is
+    kept per (picker class, providers, shape, name); the keys are then tried in the same order.
+    Any other object goes the original way.
+    """
+    serialize = _module("moto.core.serialize")
+    picker = serialize.AttributePicker
+    get_value = serialize.get_value
+    missing = serialize.MISSING
+    original = picker.__call__
+    keys_of: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+
+    def call(self: Any, context: Any) -> Any:
+        obj = context.obj
+        if type(obj) is not dict:
+            return original(self, context)
+        shape = context.shape
+        key = (type(self), tuple(self.alias_providers), id(shape), context.key)
+        entry = keys_of.get(key)
+        if entry is None or entry[0] is not shape:
+            try:
+                keys = tuple(self.get_possible_keys(context))
+            except Exception:  # noqa: BLE001 - a provider moto would not have reached: its own way
+                return original(self, context)
+            if len(keys_of) >= 65536:
+                keys_of.clear()
+            entry = keys_of[key] = (shape, keys)
+        value = None
+        for possible_key in entry[1]:
+            found = get_value(obj, possible_key, missing)
+            if found is not missing:
+                value = found
+                break
+        if self.response_transformers:
+            key_path = f"{context.key_path}.{context.key}"
+            for transform_path, transform in self.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(value)
+        return value
+
+    picker.__call__ = call
+    _applied.append("AttributePicker")
+
+
+def _patch_node_init() -> None:
+    """DynamoDB expression nodes: ``Node.__init__`` with its class checks memoized per class."""
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    node_class = ast_nodes.Node
+    is_node: dict[type, bool] = {}
+
+    def init(self: Any, children: Any = None) -> None:
+        self.type = self.__class__.__name__
+        assert children is None or isinstance(children, list)  # noqa: S101 - moto's own check
+        self.children = children
+        self.parent = None
+        if isinstance(children, list):
+            for child in children:
+                kind = type(child)
+                node_like = is_node.get(kind)
+                if node_like is None:
+                    node_like = is_node[kind] = issubclass(kind, node_class)
+                if node_like:
+                    child.set_parent(self)
+
+    node_class.__init__ = init
+    _applied.append("Node.__init__")
+
+
+def _patch_kinesis_shard() -> None:
+    """A Kinesis shard's first and last sequence numbers without copying its keys into a list.
+
+    moto reads them on every PutRecord (``list(self.records.keys())[-1]``, so putting N records
+    costs O(N²)); the first and last keys of the (insertion-ordered) dict are read directly.
+    """
+    shard = _module("moto.kinesis.models").Shard
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records)) if self.records else 0
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    shard.get_min_sequence_number = get_min_sequence_number
+    shard.get_max_sequence_number = get_max_sequence_number
+    _applied.append("kinesis.Shard")
+
+
+def _patch_random_string() -> None:
+    """``MotoRandom.get_random_string`` without a method call per character: the same draws
+    (``choice(seq)`` is ``seq[self._randbelow(len(seq))]``), so a seeded moto makes the same ids."""
+    import string  # noqa: PLC0415
+
+    random_class = _module("moto.moto_api._internal.moto_random").MotoRandom
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        below, size = self._randbelow, len(pool)
+        text = "".join([pool[below(size)] for _ in range(length)])
+        return text.lower() if lower_case else text
+
+    random_class.get_random_string = get_random_string
+    _applied.append("MotoRandom.get_random_string")
+
+
+def _json_request(host: str, headers: Any, body: bytes) -> Any:
+    """moto's request object for a JSON-protocol call (``POST /`` to ``host``).
+
+    The WSGI environ ``Request.from_primitives`` gets from werkzeug's ``EnvironBuilder``, written
+    directly: the same keys and values for a body, a path of ``/`` and no query string.
+    """
+    import io  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header  # noqa: PLC0415
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "", "RAW_URI": "/",
+        "REQUEST_URI": "/", "SERVER_NAME": host, "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host, "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for key, value in headers.items():
+        if key.lower() in ("transfer-encoding", "host", "content-length"):
+            continue
+        environ[environ_key_for_header(key)] = value.decode("utf-8") if isinstance(value, bytes) else value
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+    request = Request(environ)
+    if request.mimetype not in _FORM_TYPES:
+        # What werkzeug's _load_form_data and get_data() would leave for a body that is not a
+        # form (FormDataParser returns the stream and two empty dicts): no form, the body as data.
+        state = request.__dict__
+        state["form"], state["files"] = request.parameter_storage_class(), request.parameter_storage_class()
+        state["args"] = request.parameter_storage_class()  # what werkzeug parses from an empty query string
+        state["_cached_data"] = body
+    return request
+
+
+def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any] | None:
+    """moto's answer to a JSON-protocol request (``POST`` of ``body`` to the AWS URL ``url``, path ``/``).
+
+    Returns None when the speed-ups are not applied or no backend matches (the caller then
+    sends the request the usual way).
+    """
+    if not _applied:
+        return None
+    from moto.core.exceptions import HTTPException  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query:
+        return None
+    clean = f"{parts.scheme}://{parts.netloc}/"
+    for pattern, method in _route(parts.netloc):
+        if pattern.match(clean):
+            request = _json_request(parts.netloc, headers, body)
+            try:
+                return method(request, clean, request.headers)  # clean is request.raw_url for "POST /"
+            except HTTPException as exc:
+                return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
+    return None
+
+
+def applied() -> bool:
+    """True when the speed-ups are in place."""
+    return bool(_applied)
 
 
 def apply() -> list[str]:
@@ -90,34 +536,44 @@ def apply() -> list[str]:
 
     if getattr(moto, "__version__", None) != MOTO_VERSION:
         return []
-    import moto.core.responses as responses  # noqa: PLC0415
-    from moto.dynamodb.comparisons import ConditionExpressionParser  # noqa: PLC0415
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # noqa: PLC0415
+    responses = _module("moto.core.responses")
+    condition_parser = _module("moto.dynamodb.comparisons").ConditionExpressionParser
+    update_parser = _module("moto.dynamodb.parsing.expressions").UpdateExpressionParser
 
     original_names = responses.method_names_from_class
-    responses.method_names_from_class = functools.lru_cache(maxsize=None)(original_names)  # type: ignore[assignment]
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(original_names)
     _applied.append("method_names_from_class")
 
-    original_make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    original_make = update_parser.make.__func__
 
     @functools.lru_cache(maxsize=4096)
     def _parsed(cls: Any, expression: str) -> Any:
         return original_make(cls, expression)
 
-    UpdateExpressionParser.make = classmethod(lambda cls, expression: _parsed(cls, expression))  # type: ignore[arg-type]
+    def _make(cls: Any, expression: str) -> Any:
+        return _parsed(cls, expression)
+
+    update_parser.make = classmethod(_make)
     _applied.append("UpdateExpressionParser.make")
 
-    original_lex = ConditionExpressionParser._lex_condition_expression  # noqa: SLF001
+    original_lex = condition_parser._lex_condition_expression  # noqa: SLF001
 
     @functools.lru_cache(maxsize=4096)
     def _tokens(expression: str) -> tuple[Any, ...]:
-        parser = ConditionExpressionParser(expression, {}, {})
+        parser = condition_parser(expression, {}, {})
         return tuple(original_lex(parser))
 
-    def _lex(self: ConditionExpressionParser) -> deque[Any]:
+    def _lex(self: Any) -> deque[Any]:
         return deque(_tokens(self.condition_expression or ""))
 
-    ConditionExpressionParser._lex_condition_expression = _lex  # type: ignore[method-assign]  # noqa: SLF001
+    condition_parser._lex_condition_expression = _lex  # noqa: SLF001
     _applied.append("ConditionExpressionParser._lex_condition_expression")
+    _patch_traversal()
+    _patch_node_init()
+    _patch_ast_copy()
+    _patch_attribute_picker()
+    _patch_random_string()
+    _patch_kinesis_shard()
+    _patch_condition_parse()
     _applied.append("dispatch")
     return list(_applied)

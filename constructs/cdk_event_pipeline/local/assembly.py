@@ -92,7 +92,8 @@ def load_assembly(outdir: str | os.PathLike[str]) -> list[StackTemplate]:
                     assets[digest] = root / source["path"]
         for child in root.glob("asset.*"):
             assets.setdefault(child.name.removeprefix("asset."), child)
-        stacks.append(StackTemplate(artifact.get("displayName", artifact_id), json.loads(template_path.read_text()), assets))
+        template = json.loads(template_path.read_text())
+        stacks.append(StackTemplate(artifact.get("displayName", artifact_id), template, assets))
     if not stacks:
         raise AssemblyError(f"the cloud assembly at {root} has no CloudFormation stack")
     return stacks

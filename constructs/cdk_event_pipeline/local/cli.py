@@ -29,14 +29,120 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
+import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..tools import arguments
+
+#: ``--max-invocations``: invocations in one run (every one is kept in the run's event log).
+MAX_INVOCATIONS_RANGE = (1, 1_000_000)
+#: ``--max-rounds``: scheduling steps in one run.
+MAX_ROUNDS_RANGE = (1, 10_000_000)
+#: A Kinesis partition key: 1-256 Unicode characters (PutRecord API).
+PARTITION_KEY_MAX_CHARS = 256
+#: Longest NAME in --put / --send / --write (a construct path, logical id or physical name).
+NAME_MAX_CHARS = 1024
+#: The options that feed the pipeline (none applies to --demo).
+FEEDING = ("records", "put", "send", "write")
+
+_STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,127})*", re.ASCII)
+
+
+def _bad(text: str, expected: str) -> argparse.ArgumentTypeError:
+    from ..tools.records import short  # noqa: PLC0415
+
+    return argparse.ArgumentTypeError(f"{short(text)} is not {expected}")
+
+
+def _text(value: str) -> bool:
+    """Text that can be sent as UTF-8 (no lone surrogates from undecodable command-line bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def stack_name(text: str) -> str:
+    """``--stack``: a stack's name in the assembly (``Stage/Stack`` for a stack in a stage)."""
+    if len(text) > 512 or not _STACK.fullmatch(text):
+        raise _bad(text, "a stack name (letters, digits, _ . -; Stage/Stack for a stack in a stage)")
+    return text
+
+
+def records_file(text: str) -> str:
+    """``--records``: an existing file, or ``-`` for stdin."""
+    if text == "-":
+        return text
+    try:
+        exists = _text(text) and text.isprintable() and bool(text) and os.path.isfile(text)
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise _bad(text, "an existing file (or - for stdin)")
+    return text
+
+
+def partition_key(text: str) -> str:
+    """``--partition-key``: 1-256 characters (Kinesis' PutRecord limit)."""
+    if not text or len(text) > PARTITION_KEY_MAX_CHARS or not _text(text):
+        raise _bad(text, f"a partition key (1-{PARTITION_KEY_MAX_CHARS} characters)")
+    return text
+
+
+def name_value(option: str, value_kind: str, check: Callable[[str], Any] | None = None
+               ) -> Callable[[str], tuple[str, Any]]:
+    """A ``NAME=VALUE`` option: NAME names a resource of the app, VALUE is checked by ``check``."""
+
+    def parse(text: str) -> tuple[str, Any]:
+        name, sep, value = text.partition("=")
+        if not sep or not name or len(name) > NAME_MAX_CHARS or not name.isprintable() or not _text(text):
+            raise _bad(text, f"NAME={value_kind} (NAME: a construct path, logical id or physical name)")
+        return name, (check(value) if check is not None else value)
+
+    parse.__name__ = option.lstrip("-")
+    return parse
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"the item {text[:60]!r} is not a JSON object")
+    return value
+
+
+def _checked(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the checks that involve several options to ``parser`` (exit 2 through ``parser.error``)."""
+    parse_known_args = parser.parse_known_args
+
+    def parse(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = parse_known_args(args, namespace)
+        if parsed.demo:
+            given = [f"--{option}" for option in FEEDING if getattr(parsed, option)]
+            given += [f"--{option}" for option in ("items", "invocations") if getattr(parsed, option)]
+            given += ["--max-rounds"] * (parsed.max_rounds is not None)
+            if given:
+                verb = "does" if len(given) == 1 else "do"
+                self.error(f"{', '.join(given)} {verb} not apply to --demo (it feeds and reports the reference "
+                           "system's own story)")
+        if parsed.partition_key is not None and not parsed.put:
+            self.error("--partition-key only applies to --put")
+        return parsed, extras
+
+    parser.parse_known_args = types.MethodType(parse, parser)  # type: ignore[method-assign]
+    return parser
+
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Register the ``local`` subcommand."""
+    """Register the ``local`` subcommand; every option value is validated (one line, exit 2)."""
     local = commands.add_parser(
         "local", parents=parents, formatter_class=argparse.RawDescriptionHelpFormatter,
         help="run a CDK app's pipeline locally on a moto endpoint, feed it, show what happened",
@@ -54,34 +160,31 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "2 bad command line; 4 no assembly / app failed to synthesize / missing dependency / unknown name",
     )
     source = local.add_mutually_exclusive_group()
-    source.add_argument("--cdk-out", metavar="DIR", help="an existing cloud assembly (default: synthesize the app)")
-    source.add_argument("--app-dir", metavar="DIR", help="the CDK app's directory (default: .)")
-    local.add_argument("--stack", help="stack name when the assembly has several")
-    local.add_argument("--records", metavar="FILE", action="append", default=[],
+    source.add_argument("--cdk-out", metavar="DIR", type=arguments.directory,
+                        help="an existing cloud assembly (default: synthesize the app)")
+    source.add_argument("--app-dir", metavar="DIR", type=arguments.directory,
+                        help="the CDK app's directory (default: .)")
+    local.add_argument("--stack", type=stack_name, help="stack name when the assembly has several")
+    local.add_argument("--records", metavar="FILE", action="append", default=[], type=records_file,
                        help="JSON-lines file of records / messages / items / invocations ('-' = stdin; repeatable)")
     local.add_argument("--put", metavar="STREAM=DATA", action="append", default=[],
+                       type=name_value("--put", "DATA"),
                        help="put a record on a stream (DATA: JSON or text; repeatable)")
-    local.add_argument("--partition-key", default="local", help="partition key for --put (default: %(default)s)")
+    local.add_argument("--partition-key", type=partition_key, metavar="KEY",
+                       help="partition key for --put, 1-256 characters (default: local)")
     local.add_argument("--send", metavar="QUEUE=BODY", action="append", default=[],
-                       help="send a message to a queue (repeatable)")
+                       type=name_value("--send", "BODY"), help="send a message to a queue (repeatable)")
     local.add_argument("--write", metavar="TABLE=ITEM", action="append", default=[],
+                       type=name_value("--write", "ITEM", _json_object),
                        help="put an item (a JSON object) into a table (repeatable)")
-    local.add_argument("--max-invocations", type=int, default=10000,
-                       help="stop after this many invocations (default: %(default)s)")
-    local.add_argument("--max-rounds", type=int, help=argparse.SUPPRESS)
+    local.add_argument("--max-invocations", type=arguments.int_range(*MAX_INVOCATIONS_RANGE), default=10000,
+                       metavar="N", help="stop after this many invocations, 1-1000000 (default: %(default)s)")
+    local.add_argument("--max-rounds", type=arguments.int_range(*MAX_ROUNDS_RANGE), help=argparse.SUPPRESS)
     local.add_argument("--items", action="store_true", help="print every table's items, not only their count")
     local.add_argument("--invocations", action="store_true", help="print every invocation")
     local.add_argument("--demo", action="store_true", help="run the reference system's story (make demo)")
-    return local
-
-
-def _split(value: str, option: str) -> tuple[str, str]:
-    from ..tools.errors import ExitCode, ToolError  # noqa: PLC0415
-
-    name, sep, rest = value.partition("=")
-    if not sep or not name:
-        raise ToolError(f"{option} {value!r}: expected NAME=VALUE", ExitCode.USAGE)
-    return name, rest
+    local.set_defaults(subparser=local)
+    return _checked(local)
 
 
 def _json_or_text(text: str) -> Any:
@@ -91,36 +194,64 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
+def _action_problem(action: Any) -> str | None:
+    """What is wrong with one line of a records file, or None."""
+    if not isinstance(action, dict):
+        return "expected a JSON object"
+    kinds = [k for k in ("stream", "queue", "table", "function") if k in action]
+    if len(kinds) != 1:
+        return "expected an object with exactly one of stream, queue, table or function"
+    kind = kinds[0]
+    name = action[kind]
+    if not isinstance(name, str) or not name or len(name) > NAME_MAX_CHARS:
+        return f"{kind} must be a non-empty name"
+    key = action.get("partition_key", "local")
+    if kind == "stream" and (not isinstance(key, str) or not key or len(key) > PARTITION_KEY_MAX_CHARS):
+        return f"partition_key must be 1-{PARTITION_KEY_MAX_CHARS} characters"
+    if kind == "queue" and action.get("group_id") is not None and not isinstance(action["group_id"], str):
+        return "group_id must be a string"
+    if kind == "table" and not isinstance(action.get("item"), dict):
+        return "item must be a JSON object"
+    if kind == "function" and not isinstance(action.get("event", {}), dict):
+        return "event must be a JSON object"
+    try:
+        json.dumps(action, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        return "holds text that is not valid UTF-8 (a lone surrogate escape)"
+    return None
+
+
+def _read_lines(path: str) -> list[str]:
+    from ..tools.errors import ExitCode, ToolError  # noqa: PLC0415
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolError(f"--records {path}: cannot read it ({type(exc).__name__}: {exc})", ExitCode.USAGE) from None
+    return text.splitlines()
+
+
 def _actions(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Everything to feed, in command-line order: --records files, then --put, --send, --write."""
     from ..tools.errors import ExitCode, ToolError  # noqa: PLC0415
 
     actions: list[dict[str, Any]] = []
     for path in args.records:
-        lines = sys.stdin.read().splitlines() if path == "-" else Path(path).read_text().splitlines()
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(_read_lines(path), 1):
             if not line.strip():
                 continue
             try:
                 action = json.loads(line)
             except ValueError as exc:
                 raise ToolError(f"{path}:{number}: not JSON ({exc})", ExitCode.USAGE) from None
-            if not isinstance(action, dict) or not ({"stream", "queue", "table", "function"} & set(action)):
-                raise ToolError(f"{path}:{number}: expected an object with stream, queue, table or function",
-                                ExitCode.USAGE)
+            problem = _action_problem(action)
+            if problem is not None:
+                raise ToolError(f"{path}:{number}: {problem}", ExitCode.USAGE)
             actions.append(action)
-    for value in args.put:
-        name, data = _split(value, "--put")
-        actions.append({"stream": name, "data": _json_or_text(data), "partition_key": args.partition_key})
-    for value in args.send:
-        name, body = _split(value, "--send")
-        actions.append({"queue": name, "body": body})
-    for value in args.write:
-        name, item = _split(value, "--write")
-        parsed = _json_or_text(item)
-        if not isinstance(parsed, dict):
-            raise ToolError(f"--write {value!r}: the item must be a JSON object", ExitCode.USAGE)
-        actions.append({"table": name, "item": parsed})
+    key = args.partition_key or "local"
+    actions += [{"stream": name, "data": _json_or_text(data), "partition_key": key} for name, data in args.put]
+    actions += [{"queue": name, "body": body} for name, body in args.send]
+    actions += [{"table": name, "item": item} for name, item in args.write]
     return actions
 
 
@@ -167,7 +298,8 @@ def _report(pipeline: Any, report: Any, args: argparse.Namespace, out: Any) -> N
         if mapping.source != "sqs":
             failures = pipeline.failures(mapping.mapping)
             if failures:
-                _print(out, json_mode, "failure", f"failures  {mapping.mapping}: {len(failures)} on-failure document(s)",
+                _print(out, json_mode, "failure",
+                       f"failures  {mapping.mapping}: {len(failures)} on-failure document(s)",
                        {"mapping": mapping.mapping, "count": len(failures), "documents": failures})
                 if not json_mode:
                     for document in failures:
@@ -177,7 +309,8 @@ def _report(pipeline: Any, report: Any, args: argparse.Namespace, out: Any) -> N
                               f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} "
                               f"({info.get('batchSize')} records)", file=out)
     for lid, resource in pipeline.runner.resources.items():
-        if resource.type != "AWS::SQS::Queue" or "RedrivePolicy" not in (pipeline.runner.stack.resources[lid].get("Properties") or {}):
+        properties = pipeline.runner.stack.resources[lid].get("Properties") or {}
+        if resource.type != "AWS::SQS::Queue" or "RedrivePolicy" not in properties:
             continue
         dead = pipeline.dead_letters(lid)
         if dead:

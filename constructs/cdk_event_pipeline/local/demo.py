@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from .runner import LocalRunner
 
 ITEMS = {"item-1": "a kettle, please", "item-2": "two teapots", "item-3": "mugs"}
 STOCK = {"kettle": 5, "teapot": 1, "mug": 10}
-ORDERS = [
+ORDERS: list[dict[str, Any]] = [
     {"order_id": "o-1", "sku": "kettle", "quantity": 2, "amount": 60, "customer_id": "c-1"},
     {"order_id": "o-2", "sku": "teapot", "quantity": 2, "amount": 80, "customer_id": "c-2"},  # oversells
     {"order_id": "o-3", "sku": "mug", "quantity": "three", "amount": 30, "customer_id": "c-3"},  # malformed
@@ -61,9 +62,16 @@ def function_url_event(method: str, path: str, body: str | None = None) -> dict[
 
 
 def _patched(event: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> Any:
-    """The "fix": read a quantity written as a word (standing in for a deployed code fix)."""
+    """The "fix": read a quantity written as a word (standing in for a deployed code fix).
+
+    A record whose data is not valid base64, or not JSON, is left as it is (the handler judges
+    it), as Lambda's filters treat data that is not JSON: it is not an order to fix.
+    """
     for record in event["Records"]:
-        body = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        try:
+            body = json.loads(base64.b64decode(record["kinesis"]["data"], validate=True))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
         data = body.get("data") if isinstance(body, dict) else None
         if isinstance(data, dict) and data.get("quantity") in NUMBER_WORDS:
             data["quantity"] = NUMBER_WORDS[data["quantity"]]
@@ -79,14 +87,16 @@ def _say(event: RunnerEvent) -> None:
     d = event.detail
     who = _who(event.function)
     if event.kind == "invoke" and not d.get("direct"):
-        verdict = {"ok": "ok", "partial": f"partial failure {d['failed']}", "error": f"FAILED ({d['error']})"}[d["outcome"]]
+        verdicts = {"ok": "ok", "partial": f"partial failure {d['failed']}", "error": f"FAILED ({d['error']})"}
+        verdict = verdicts[d["outcome"]]
         if "first" in d:  # a stream batch
             span = d["first"] if d["first"] == d["last"] else f"{d['first']}..{d['last']}"
             print(f"   {who:<17} batch [{span}] ({d['count']} records, attempt {d['attempt']}): {verdict}")
         else:  # an SQS batch
             print(f"   {who:<17} {d['count']} message(s) from the queue: {verdict}, {len(d['deleted'])} deleted")
     elif event.kind == "on-failure":
-        print(f"   {who:<17} gave up on [{d['first']}..{d['last']}] ({d['condition']}) -> on-failure message to its DLQ")
+        print(f"   {who:<17} gave up on [{d['first']}..{d['last']}] ({d['condition']}) "
+              "-> on-failure message to its DLQ")
     elif event.kind == "discarded":
         print(f"   {who:<17} discarded [{d['first']}..{d['last']}] ({d['condition']}; no destination)")
 
@@ -97,9 +107,9 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     aws = {"endpoint_url": endpoint, "region_name": region}
     print(f"1. Deploy {outdir} on {endpoint} (resources by API, handlers loaded from the assets)")
+    quiet = {"POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true"}
     runner = LocalRunner.from_assembly(outdir, stack, endpoint_url=endpoint, region=region,
-                                       extra_environment={"POWERTOOLS_LOG_LEVEL": "CRITICAL",
-                                                                          "POWERTOOLS_METRICS_DISABLED": "true"}).deploy()
+                                       extra_environment=quiet).deploy()
     print(f"   {len(runner.functions)} functions: {', '.join(sorted(_who(f) for f in runner.functions))}")
     dynamodb = boto3.client("dynamodb", **aws)
     inventory_table = runner.resource("InventoryTable").ref
@@ -118,7 +128,8 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
     stream = runner.resource("EventsStream", "AWS::Kinesis::Stream").ref
     producer = EventProducer(stream, client=boto3.client("kinesis", **aws))
     for order in ORDERS:
-        producer.put_event("order.placed", order, partition_key=order["order_id"], id=order["order_id"])
+        order_id = str(order["order_id"])
+        producer.put_event("order.placed", order, partition_key=order_id, id=order_id)
     producer.flush()
 
     print("4. The event source mappings poll (template settings: batch sizes, bisect, retries, filters)")
@@ -129,7 +140,8 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
                  for sku in STOCK}
     print(f"   stock now: {stock_now}  (o-2 rejected: never below zero; o-3 not applied)")
     items_table = runner.resource("ItemsTable").ref
-    statuses = {i: dynamodb.get_item(TableName=items_table, Key={"id": {"S": i}}).get("Item", {}).get("status", {}).get("S")
+    statuses = {i: dynamodb.get_item(TableName=items_table, Key={"id": {"S": i}}).get("Item", {})
+                .get("status", {}).get("S")
                 for i in ITEMS}
     print(f"   items after the worker: {statuses}")
     isolated = [e for e in runner.log.of("on-failure")]

@@ -12,9 +12,14 @@ per call. Measured on the order pipeline: see ``docs/benchmarks.md``.
 The hooks are registered for every botocore session created after the first endpoint starts
 (``botocore.handlers.BUILTIN_HANDLERS``) and on boto3's default session; they act only on
 requests whose URL is an in-process endpoint's (``http://127.0.0.1:<port>``) and let every
-other request through untouched. Such a request is marked with its region and service
-(``before-call``), not signed (``choose-signer``: moto does not check signatures), and
-answered (``before-send``). A client created before the hooks were installed is still signed
+other request through untouched. With the speed-ups (the default), a call to a JSON-protocol
+service (DynamoDB, DynamoDB Streams, Kinesis, SQS) is answered at ``before-call``: botocore has
+validated and serialized it; moto answers the serialized request and botocore's own parser
+reads moto's response, but no HTTP request object is built, signed or sent, and there is no
+retry loop (moto never throttles; a request moto itself fails on raises moto's exception in
+the caller, where a server would answer 500). Any other request is marked with its region and
+service (``before-call``), not signed (``choose-signer``: moto does not check signatures), and
+answered at ``before-send``. A client created before the hooks were installed is still signed
 and answered in-process (the service and region come from its SigV4 header); one that cannot
 be mapped to a moto backend goes over HTTP to the same server.
 
@@ -87,14 +92,73 @@ _REGION_HEADER = "X-Event-Pipeline-Local-Region"
 _SERVICE_HEADER = "X-Event-Pipeline-Local-Service"
 
 
-def _before_call(params: Any, context: Any, model: Any, **_: Any) -> None:
-    """botocore ``before-call`` hook: mark a request to an in-process endpoint (no signing needed)."""
+_parsers: dict[str, Any] = {}
+
+
+def _direct(params: Any, context: Any, model: Any, region: str, service: str) -> tuple[Any, Any] | None:
+    """Answer a JSON-protocol call from moto before botocore builds, signs and sends an HTTP request.
+
+    The request body is the one botocore serialized (after its parameter validation); moto's
+    answer is parsed by botocore's own parser for the protocol, as ``Endpoint`` would, modeled
+    error fields included. What is skipped is the HTTP machinery around them (request object,
+    signing, the retry loop: moto never throttles).
+    """
+    from ._moto_speedups import answer_json  # noqa: PLC0415
+
+    body = params.get("body")
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, bytes) or params.get("method") != "POST":
+        return None
+    headers = params.get("headers") or {}
+    url = _aws_url(service, region, _text(headers.get("X-Amz-Target")), "/", "")
+    answer = answer_json(url, headers, body)
+    if answer is None:
+        return None
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+    from botocore.endpoint import convert_to_response_dict  # noqa: PLC0415
+    from botocore.httpchecksum import handle_checksum_body  # noqa: PLC0415
+    from moto.core.botocore_stubber import MockRawResponse  # noqa: PLC0415
+
+    status, response_headers, response_body = answer
+    http = AWSResponse(url, status, response_headers,
+                       MockRawResponse(response_body if response_body is not None else b""))
+    response_dict = convert_to_response_dict(http, model)
+    handle_checksum_body(http, response_dict, context, model)
+    protocol = model.service_model.resolved_protocol
+    parser = _parsers.get(protocol)
+    if parser is None:
+        from botocore.parsers import ResponseParserFactory  # noqa: PLC0415
+
+        parser = _parsers[protocol] = ResponseParserFactory().create_parser(protocol)
+    parsed = parser.parse(response_dict, model.output_shape)
+    if http.status_code >= 300:
+        code = parsed.get("Error", {}).get("Code")
+        shape = model.service_model.shape_for_error_code(code) if code is not None else None
+        if shape is not None:
+            parsed.update(parser.parse(response_dict, shape))
+    if "ResponseMetadata" in parsed:
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+    return http, parsed
+
+
+def _before_call(params: Any, context: Any, model: Any, **_: Any) -> Any:
+    """botocore ``before-call`` hook for a request to an in-process endpoint: answer a JSON-protocol
+    call directly (with the speed-ups), else mark the request (no signing needed, answered at
+    ``before-send``)."""
     if not _in_process or urlsplit(params.get("url", "")).netloc not in _in_process:
-        return
+        return None
+    region = str(context.get("client_region") or "us-east-1")
+    service = str(model.service_model.signing_name)
+    if model.service_model.resolved_protocol == "json":
+        answered = _direct(params, context, model, region, service)
+        if answered is not None:
+            return answered
     context["event_pipeline_local"] = True
     headers = params.setdefault("headers", {})
-    headers[_REGION_HEADER] = str(context.get("client_region") or "us-east-1")
-    headers[_SERVICE_HEADER] = str(model.service_model.signing_name)
+    headers[_REGION_HEADER] = region
+    headers[_SERVICE_HEADER] = service
+    return None
 
 
 def _choose_signer(context: Any = None, **_: Any) -> Any:

@@ -174,11 +174,13 @@ class EventFilter:
 def _kinesis_views(event_record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The record as a filter sees it: ``data`` decoded from base64 and parsed as JSON.
 
-    Data that is not valid JSON gives no view: the record matches no pattern (AWS drops it).
+    Data that is not valid JSON gives no view: the record matches no pattern (AWS drops it). So
+    does data that is not valid base64: it is decoded strictly (``validate=True``: a character
+    outside the alphabet or bad padding is an error, never skipped), like data that is not JSON.
     """
     try:
         data = json.loads(base64.b64decode(event_record["kinesis"]["data"], validate=True).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, UnicodeDecodeError, binascii.Error, KeyError, TypeError):
         return []
     return [{"data": data}]
 

@@ -8,8 +8,10 @@ different versions of the runtime layer). While a function runs, its modules and
 back, and its environment variables (template values resolved to local names, the endpoint,
 the credentials Lambda would provide) are set. One function runs at a time.
 
-**Invocation** (:meth:`LocalFunction.run`). The handler runs in a thread of its own while the
-runner waits for it up to the function's ``Timeout``, as Lambda does:
+**Invocation** (:meth:`LocalFunction.run`). The handler runs in the function's own thread (one
+per function, reused by every invocation, as a Lambda execution environment runs its
+invocations one after another in one runtime process) while the runner waits for it up to the
+function's ``Timeout``, as Lambda does:
 
 * Returning is a success. Raising *anything*, including ``SystemExit`` (``sys.exit()``) and
   ``KeyboardInterrupt`` raised by the handler's own code, is a function error (Lambda reports a
@@ -35,6 +37,7 @@ import contextlib
 import ctypes
 import importlib
 import os
+import queue
 import sys
 import threading
 import time
@@ -75,6 +78,28 @@ class FunctionError(Exception):
 
 class _StopHandler(BaseException):
     """Raised inside a handler's thread to stop it (timeout or Ctrl-C); never caught by ``except Exception``."""
+
+
+class _Worker:
+    """A function's thread: runs the jobs it is given, one at a time, until closed."""
+
+    def __init__(self, name: str) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                job()
+            except _StopHandler:  # a stop that arrived just after its job ended: nothing to stop
+                continue
+
+    def close(self) -> None:
+        self.jobs.put(None)
 
 
 @dataclass
@@ -150,6 +175,21 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+#: Longest single wait for a handler: the runner's thread wakes at least this often, so a Ctrl-C
+#: that did not interrupt the wait itself (one raised by ``_thread.interrupt_main``) is seen.
+WAIT_SLICE_SECONDS = 0.05
+
+
+def _wait(done: threading.Event, deadline: float) -> bool:
+    """Wait until ``done`` is set (True) or ``time.perf_counter()`` reaches ``deadline`` (False)."""
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return done.is_set()
+        if done.wait(min(remaining, WAIT_SLICE_SECONDS)):
+            return True
+
+
 def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:
     """Raise ``exc_type`` in ``thread`` at its next Python instruction (CPython's async exception)."""
     if thread.ident is not None and thread.is_alive():
@@ -211,20 +251,33 @@ class LocalFunction:
         self._names: set[str] = set()
         for path in self.paths:
             self._names |= _top_level_names(Path(path))
+        self._packages = tuple(f"{name}." for name in sorted(self._names))
         self.modules: dict[str, ModuleType] = {}
         self._handler: Any = None
         self.import_error: str | None = None
         #: ``wrapper(event, call) -> response`` functions run around the handler (fault injection, fixes).
         self.wrappers: list[Callable[[dict[str, Any], Callable[[dict[str, Any]], Any]], Any]] = []
+        self._worker: _Worker | None = None
+
+    def close(self) -> None:
+        """End the function's thread (a later invocation starts a new one)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def _owned(self, name: str) -> bool:
         return name.partition(".")[0] in self._names
+
+    def _owned_modules(self) -> list[str]:
+        """The names in ``sys.modules`` of modules from the function's code or layers."""
+        names, packages = self._names, self._packages
+        return [k for k in sys.modules if k in names or k.startswith(packages)]
 
     @contextlib.contextmanager
     def activated(self) -> Iterator[None]:
         """The function's modules, paths and environment in place (nothing else may run)."""
         with _LOCK:
-            saved = {k: sys.modules.pop(k) for k in [k for k in sys.modules if self._owned(k)]}
+            saved = {k: sys.modules.pop(k) for k in self._owned_modules()}
             sys.modules.update(self.modules)
             old_path = list(sys.path)
             sys.path[:0] = self.paths
@@ -232,7 +285,7 @@ class LocalFunction:
                 with _environment(self.environment):
                     yield
             finally:
-                self.modules = {k: sys.modules.pop(k) for k in [k for k in sys.modules if self._owned(k)]}
+                self.modules = {k: sys.modules.pop(k) for k in self._owned_modules()}
                 sys.modules.update(saved)
                 sys.path[:] = old_path
 
@@ -297,11 +350,13 @@ class LocalFunction:
                 done.set()
 
         with self.activated():
-            thread = threading.Thread(target=target, name=f"lambda:{self.name}", daemon=True)
+            if self._worker is None or not self._worker.thread.is_alive():
+                self._worker = _Worker(f"lambda:{self.name}")
+            thread = self._worker.thread
             started = time.perf_counter()
-            thread.start()
+            self._worker.jobs.put(target)
             try:
-                finished = done.wait(self.timeout_seconds)
+                finished = _wait(done, started + self.timeout_seconds)
             except KeyboardInterrupt:
                 self._stop(thread, done)
                 raise
@@ -329,12 +384,12 @@ class LocalFunction:
             if done.wait(0.5):
                 break
             if time.monotonic() > deadline:
+                self._worker = None  # stuck in its job: a later invocation gets a new thread
                 raise HandlerStuckError(
                     f"{self.logical_id}: the handler did not stop {STOP_GRACE_SECONDS:.0f} s after its "
                     f"timeout ({self.timeout_seconds:.2f} s); it is blocked in a call Python cannot "
                     "interrupt (a long sleep or a socket read without a timeout)"
                 )
-        thread.join(1.0)
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Invoke and return the response; a function error raises :class:`FunctionError`."""

@@ -27,6 +27,7 @@ without HTTP).
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import os
@@ -202,10 +203,12 @@ def _json_or_text(text: str) -> Any:
 
 
 def _decode_data(data: str) -> Any:
-    raw = base64.b64decode(data)
+    """Kinesis ``data`` as a test reads it: JSON, else UTF-8 text, else the base64 text itself
+    (also when it is not valid base64: decoded strictly, never by skipping characters)."""
     try:
+        raw = base64.b64decode(data, validate=True)
         return _json_or_text(raw.decode("utf-8"))
-    except UnicodeDecodeError:
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         return data
 
 
@@ -307,7 +310,8 @@ class LocalPipeline:
 
     def _dead_letter_targets(self) -> set[str]:
         """Queues that are some queue's DLQ or some mapping's on-failure destination (logical ids)."""
-        by_arn = {r.attributes.get("Arn"): lid for lid, r in self.runner.resources.items() if r.type == "AWS::SQS::Queue"}
+        by_arn = {r.attributes.get("Arn"): lid for lid, r in self.runner.resources.items()
+                  if r.type == "AWS::SQS::Queue"}
         out: set[str] = set()
         for resource in self.runner.stack.resources.values():
             props = resource.get("Properties") or {}
@@ -388,7 +392,8 @@ class LocalPipeline:
         sequences: list[str] = []
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
-            entries = [{"Data": _payload(r), "PartitionKey": partition_key(r) if callable(partition_key) else partition_key}
+            entries = [{"Data": _payload(r),
+                        "PartitionKey": partition_key(r) if callable(partition_key) else partition_key}
                        for r in chunk]
             response = client.put_records(StreamName=name, Records=entries)
             if response.get("FailedRecordCount"):
@@ -421,7 +426,8 @@ class LocalPipeline:
             kwargs: dict[str, Any] = {"QueueUrl": resource.ref,
                                       "MessageBody": body if isinstance(body, str) else json.dumps(body, default=str)}
             if attributes:
-                kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+                kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v}
+                                               for k, v in attributes.items()}
             if fifo:
                 kwargs["MessageGroupId"] = group_id or "local"
                 kwargs["MessageDeduplicationId"] = str(uuid.uuid4())
@@ -564,7 +570,8 @@ class LocalPipeline:
         if not policy:
             raise KeyError(f"{queue!r} ({self.path(lid)}) has no redrive policy (no dead-letter queue)")
         arn = self.runner.resolve(policy)["deadLetterTargetArn"]
-        dlq = next(r for r in self.runner.resources.values() if r.type == "AWS::SQS::Queue" and r.attributes.get("Arn") == arn)
+        dlq = next(r for r in self.runner.resources.values()
+                   if r.type == "AWS::SQS::Queue" and r.attributes.get("Arn") == arn)
         return self._peek(dlq.ref)
 
     def failures(self, consumer: str) -> list[dict[str, Any]]:
@@ -609,7 +616,8 @@ class LocalPipeline:
         kwargs: dict[str, Any] = {"TableName": name}
         while True:
             page = client.scan(**kwargs)
-            items += [{k: _plain(deserializer.deserialize(v)) for k, v in item.items()} for item in page.get("Items", [])]
+            items += [{k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
+                      for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -52,6 +52,20 @@ class LocalResource:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:aws[a-zA-Z-]*:lambda:)?(?:[a-z]{2}(?:-gov)?-[a-z]+-\d:)?(?:\d{12}:)?(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?"
+)
+
+
+def function_name(reference: Any) -> str:
+    """The function name in a Lambda ``FunctionName`` (a name, ``name:qualifier``, a partial or a
+    full ARN, qualified or not; Lambda API reference, ``FunctionName`` name formats)."""
+    text = str(reference)
+    match = _FUNCTION_NAME.fullmatch(text)
+    return match.group("name") if match else text
+
+
 def physical_name(stack: str, logical_id: str, *, lower: bool = False, max_length: int = 80) -> str:
     """A deterministic local name like CloudFormation's ``<stack>-<LogicalId>-<suffix>``."""
     suffix = hashlib.sha1(f"{stack}/{logical_id}".encode(), usedforsecurity=False).hexdigest()[:8].upper()
@@ -94,8 +108,8 @@ class Resolver:
             return self._unresolved(f"Fn::GetAtt {logical_id}.{attribute}")
         return resource.attributes[attribute]
 
-    def _unresolved(self, what: str) -> str:
-        note = f"{what}: not available locally (resolved to a placeholder)"
+    def _unresolved(self, what: str, why: str = "not available locally") -> str:
+        note = f"{what}: {why} (resolved to a placeholder)"
         if note not in self.notes:
             self.notes.append(note)
         return f"<unresolved {what}>"
@@ -123,7 +137,19 @@ class Resolver:
             "Fn::Sub": self._sub,
             "Fn::If": lambda a: self.resolve(a[1]),
             "Fn::ImportValue": lambda a: self._unresolved(f"Fn::ImportValue {a}"),
+            "Fn::GetStackOutput": self._stack_output,
         }
+
+    def _stack_output(self, arg: Any) -> Any:
+        """``Fn::GetStackOutput``: an output of this stack resolves; another stack's (aws-cdk-lib's
+        cross-account and cross-region references) is not available: the runner deploys one stack."""
+        spec = self.resolve(arg) if isinstance(arg, dict) else {}
+        stack, output = spec.get("StackName"), spec.get("OutputName")
+        outputs = self.stack.template.get("Outputs", {})
+        if stack == self.stack.name and output in outputs:
+            return self.resolve(outputs[output].get("Value"))
+        return self._unresolved(f"Fn::GetStackOutput {stack}.{output}", "another stack's output is not resolved "
+                                "locally (the runner deploys one stack; cross-account references are not supported)")
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
@@ -149,7 +175,8 @@ class ResourceFactory:
         on_demand_shards: Shards for an ON_DEMAND stream. Default: 1.
     """
 
-    def __init__(self, stack: StackTemplate, clients: Callable[[str], Any], region: str, *, on_demand_shards: int = 1) -> None:
+    def __init__(self, stack: StackTemplate, clients: Callable[[str], Any], region: str, *,
+                 on_demand_shards: int = 1) -> None:
         self.stack = stack
         self.clients = clients
         self.region = region
@@ -166,10 +193,11 @@ class ResourceFactory:
         order = {"AWS::Kinesis::Stream": 0, "AWS::S3::Bucket": 0, "AWS::DynamoDB::Table": 0,
                  "AWS::DynamoDB::GlobalTable": 0, "AWS::IAM::Role": 0, "AWS::SNS::Topic": 0,
                  "AWS::Lambda::LayerVersion": 0, "AWS::Kinesis::StreamConsumer": 1, "AWS::SQS::Queue": 1,
-                 "AWS::SNS::Subscription": 3, "AWS::Lambda::Function": 3}
+                 "AWS::SNS::Subscription": 3, "AWS::Lambda::Function": 3, "AWS::Lambda::Version": 4,
+                 "AWS::Lambda::Alias": 5}
         items = sorted(
             self.stack.resources.items(),
-            key=lambda kv: (order.get(kv[1]["Type"], 4) + (1 if "RedrivePolicy" in kv[1].get("Properties", {}) else 0)),
+            key=lambda kv: (order.get(kv[1]["Type"], 6) + (1 if "RedrivePolicy" in kv[1].get("Properties", {}) else 0)),
         )
         for logical_id, resource in items:
             creator = getattr(self, "_" + resource["Type"].replace("::", "_").lower(), None)
@@ -220,7 +248,8 @@ class ResourceFactory:
         if protocol != "sqs" or not str(topic).startswith("arn:") or not str(endpoint).startswith("arn:"):
             self.notes.append(f"{logical_id}: only SNS -> SQS subscriptions are created locally")
             return LocalResource(logical_id, "AWS::SNS::Subscription", logical_id)
-        attributes = {"RawMessageDelivery": str(props["RawMessageDelivery"]).lower()} if "RawMessageDelivery" in props else {}
+        attributes = ({"RawMessageDelivery": str(props["RawMessageDelivery"]).lower()}
+                      if "RawMessageDelivery" in props else {})
         arn = self.clients("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=endpoint,
                                             Attributes=attributes)["SubscriptionArn"]
         return LocalResource(logical_id, "AWS::SNS::Subscription", arn)
@@ -287,7 +316,8 @@ class ResourceFactory:
         return LocalResource(logical_id, "AWS::DynamoDB::GlobalTable", table.ref, table.attributes)
 
     def _aws_s3_bucket(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
-        name = self.resolver.resolve(props.get("BucketName")) or physical_name(self.stack.name, logical_id, lower=True, max_length=63)
+        name = self.resolver.resolve(props.get("BucketName")) or physical_name(
+            self.stack.name, logical_id, lower=True, max_length=63)
         client = self.clients("s3")
         if self.region == "us-east-1":
             client.create_bucket(Bucket=name)
@@ -305,8 +335,33 @@ class ResourceFactory:
         return LocalResource(logical_id, "AWS::Lambda::LayerVersion", self._arn("lambda", f"layer:{name}:1"))
 
     def _aws_lambda_function(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
-        name = self.resolver.resolve(props.get("FunctionName")) or physical_name(self.stack.name, logical_id, max_length=64)
-        return LocalResource(logical_id, "AWS::Lambda::Function", name, {"Arn": self._arn("lambda", f"function:{name}")})
+        name = self.resolver.resolve(props.get("FunctionName")) or physical_name(
+            self.stack.name, logical_id, max_length=64)
+        arn = self._arn("lambda", f"function:{name}")
+        return LocalResource(logical_id, "AWS::Lambda::Function", name, {"Arn": arn})
+
+    def _aws_lambda_version(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        """A published version (SnapStart publishes one): locally the function's current code.
+
+        ``Ref`` is the version's ARN, ``Fn::GetAtt`` ``Version`` its number (always ``1``
+        locally) and ``FunctionArn`` the function's ARN.
+        """
+        function = self._function_arn(props.get("FunctionName"))
+        arn = f"{function}:1"
+        return LocalResource(logical_id, "AWS::Lambda::Version", arn, {"Version": "1", "FunctionArn": function})
+
+    def _aws_lambda_alias(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
+        """An alias (SnapStart's ``live``): ``Ref`` is its ARN, ``<function ARN>:<alias>``; it
+        invokes the function's current code (the runner keeps one version of each function)."""
+        function = self._function_arn(props.get("FunctionName"))
+        name = str(self.resolver.resolve(props.get("Name")) or logical_id)
+        arn = f"{function}:{name}"
+        return LocalResource(logical_id, "AWS::Lambda::Alias", arn, {"AliasArn": arn, "Name": name})
+
+    def _function_arn(self, reference: Any) -> str:
+        """The unqualified ARN of the function a ``FunctionName`` property names."""
+        name = function_name(self.resolver.resolve(reference))
+        return self._arn("lambda", f"function:{name}")
 
     def _aws_logs_loggroup(self, logical_id: str, props: dict[str, Any]) -> LocalResource:
         name = self.resolver.resolve(props.get("LogGroupName")) or f"/local/{logical_id}"

@@ -38,7 +38,7 @@ from .endpoint import DUMMY_CREDENTIALS, register
 from .events import EventLog
 from .filters import EventFilter
 from .functions import KNOWN_EXTERNAL_LAYERS, FunctionError, LocalFunction
-from .resources import LocalResource, ResourceFactory
+from .resources import LocalResource, ResourceFactory, function_name
 from .sqs import SqsMappingConfig, SqsPoller
 from .streams import (
     DynamoDBStreamReader,
@@ -210,6 +210,8 @@ class LocalRunner:
         variables.setdefault("AWS_ENDPOINT_URL", self.endpoint_url)
         variables.setdefault("AWS_REGION", self.region)
         variables.setdefault("AWS_DEFAULT_REGION", self.region)
+        # Lambda's reserved variable; SnapStart is not modelled: every init is an on-demand one.
+        variables.setdefault("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         # Lambda gives every function its role's credentials in these variables.
         variables["AWS_ACCESS_KEY_ID"] = self.credentials["aws_access_key_id"]
         variables["AWS_SECRET_ACCESS_KEY"] = self.credentials["aws_secret_access_key"]
@@ -243,7 +245,9 @@ class LocalRunner:
         return None
 
     def _function_for(self, props: dict[str, Any]) -> LocalFunction | None:
-        name = str(self.resolve(props["FunctionName"])).rsplit(":", 1)[-1]
+        """The function a mapping's ``FunctionName`` names: by name, ARN, or qualified by a version
+        or alias (SnapStart's ``live``), which locally all run the function's one copy."""
+        name = function_name(self.resolve(props["FunctionName"]))
         for function in self.functions.values():
             if name in {function.name, function.arn.rsplit(":", 1)[-1]}:
                 return function
@@ -274,7 +278,8 @@ class LocalRunner:
             reader = DynamoDBStreamReader(self.client("dynamodbstreams"), source_arn)
             kind = "dynamodb"
         else:
-            self.notes.append(f"{logical_id}: event source {source_arn or '?'} is not supported locally: mapping skipped")
+            self.notes.append(
+                f"{logical_id}: event source {source_arn or '?'} is not supported locally: mapping skipped")
             return None
         return StreamPoller(logical_id, reader, function, StreamMappingConfig.from_properties(props), self.log,
                             destination=self._destination(props),
@@ -305,7 +310,8 @@ class LocalRunner:
         """A local resource by logical id or prefix (optionally of one type)."""
         if prefix in self.resources and (type_ is None or self.resources[prefix].type == type_):
             return self.resources[prefix]
-        matches = [r for lid, r in self.resources.items() if lid.startswith(prefix) and (type_ is None or r.type == type_)]
+        matches = [r for lid, r in self.resources.items()
+                   if lid.startswith(prefix) and (type_ is None or r.type == type_)]
         if len(matches) != 1:
             raise KeyError(f"{prefix!r} matches {len(matches)} resources")
         return matches[0]
@@ -340,7 +346,8 @@ class LocalRunner:
         refreshed = False
         while True:
             done = self._invocations() - start
-            if (max_steps is not None and steps >= max_steps) or (max_invocations is not None and done >= max_invocations):
+            if (max_steps is not None and steps >= max_steps) or (
+                    max_invocations is not None and done >= max_invocations):
                 return RunStats(steps, done, False)
             agenda = [(t, now, poller, lane) for poller in pollers for t, now, lane in poller.agenda()]
             immediate = [item for item in agenda if item[1]]
@@ -362,7 +369,9 @@ class LocalRunner:
         return sum(p.invocations for p in self.pollers.values())
 
     def close(self) -> None:
-        """Remove the runner's scratch files (inline code)."""
+        """End the functions' threads and remove the runner's scratch files (inline code)."""
+        for function in self.functions.values():
+            function.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None

@@ -247,7 +247,8 @@ class SqsPoller:
         invocation = run(self.function, json.loads(json.dumps({"Records": records})))
         outcome = read_response(invocation, ids, report_failures=config.report_batch_item_failures)
         self.now += outcome.duration
-        failed = set(outcome.failed_ids) if outcome.status == "partial" else set(ids) if outcome.status == "error" else set()
+        failed = (set(outcome.failed_ids) if outcome.status == "partial"
+                  else set(ids) if outcome.status == "error" else set())
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         self._delete(succeeded)
         self.log.emit(

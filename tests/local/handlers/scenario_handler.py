@@ -20,6 +20,7 @@ INVOCATIONS: list[list[str]] = []
 EVENT_SIZES: list[int] = []
 WINDOW_EVENTS: list[dict[str, Any]] = []
 FINISHED: list[str] = []
+THREADS: list[int] = []
 _NEVER = threading.Event()
 
 
@@ -47,6 +48,7 @@ def _ident(record: dict[str, Any]) -> str:
 
 
 def _start(event: dict[str, Any]) -> list[dict[str, Any]]:
+    THREADS.append(threading.get_ident())
     INVOCATIONS.append([_ident(r) for r in event["Records"]])
     EVENT_SIZES.append(len(json.dumps(event).encode("utf-8")))
     return event["Records"]

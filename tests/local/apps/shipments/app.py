@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
-from cdk_event_pipeline import EntityTable, EventStream, WorkQueue, code_from_dir
-
 from constructs import Construct
+
+from cdk_event_pipeline import EntityTable, EventStream, WorkQueue, code_from_dir
 
 HANDLERS = code_from_dir("handlers")
 

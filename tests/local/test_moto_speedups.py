@@ -1,0 +1,252 @@
+"""The in-process endpoint's speed-ups change nothing moto answers.
+
+The same script of calls (DynamoDB conditional writes and update expressions of every kind,
+their errors, a transaction, queries and scans with filters, the table's DynamoDB Streams
+records, Kinesis and SQS) runs twice: over HTTP against a moto server in a *separate process*
+(moto as shipped: the patches live only in the process that applies them), and in this
+process through the runner's endpoint (answered in-process, speed-ups applied). Every
+response, error and stream record must be the same once the values moto makes up per request
+(request ids, dates, message ids, receipt handles) are set aside. Expressions recur with
+different values and names, so the caches are hit, and missed, on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from cdk_event_pipeline.local import _moto_speedups
+
+TABLE = "Speedups"
+VOLATILE = {"ResponseMetadata", "ApproximateCreationDateTime", "ApproximateArrivalTimestamp", "MessageId",
+            "ReceiptHandle", "SequenceNumber", "eventID", "NextShardIterator", "ShardIterator", "CreationDateTime",
+            "TableId", "TableArn", "LatestStreamArn", "LatestStreamLabel", "StreamArn", "StreamLabel",
+            "StreamCreationRequestDateTime", "Attributes_SentTimestamp", "MillisBehindLatest",
+            "StreamCreationTimestamp", "ChildShards",
+            "SizeBytes"}  # a stream record's SizeBytes is the length of its JSON, creation time included
+
+
+def _normal(value: Any) -> Any:
+    """Drop what moto makes up per request or per run; keep everything else."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if k not in VOLATILE and not k.endswith("Timestamp")}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def _call(client: Any, operation: str, **kwargs: Any) -> Any:
+    try:
+        return {"ok": _normal(getattr(client, operation)(**kwargs))}
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        extra = {k: _normal(v) for k, v in exc.response.items() if k not in ("Error", "ResponseMetadata")}
+        return {"error": error.get("Code"), "message": error.get("Message"), **extra}
+
+
+def _n(value: int | str) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _script(clients: dict[str, Any]) -> list[Any]:
+    """Run the calls; return every (normalized) answer in order."""
+    ddb, kinesis, sqs = clients["dynamodb"], clients["kinesis"], clients["sqs"]
+    streams = clients["dynamodbstreams"]
+    out: list[Any] = []
+    out.append(_call(ddb, "create_table", TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}))
+    idem = ("attribute_not_exists(#id) OR #expiry < :now OR "
+            "(#status = :inprogress AND attribute_exists(#ipe) AND #ipe < :now_ms)")
+    names = {"#id": "pk", "#expiry": "expiration", "#status": "status", "#ipe": "in_progress_expiration"}
+    for round_ in range(3):  # the same expressions again, with other values: cache hits must not change answers
+        for i in range(6):
+            key = {"pk": {"S": f"k-{i % 4}"}, "sk": _n(i % 2)}
+            item = {**key, "expiration": _n(1000 + 10 * round_ + i), "status": {"S": "INPROGRESS"},
+                    "in_progress_expiration": _n(5000 + i), "tags": {"SS": ["a", f"t{i}"]},
+                    "doc": {"M": {"list": {"L": [_n(1), {"S": "x"}]}, "n": _n(i)}}}
+            out.append(_call(ddb, "put_item", TableName=TABLE, Item=item, ConditionExpression=idem,
+                             ExpressionAttributeNames=names, ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                             ExpressionAttributeValues={":now": _n(1003 + 7 * round_), ":now_ms": _n(5002 + round_),
+                                                        ":inprogress": {"S": "INPROGRESS"}}))
+            out.append(_call(ddb, "update_item", TableName=TABLE, Key=key,
+                             UpdateExpression="SET #s = #s - :q, doc.n = doc.n + :one, doc.#l[0] = :q",
+                             ConditionExpression="#s >= :q OR attribute_not_exists(#s)",
+                             ExpressionAttributeNames={"#s": "stock", "#l": "list"},
+                             ExpressionAttributeValues={":q": _n(i + round_), ":one": _n(1)},
+                             ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD"))
+            out.append(_call(ddb, "update_item", TableName=TABLE, Key=key,
+                             UpdateExpression="SET stock = if_not_exists(stock, :zero) + :q, hist = "
+                                              "list_append(if_not_exists(hist, :empty), :h) REMOVE gone ADD seen :one "
+                                              "DELETE tags :t",
+                             ExpressionAttributeValues={":zero": _n(0), ":q": _n(10 * i), ":empty": {"L": []},
+                                                        ":h": {"L": [_n(round_)]}, ":one": _n(1), ":t": {"SS": ["a"]}},
+                             ReturnValues="ALL_NEW"))
+            out.append(_call(ddb, "update_item", TableName=TABLE, Key=key, ReturnValues="UPDATED_OLD",
+                             UpdateExpression="SET #response_data = :d, #expiry = :e, #status = :s",
+                             ExpressionAttributeNames={"#response_data": "data", "#expiry": "expiration",
+                                                       "#status": "status"},
+                             ExpressionAttributeValues={":d": {"S": f"r{i}"}, ":e": _n(2000 + i),
+                                                        ":s": {"S": "COMPLETED"}}))
+        key = {"pk": {"S": "k-0"}, "sk": _n(0)}
+        for expression, extra in [
+            ("begins_with(#st, :p) AND size(tags) > :one", {":p": {"S": "COMP"}, ":one": _n(0)}),
+            ("NOT contains(tags, :t) AND attribute_type(doc, :m)", {":t": {"S": "zz"}, ":m": {"S": "M"}}),
+            ("stock BETWEEN :lo AND :hi OR stock IN (:lo, :hi)", {":lo": _n(-1000), ":hi": _n(round_)}),
+            ("((stock > :lo))", {":lo": _n(0)}),  # redundant parentheses: a validation error
+        ]:
+            out.append(_call(ddb, "delete_item", TableName=TABLE, Key={"pk": {"S": "nope"}, "sk": _n(9)},
+                             ConditionExpression=expression, ExpressionAttributeValues=extra,
+                             **({"ExpressionAttributeNames": {"#st": "status"}} if "#st" in expression else {})))
+            out.append(_call(ddb, "update_item", TableName=TABLE, Key=key, UpdateExpression="SET probe = :lo",
+                             ConditionExpression=expression,
+                             ExpressionAttributeValues={":lo": _n(round_), **{k: v for k, v in extra.items()
+                                                                               if k != ":lo"}},
+                             **({"ExpressionAttributeNames": {"#st": "status"}} if "#st" in expression else {})))
+        for expression, values, names_ in [
+            ("SET pk = :v", {":v": {"S": "x"}}, None),  # a key attribute
+            ("SET a = :v, a = :v", {":v": _n(1)}, None),  # overlapping paths
+            ("SET a = :v SET b = :v", {":v": _n(1)}, None),  # two SET clauses
+            ("SET a = :w", {":v": _n(1)}, None),  # an undefined value
+            ("SET a = :v", {":v": _n(1), ":unused": _n(2)}, None),  # an unused value
+            ("SET a = a + :v", {":v": {"S": "s"}}, None),  # a type mismatch
+            ("SET #x.#y = :v", {":v": _n(round_)}, {"#x": "doc", "#y": "n"}),
+        ]:
+            named = {"ExpressionAttributeNames": names_} if names_ else {}
+            out.append(_call(ddb, "update_item", TableName=TABLE, Key=key, UpdateExpression=expression,
+                             ExpressionAttributeValues=values, **named))
+        out.append(_call(ddb, "transact_write_items", TransactItems=[
+            {"Update": {"TableName": TABLE, "Key": key, "UpdateExpression": "SET t = :v",
+                        "ExpressionAttributeValues": {":v": _n(round_)}}},
+            {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "k-1"}, "sk": _n(1)},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ]))
+        out.append(_call(ddb, "query", TableName=TABLE, KeyConditionExpression="pk = :pk",
+                         FilterExpression="seen >= :one",
+                         ExpressionAttributeValues={":pk": {"S": "k-0"}, ":one": _n(1)}))
+        out.append(_call(ddb, "scan", TableName=TABLE, FilterExpression="attribute_exists(hist) AND stock < :big",
+                         ExpressionAttributeValues={":big": _n(10**6)}))
+    stream_arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    out.append(_call(streams, "get_records", ShardIterator=iterator, Limit=1000))
+
+    out.append(_call(kinesis, "create_stream", StreamName="speedups", ShardCount=1))
+    out.append(_call(kinesis, "put_records", StreamName="speedups",
+                     Records=[{"Data": f"record {i}".encode(), "PartitionKey": f"p{i}"} for i in range(20)]))
+    iterator = kinesis.get_shard_iterator(StreamName="speedups", ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    out.append(_call(kinesis, "get_records", ShardIterator=iterator, Limit=7))
+    out.append(_call(kinesis, "describe_stream_summary", StreamName="does-not-exist"))
+
+    url = sqs.create_queue(QueueName="speedups")["QueueUrl"]
+    out.append(_call(sqs, "send_message", QueueUrl=url, MessageBody="hello",
+                     MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}))
+    received = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])
+    out.append(_normal(received))
+    out.append(_call(sqs, "get_queue_url", QueueName="does-not-exist"))
+    return out
+
+
+def _clients(endpoint_url: str) -> dict[str, Any]:
+    config = Config(retries={"mode": "standard"})
+    return {service: boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1", config=config,
+                                  aws_access_key_id="local", aws_secret_access_key="local")
+            for service in ("dynamodb", "dynamodbstreams", "kinesis", "sqs")}
+
+
+@pytest.fixture(scope="module")
+def unpatched_moto() -> Iterator[str]:
+    """A moto server in its own process: moto exactly as installed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - moto's own server module, on the loopback interface
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MOTO_CALL_RESET_API": "true"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto server did not start") from None
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
+    assert _moto_speedups.applied()
+    assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
+            "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
+            "kinesis.Shard", "dispatch"} <= set(_moto_speedups.apply())
+
+
+def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
+    """moto can be seeded for reproducible ids: the faster random strings are the same draws."""
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    pool = string.ascii_letters + string.digits
+    mock_random.seed(1234)
+    expected = ["".join(mock_random.choice(pool) for _ in range(52)),
+                "".join(mock_random.choice(string.ascii_letters) for _ in range(8)).lower()]
+    mock_random.seed(1234)
+    assert [mock_random.get_random_string(52),
+            mock_random.get_random_string(8, include_digits=False, lower_case=True)] == expected
+
+
+def test_every_answer_is_the_same_as_unpatched_moto_over_http(local_pipeline_endpoint, unpatched_moto) -> None:
+    local_pipeline_endpoint.reset()
+    patched = _script(_clients(local_pipeline_endpoint.url))
+    plain = _script(_clients(unpatched_moto))
+
+    assert len(patched) == len(plain)
+    for index, (ours, theirs) in enumerate(zip(patched, plain, strict=True)):
+        assert ours == theirs, f"answer {index} differs"
+    # the script exercised both outcomes, and the stream saw every change
+    assert sum("error" in answer for answer in plain if isinstance(answer, dict)) >= 10
+    records = next(a for a in reversed(plain) if isinstance(a, dict) and "Records" in a.get("ok", {})
+                   and a["ok"]["Records"] and "dynamodb" in a["ok"]["Records"][0])["ok"]["Records"]
+    assert len(records) > 50
+
+
+
+@pytest.mark.parametrize("content_type", ["application/x-amz-json-1.0", "application/x-amz-json-1.1"])
+def test_the_request_built_for_a_json_call_is_the_one_moto_builds(local_pipeline_endpoint, content_type) -> None:
+    from moto.core.request import Request
+
+    host, body = "dynamodb.us-east-1.amazonaws.com", b'{"TableName": "t", "Key": {"id": {"S": "a=b&c"}}}'
+    headers = {"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": content_type, "User-Agent": "ua"}
+    ours = _moto_speedups._json_request(host, headers, body)
+    moto_own = Request.from_primitives("POST", f"https://{host}/", headers, body)
+
+    def environ(request: Any) -> dict[str, Any]:
+        return {k: v for k, v in request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+
+    assert environ(ours) == environ(moto_own)
+    assert ours.raw_url == moto_own.raw_url == f"https://{host}/"
+    assert (ours.data, dict(ours.form), dict(ours.files), dict(ours.args), dict(ours.values)) == (
+        moto_own.data, dict(moto_own.form), dict(moto_own.files), dict(moto_own.args), dict(moto_own.values))
+    assert dict(ours.headers) == dict(moto_own.headers)
