@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ._aws import Aws, aws_errors, error_code, translate
 from .errors import ExitCode, ToolError
-from .kinesis import ShardCursor, ShardInfo
+from .kinesis import GET_RECORDS_LIMIT, ShardCursor, ShardInfo
 from .output import Output
 from .records import SEQUENCE_NUMBER, SourceRecord, record_from_lambda_event, short
 from .targets import Target, batches
@@ -393,7 +393,10 @@ def fetch_kinesis(aws: Aws, batch: FailedBatch) -> Fetched:
     start, end = batch.start, batch.end
     records: list[SourceRecord] = []
     try:
-        cursor = _kinesis_cursor(aws, batch, "AT_SEQUENCE_NUMBER", str(start))
+        # One page normally holds the whole batch and the record after it (which ends the read):
+        # a page of GetRecords' maximum for a batch of 1 would cost the shard's read throughput.
+        limit = min(GET_RECORDS_LIMIT, max(1, batch.batch_size + 1))
+        cursor = _kinesis_cursor(aws, batch, "AT_SEQUENCE_NUMBER", str(start), limit=limit)
         try:
             page, caught_up = cursor.poll()
         except ClientError as exc:  # a sequence number before the trim horizon may be refused
