@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,30 +113,63 @@ def _patch_traversal() -> None:
     call). Which node classes a processor class handles, and with which of its methods, depends
     only on the two classes, so it is looked up once per pair; the traversal order, the
     processors called and the nodes they return are unchanged. (A processor whose map does not
-    hold its own methods is run the original way.)
+    hold its own methods is run the original way.) The walk itself is one plain recursive
+    function: it calls the processor's ``pre_processing_of_child`` hook before every child as
+    moto does, and does not descend into children that are not nodes (moto's call on them
+    returns them untouched). The resolving processor's hook asks ``isinstance`` of four
+    abstract classes for every child; it gets the same answer from the parent's class, looked
+    up once per class.
     """
     ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    validators = _module("moto.dynamodb.parsing.validators")
 
     node_class = ast_nodes.Node
     traverser = ast_nodes.DepthFirstTraverser
     default_pre = traverser.pre_processing_of_child
     is_node: dict[type, bool] = {}
-    plans: dict[tuple[type, type], Any] = {}  # (processor class, node class) -> its method's function or None
-    has_pre: dict[type, bool] = {}
+    # per processor class: (node class -> its method's function, None (not processed) or _MISSING, has a pre hook)
+    by_processor: dict[type, tuple[dict[type, Any], bool]] = {}
 
-    def plan(self: Any, kind: type) -> Any:
-        key = (type(self), kind)
-        found = plans.get(key, _MISSING)
-        if found is _MISSING:
-            found = None
-            for cls, method in self._processing_map().items():  # noqa: SLF001
-                if issubclass(kind, cls):
-                    found = getattr(method, "__func__", None)
-                    if getattr(method, "__self__", None) is not self or found is None:
-                        return _MISSING  # not one of its own methods: no caching
-                    break
-            plans[key] = found
+    def plan(self: Any, kind: type, plans: dict[type, Any]) -> Any:
+        found = None
+        for cls, method in self._processing_map().items():  # noqa: SLF001
+            if issubclass(kind, cls):
+                found = getattr(method, "__func__", None)
+                if getattr(method, "__self__", None) is not self or found is None:
+                    return _MISSING  # not one of its own methods: no caching
+                break
+        plans[kind] = found
         return found
+
+    def visit(self: Any, node: Any, child_id: int, plans: dict[type, Any], pre: bool) -> Any:
+        parent_node = node.parent
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                if pre:
+                    self.pre_processing_of_child(node, i)
+                kind = type(child_node)
+                node_like = is_node.get(kind)
+                if node_like is None:
+                    node_like = is_node[kind] = issubclass(kind, node_class)
+                if node_like:
+                    visit(self, child_node, i, plans, pre)
+        kind = type(node)
+        function = plans.get(kind, _MISSING)
+        if function is _MISSING:
+            function = plan(self, kind, plans)
+        if function is None:
+            return node
+        if function is _MISSING:
+            if not isinstance(node, self.nodes_to_be_processed()):
+                return node
+            node = self.process(node)
+        else:
+            node = function(self, node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+        return node
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         kind = type(node)
@@ -144,29 +178,27 @@ def _patch_traversal() -> None:
             node_like = is_node[kind] = issubclass(kind, node_class)
         if not node_like:
             return node
-        parent_node = node.parent
-        if node.children is not None:
-            pre = has_pre.get(type(self))
-            if pre is None:
-                pre = has_pre[type(self)] = type(self).pre_processing_of_child is not default_pre
-            for i, child_node in enumerate(node.children):
-                if pre:
-                    self.pre_processing_of_child(node, i)
-                self.traverse_node_recursively(child_node, i)
-        function = plan(self, kind)
-        if function is _MISSING:
-            if not isinstance(node, self.nodes_to_be_processed()):
-                return node
-            node = self.process(node)
-        elif function is None:
-            return node
-        else:
-            node = function(self, node)
-        node.parent = parent_node
-        if parent_node:
-            parent_node.children[child_id] = node
-        return node
+        processor = type(self)
+        entry = by_processor.get(processor)
+        if entry is None:
+            entry = by_processor[processor] = ({}, processor.pre_processing_of_child is not default_pre)
+        return visit(self, node, child_id, entry[0], entry[1])
 
+    resolving = validators.ExpressionAttributeResolvingProcessor
+    actions = (ast_nodes.UpdateExpressionSetAction, ast_nodes.UpdateExpressionRemoveAction,
+               ast_nodes.UpdateExpressionDeleteAction, ast_nodes.UpdateExpressionAddAction)
+    is_action: dict[type, bool] = {}
+
+    def pre_processing_of_child(self: Any, parent_node: Any, child_id: int) -> None:
+        # ExpressionAttributeResolvingProcessor.pre_processing_of_child (moto 5.2.5), isinstance by class
+        kind = type(parent_node)
+        action = is_action.get(kind)
+        if action is None:
+            action = is_action[kind] = issubclass(kind, actions)
+        if action:
+            self.resolving = child_id != 0
+
+    resolving.pre_processing_of_child = pre_processing_of_child
     traverser.traverse_node_recursively = traverse_node_recursively
 
     expression_class, function_class = ast_nodes.Expression, ast_nodes.UpdateExpressionFunction
@@ -190,41 +222,159 @@ def _patch_traversal() -> None:
     _applied.append("DepthFirstTraverser")
 
 
-_blobs: dict[int, tuple[Any, bytes]] = {}
+_ATOMS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class _Ast:
+    """What the speed-ups know about one parsed update expression (moto caches the parse).
+
+    Attributes:
+        node: The parsed expression (the root node).
+        blob: Its pickled form (a key for caches), or None when pickle refuses it.
+        build: A function that returns a new graph equal to ``copy.deepcopy(node)``, or None.
+        has_functions: It contains a function call (``if_not_exists``, ``list_append``) or a
+            ``NoneExistingPath`` node.
+    """
+
+    node: Any
+    blob: bytes | None
+    build: Any
+    has_functions: bool
+
+
+_asts: dict[int, _Ast] = {}
+
+
+def _copier(root: Any, node_class: type) -> Any:
+    """A function building a copy of the tree ``root``, the graph ``copy.deepcopy`` would build, or None.
+
+    Only for a plain tree: every node's class creates its objects with ``object.__new__`` and has
+    no copy or pickle hooks, its attributes are atoms (str, int, float, bool, None), its
+    ``children`` (a list of its own, or None) and its ``parent`` (the node whose children hold it;
+    None for the root), and no node or list is reached twice. ``copy.deepcopy`` rebuilds such a
+    tree as ``cls.__new__(cls)`` plus a copy of its ``__dict__`` (atoms shared, lists and nodes
+    copied, the parent links pointing into the copy): the function does exactly that with the
+    tree's shape written out as code, instead of walking the tree and pickle's or deepcopy's
+    machinery per object. Anything else returns None (the caller copies the usual way).
+    """
+    order: list[Any] = []
+    index: dict[int, int] = {}
+    lists: set[int] = set()
+    hooks = ("__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__")
+
+    def plain_class(cls: Any) -> bool:
+        if cls.__new__ is not object.__new__ or getattr(cls, "__slots__", None):
+            return False
+        return all(getattr(cls, hook, None) is getattr(object, hook, None) for hook in hooks)
+
+    def walk(node: Any, parent: Any) -> bool:
+        if id(node) in index or not plain_class(type(node)):
+            return False
+        state = getattr(node, "__dict__", None)
+        if type(state) is not dict or state.get("parent", _MISSING) is not parent or "children" not in state:
+            return False
+        index[id(node)] = len(order)
+        order.append(node)
+        for name, value in state.items():
+            if name not in ("children", "parent") and type(value) not in _ATOMS:
+                return False
+        children = state["children"]
+        if children is None:
+            return True
+        if type(children) is not list or id(children) in lists:
+            return False
+        lists.add(id(children))
+        for child in children:
+            if isinstance(child, node_class):
+                if not walk(child, node):
+                    return False
+            elif type(child) not in _ATOMS:
+                return False
+        return True
+
+    if not walk(root, None):
+        return None
+    constants: dict[str, Any] = {"new": object.__new__}
+
+    def constant(value: Any) -> str:
+        name = f"k{len(constants)}"
+        constants[name] = value
+        return name
+
+    lines = [f"n{i} = new({constant(type(node))})" for i, node in enumerate(order)]
+    for i, node in enumerate(order):
+        items = []
+        for name, value in node.__dict__.items():
+            if name == "parent":
+                text = "None" if value is None else f"n{index[id(value)]}"
+            elif name == "children" and value is not None:
+                text = "[" + ", ".join(f"n{index[id(c)]}" if isinstance(c, node_class) else constant(c)
+                                       for c in value) + "]"
+            else:
+                text = constant(value)
+            items.append(f"{name!r}: {text}")
+        lines.append(f"n{i}.__dict__ = {{{', '.join(items)}}}")
+    source = "def build():\n    " + "\n    ".join(lines) + "\n    return n0\n"
+    exec(compile(source, "<moto update-expression copier>", "exec"), constants)  # noqa: S102 - code made above
+    return constants["build"]
+
+
+def _ast(value: Any) -> _Ast:
+    """The cached :class:`_Ast` of a parsed update expression (by identity: moto caches the parse)."""
+    import pickle  # noqa: PLC0415
+
+    entry = _asts.get(id(value))
+    if entry is not None and entry.node is value:
+        return entry
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    try:
+        blob: bytes | None = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - not picklable
+        blob = None
+    special = (ast_nodes.UpdateExpressionFunction, ast_nodes.NoneExistingPath)
+    found = [False]
+
+    def scan(node: Any) -> None:
+        if isinstance(node, special):
+            found[0] = True
+        for child in getattr(node, "children", None) or []:
+            if isinstance(child, ast_nodes.Node):
+                scan(child)
+
+    scan(value)
+    entry = _Ast(value, blob, _copier(value, ast_nodes.Node), found[0])
+    if len(_asts) >= 4096:
+        _asts.clear()
+    _asts[id(value)] = entry
+    return entry
 
 
 def _blob(value: Any) -> bytes | None:
     """The pickled form of an AST node (cached per object), or None when pickle refuses it."""
-    import pickle  # noqa: PLC0415
-
-    entry = _blobs.get(id(value))
-    if entry is None or entry[0] is not value:
-        try:
-            entry = (value, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-        except Exception:  # noqa: BLE001 - not picklable
-            return None
-        if len(_blobs) >= 4096:
-            _blobs.clear()
-        _blobs[id(value)] = entry
-    return entry[1]
+    return _ast(value).blob
 
 
 def _patch_ast_copy() -> None:
-    """Copy an update-expression AST with pickle instead of ``copy.deepcopy``; skip re-checking a
-    known-good expression's structure.
+    """Copy an update-expression AST without ``copy.deepcopy``; skip validation passes that cannot
+    change anything.
 
     moto validates a deep copy of the (cached) parsed expression, so the copy is made on every
     UpdateItem. The AST is plain objects (``Node`` subclasses without copy hooks, strings,
-    numbers); a pickle round trip rebuilds the same graph (same classes, same attributes, the
-    parent links pointing into the copy) in C instead of Python. Anything that is not a
-    ``Node``, or that pickle refuses, is deep-copied as before.
+    numbers): :func:`_copier` writes the same graph out as code once per expression. An
+    expression it refuses is copied with a pickle round trip (the same graph, rebuilt in C);
+    anything that is not a ``Node``, or that pickle refuses, is deep-copied as before.
 
     The first three of moto's ten validation passes (one SET/ADD/REMOVE/DELETE clause each, no
     overlapping paths, no key attribute updated) only read the AST, the attribute names and the
     table's key attributes, and return every node unchanged. Once they have passed for an
     expression (its pickled form), those names and those keys, they are not run again for the
-    same inputs; every other pass (values, item paths, functions, arithmetic, types) runs on
-    every call.
+    same inputs. Two more passes only act on nodes of one kind each and return every other node
+    unchanged: the function evaluator (``if_not_exists``, ``list_append`` calls, which only the
+    parser makes) is not run on an expression without any, and the missing-path check
+    (``NoneExistingPath`` nodes, which only the path-resolving pass makes, for a path the item
+    does not have) is not run when that pass made none. Every other pass (values, item paths,
+    arithmetic, types, empty keys) runs on every call.
     """
     import pickle  # noqa: PLC0415
 
@@ -232,13 +382,16 @@ def _patch_ast_copy() -> None:
     validators = _module("moto.dynamodb.parsing.validators")
 
     node_class = ast_nodes.Node
+    missing_class = ast_nodes.NoneExistingPath
     original = validators.deepcopy
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if memo is None and isinstance(value, node_class):
-            blob = _blob(value)
-            if blob is not None:
-                return pickle.loads(blob)  # noqa: S301 - bytes made by _blob from moto's own objects
+            entry = _ast(value)
+            if entry.build is not None:
+                return entry.build()
+            if entry.blob is not None:
+                return pickle.loads(entry.blob)  # noqa: S301 - bytes made by _ast from moto's own objects
         return original(value, memo)
 
     validators.deepcopy = deepcopy
@@ -246,29 +399,48 @@ def _patch_ast_copy() -> None:
 
     static = (validators.ActionCountValidator, validators.OverlappingPathsValidator,
               validators.UpdateHashRangeKeyValidator)
+    resolving = validators.ExpressionAttributeResolvingProcessor
+    functions = validators.UpdateExpressionFunctionEvaluator
+    missing_checker = validators.NoneExistingPathChecker
+    original_resolve = resolving.process_expression_path_node
+
+    def process_expression_path_node(self: Any, node: Any) -> Any:
+        result = original_resolve(self, node)
+        if isinstance(result, missing_class):
+            self._ep_made_missing = True  # noqa: SLF001
+        return result
+
+    resolving.process_expression_path_node = process_expression_path_node
     update_validator = validators.UpdateExpressionValidator
     original_init = update_validator.__init__
     passed: set[Any] = set()
 
     def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, expression, *args, **kwargs)
-        blob = _blob(expression) if isinstance(expression, node_class) else None
+        entry = _ast(expression) if isinstance(expression, node_class) else None
         try:
-            key = None if blob is None else (blob, _freeze(self.expression_attribute_names or {}),
-                                             tuple(self.table.table_key_attrs))
+            key = None if entry is None or entry.blob is None else (
+                entry.blob, _freeze(self.expression_attribute_names or {}), tuple(self.table.table_key_attrs))
             hash(key)
         except TypeError:
             key = None
         self._ep_static_key = key  # noqa: SLF001
+        self._ep_functions = entry is None or entry.has_functions  # noqa: SLF001
 
     def validate(self: Any) -> Any:
         key = getattr(self, "_ep_static_key", None)
         skip = key is not None and key in passed
+        functions_possible = getattr(self, "_ep_functions", True)
+        made_missing = functions_possible
         n = self.node_to_validate
         for processor in self.processors:
-            if skip and type(processor) in static:
+            kind = type(processor)
+            if (skip and kind in static) or (kind is functions and not functions_possible) or (
+                    kind is missing_checker and not made_missing):
                 continue
             n = processor.traverse(n)
+            if kind is resolving:
+                made_missing = made_missing or getattr(processor, "_ep_made_missing", False)
         if key is not None and not skip:
             if len(passed) >= 4096:
                 passed.clear()
