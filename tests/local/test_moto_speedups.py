@@ -204,7 +204,8 @@ def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
     assert _moto_speedups.applied()
     assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
             "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
-            "kinesis.Shard", "dispatch"} <= set(_moto_speedups.apply())
+            "kinesis.Shard", "ActionResult.execute_result", "dynamodb.models.re",
+            "dispatch"} <= set(_moto_speedups.apply())
 
 
 def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
@@ -295,3 +296,24 @@ def test_a_tree_the_copier_cannot_write_out_is_refused(local_pipeline_endpoint) 
     odd = copy.deepcopy(plain)
     odd.children[0].extra = ["a mutable attribute"]
     assert _moto_speedups._copier(odd, Node) is None
+
+
+def test_a_remembered_response_is_the_one_moto_serializes(local_pipeline_endpoint) -> None:
+    """Results equal under ``==`` but of other types (1, 1.0, True) or key order are kept apart."""
+    from moto.core.responses import ActionContext, ActionResult
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.responses import DynamoHandler
+
+    model = get_service_model("dynamodb")
+    context = ActionContext(model, model.operation_model("UpdateItem"), get_serializer_class("dynamodb", "json"),
+                            DynamoHandler())
+    own = _moto_speedups.originals["ActionResult.execute_result"]
+    results = [{"Attributes": {"n": {"N": "1"}}, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": value}}
+               for value in (1, 1.0, True, 0.5)]
+    results.append({"ConsumedCapacity": {"CapacityUnits": 1, "TableName": "t"}})
+    results += [{"Attributes": {"flag": {"BOOL": value}}} for value in (True, 1)]  # kept as given
+    for _ in range(2):  # the second time from memory
+        for result in results:
+            assert ActionResult(result).execute_result(context) == own(ActionResult(result), context)
+    assert own(ActionResult(results[-1]), context) != own(ActionResult(results[-2]), context)

@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 #: The moto release these patches were written against.
 MOTO_VERSION = "5.2.5"
 _applied: list[str] = []
+#: moto's own functions the patches replaced, by name (tests compare the two).
+originals: dict[str, Any] = {}
 _routes: dict[str, list[tuple[re.Pattern[str], Any]]] = {}
 
 
@@ -525,6 +527,117 @@ def _patch_condition_parse() -> None:
     _applied.append("ConditionExpressionParser.parse")
 
 
+#: The most values (dicts, lists, atoms) a result may hold to have its serialized form remembered.
+_SMALL_RESULT = 64
+
+
+def _frozen(value: Any, budget: list[int]) -> Any:
+    """A hashable, type-exact image of a JSON-like value (dict order kept), or _MISSING."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return _MISSING
+    kind = type(value)
+    if kind is dict:
+        items = []
+        for key, item in value.items():
+            frozen = _frozen(item, budget)
+            if type(key) is not str or frozen is _MISSING:
+                return _MISSING
+            items.append((key, frozen))
+        return (dict, tuple(items))
+    if kind is list:
+        members = []
+        for item in value:
+            frozen = _frozen(item, budget)
+            if frozen is _MISSING:
+                return _MISSING
+            members.append(frozen)
+        return (list, tuple(members))
+    if kind in _ATOMS:
+        return (kind, value)
+    return _MISSING
+
+
+def _patch_serialized_results() -> None:
+    """Serialize a small JSON-protocol result once per (operation, result).
+
+    moto turns an action's result into its response with a model-driven serializer (a walk of
+    the operation's output shape, then ``json.dumps``). For the JSON protocols that walk depends
+    only on the serializer class, the operation model, moto's pretty-print setting, the
+    response class's key transformers and the result itself: for a result made of dicts, lists,
+    strings, numbers, booleans and None (at most :data:`_SMALL_RESULT` values), the status,
+    headers and body are kept per (serializer, operation, setting, result) and handed out again
+    (the headers as a new dict: moto adds to them). The item writes of an idempotent consumer
+    get the same few results over and over (no attributes returned, the consumed capacity).
+    Anything else (errors, larger results, timestamps, binary data, a response class with
+    transformers) is serialized every time, as before.
+    """
+    responses = _module("moto.core.responses")
+    serialize = _module("moto.core.serialize")
+    settings = _module("moto.settings")
+    action_result = responses.ActionResult
+    json_serializer = serialize.BaseJSONSerializer
+    original = originals["ActionResult.execute_result"] = action_result.execute_result
+    cache: dict[Any, tuple[Any, Any, dict[str, Any], str]] = {}
+
+    def execute_result(self: Any, context: Any) -> Any:
+        serializer_class = context.serializer_class
+        if not issubclass(serializer_class, json_serializer) or getattr(
+                context.response, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None):
+            return original(self, context)
+        frozen = _frozen(self.result, [_SMALL_RESULT])
+        if frozen is _MISSING:
+            return original(self, context)
+        operation = context.operation_model
+        key = (serializer_class, id(operation), settings.PRETTIFY_RESPONSES, frozen)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is operation:
+            return hit[1], dict(hit[2]), hit[3]
+        status, headers, body = original(self, context)
+        if type(body) is str and type(headers) is dict and all(type(v) is str for v in headers.values()):
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = (operation, status, dict(headers), body)
+        return status, headers, body
+
+    action_result.execute_result = execute_result
+    _applied.append("ActionResult.execute_result")
+
+
+class _RememberingRe:
+    """The ``re`` module as one moto module sees it, with ``sub`` remembered per arguments.
+
+    moto's DynamoDB ``update_item`` normalizes the spaces around operators of every update
+    expression with ``re.sub`` (whose result it only tests for emptiness); the same few
+    expressions come back on every call. ``re.sub`` is a pure function of its arguments.
+    """
+
+    def __init__(self) -> None:
+        self._subs: dict[tuple[Any, ...], str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+    def sub(self, pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
+        if type(pattern) is not str or type(repl) is not str or type(string) is not str or len(string) > 4096:
+            return re.sub(pattern, repl, string, count=count, flags=flags)
+        key = (pattern, repl, string, count, flags)
+        found = self._subs.get(key)
+        if found is None:
+            found = re.sub(pattern, repl, string, count=count, flags=flags)
+            if len(self._subs) >= 4096:
+                self._subs.clear()
+            self._subs[key] = found
+        return found
+
+
+def _patch_dynamodb_re() -> None:
+    models = _module("moto.dynamodb.models")
+    if getattr(models, "re", None) is re:
+        models.re = _RememberingRe()
+        _applied.append("dynamodb.models.re")
+
+
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -747,5 +860,7 @@ def apply() -> list[str]:
     _patch_random_string()
     _patch_kinesis_shard()
     _patch_condition_parse()
+    _patch_serialized_results()
+    _patch_dynamodb_re()
     _applied.append("dispatch")
     return list(_applied)
