@@ -165,6 +165,13 @@ def _script(clients: dict[str, Any]) -> list[Any]:
     received = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])
     out.append(_normal(received))
     out.append(_call(sqs, "get_queue_url", QueueName="does-not-exist"))
+    many = sqs.create_queue(QueueName="speedups-many", Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
+    for i in range(25):
+        sqs.send_message(QueueUrl=many, MessageBody=f"message {i}")
+    for _ in range(4):  # 10, 10, 5, then none
+        received = sqs.receive_message(QueueUrl=many, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        out.append(sorted(m["Body"] for m in received.get("Messages", [])))
+    out.append(_call(sqs, "get_queue_attributes", QueueUrl=many, AttributeNames=["All"]))
     return out
 
 
@@ -204,7 +211,7 @@ def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
     assert _moto_speedups.applied()
     assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
             "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
-            "kinesis.Shard", "ActionResult.execute_result", "dynamodb.models.re",
+            "kinesis.Shard", "ActionResult.execute_result", "dynamodb.models.re", "sqs.retention",
             "dispatch"} <= set(_moto_speedups.apply())
 
 

@@ -604,6 +604,34 @@ def _patch_serialized_results() -> None:
     _applied.append("ActionResult.execute_result")
 
 
+def _patch_sqs_retention() -> None:
+    """SQS: a message's retention check reads the queue's retention period, not all its attributes.
+
+    For every message it hands out, moto's ``ReceiveMessage`` checks the retention period with
+    ``get_queue_attributes(queue, ["MessageRetentionPeriod"])``, which builds the queue's whole
+    attribute dict three times, each counting the queue's messages (visible, delayed, in
+    flight): receiving the messages of a queue of n messages cost O(n²). That attribute is the
+    queue's ``message_retention_period`` (an int, see ``Queue._set_attributes``) and the other
+    attributes are computed without side effects, so it is read directly; the queue lookup
+    (and its error for an unknown queue) and the comparison are moto's.
+    """
+    models = _module("moto.sqs.models")
+    backend = models.SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        retention_period = queue.message_retention_period
+        if retention_period is None or isinstance(retention_period, bool):
+            # moto would find no such attribute (None) or a string ("true"/"false"): its own way
+            return bool(original(self, queue_name, message))
+        retain_until = retention_period + message.sent_timestamp / 1000
+        return not retain_until <= models.unix_time()
+
+    original = backend.is_message_valid_based_on_retention_period
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    _applied.append("sqs.retention")
+
+
 class _RememberingRe:
     """The ``re`` module as one moto module sees it, with ``sub`` remembered per arguments.
 
@@ -862,5 +890,6 @@ def apply() -> list[str]:
     _patch_condition_parse()
     _patch_serialized_results()
     _patch_dynamodb_re()
+    _patch_sqs_retention()
     _applied.append("dispatch")
     return list(_applied)
