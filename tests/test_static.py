@@ -16,6 +16,7 @@ second and every later run ~1-3 s. ruff takes well under a second.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -64,11 +65,19 @@ def tool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def mypy_cache_dir() -> str:
+    """A cache per mypy configuration: a cache written under another ``follow_imports`` setting
+    made mypy report modules it had cached as errors ("Import of ... ignored")."""
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    mypy_config = config[config.index("[tool.mypy]"):]
+    return f".mypy_cache/config-{hashlib.sha256(mypy_config.encode()).hexdigest()[:12]}"
+
+
 def mypy(*targets: str) -> subprocess.CompletedProcess[str]:
     excludes = [arg for path in PENDING for arg in ("--exclude", f"^{re.escape(path)}/")]
     return tool(
-        "mypy", "--config-file", "pyproject.toml", "--no-color-output", "--no-error-summary", "--no-pretty",
-        *excludes, *targets,
+        "mypy", "--config-file", "pyproject.toml", "--cache-dir", mypy_cache_dir(), "--no-color-output",
+        "--no-error-summary", "--no-pretty", *excludes, *targets,
     )
 
 

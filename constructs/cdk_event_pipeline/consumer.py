@@ -51,7 +51,9 @@ from .function import (
     build_handler_function,
     event_source_target,
     require_function_or_code,
+    require_new_function_for_snap_start,
     resolve_function,
+    set_max_hops,
 )
 from .monitoring import PipelineMonitoring
 
@@ -329,7 +331,7 @@ class StreamConsumerBase(Construct):
         position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
         self._validate_starting_position(position, starting_position_timestamp)
         check_range("max_hops", max_hops, d.MAX_HOPS_MIN, d.MAX_HOPS_MAX)
-        _check_snap_start_needs_new_function(snap_start, given_function)
+        require_new_function_for_snap_start(snap_start, given_function)
 
         # --- resolved settings (public, read-only by convention) -----------------------
         self.batch_size = batch_size if batch_size is not None else d.BATCH_SIZE
@@ -361,13 +363,7 @@ class StreamConsumerBase(Construct):
         )
         #: What the mapping invokes: the function, or its SnapStart alias.
         self.target: lambda_.IFunction = event_source_target(self, self.function)
-        if max_hops is not None:
-            if not isinstance(self.function, lambda_.Function):
-                raise PipelineValidationError(
-                    "max_hops needs a function whose environment can be set: pass code/handler, or set "
-                    f"{d.MAX_HOPS_ENV} on your function yourself"
-                )
-            self.function.add_environment(d.MAX_HOPS_ENV, str(max_hops))
+        set_max_hops(self.function, max_hops)
         self.max_hops = max_hops
         source, kind = self._recursion_source()
         RecursionGraph.of(self).read(source, kind, self.function, self)
@@ -675,14 +671,6 @@ class StreamConsumerBase(Construct):
             )
         if timestamp is not None:
             _check_unix_seconds("starting_position_timestamp", timestamp)
-
-
-def _check_snap_start_needs_new_function(snap_start: bool, function: lambda_.IFunction | None) -> None:
-    if snap_start and function is not None:
-        raise PipelineValidationError(
-            "snap_start applies to the function the construct builds (given function=): build your function with "
-            "SnapStart (PipelineFunction(..., snap_start=True), whose alias the mapping then invokes) and pass it"
-        )
 
 
 #: 3000-01-01T00:00:00Z: a later "Unix seconds" value is a mistake (often milliseconds).

@@ -286,6 +286,27 @@ def require_function_or_code(
             "code and handler are required when no existing function is given: pass both, or function=")
 
 
+def require_new_function_for_snap_start(snap_start: bool, function: lambda_.IFunction | None) -> None:
+    """``snap_start`` of a construct that owns a function applies only to a function it builds."""
+    if snap_start and function is not None:
+        raise PipelineValidationError(
+            "snap_start applies to the function the construct builds (given function=): build your function with "
+            "SnapStart (PipelineFunction(..., snap_start=True), whose alias the mapping then invokes) and pass it"
+        )
+
+
+def set_max_hops(function: lambda_.IFunction, max_hops: int | None) -> None:
+    """Set the runtime's hop limit (``EVENT_PIPELINE_MAX_HOPS``) on the owner's function, when given."""
+    if max_hops is None:
+        return
+    if not isinstance(function, lambda_.Function):
+        raise PipelineValidationError(
+            "max_hops needs a function whose environment can be set: pass code/handler, or set "
+            f"{d.MAX_HOPS_ENV} on your function yourself"
+        )
+    function.add_environment(d.MAX_HOPS_ENV, str(max_hops))
+
+
 def event_source_target(owner: Construct, function: lambda_.IFunction) -> lambda_.IFunction:
     """What an event source mapping of ``owner`` invokes: a :class:`PipelineFunction`'s SnapStart
     alias, else the function. A ``lambda_.Function`` with SnapStart but no alias gets a warning

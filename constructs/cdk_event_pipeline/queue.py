@@ -47,7 +47,9 @@ from .function import (
     build_handler_function,
     event_source_target,
     require_function_or_code,
+    require_new_function_for_snap_start,
     resolve_function,
+    set_max_hops,
 )
 from .monitoring import PipelineMonitoring
 
@@ -478,12 +480,7 @@ class QueueWorker(Construct):
         check_range("max_concurrency", max_concurrency, d.MAX_CONCURRENCY_MIN, d.MAX_CONCURRENCY_MAX)
         self.provisioned_pollers = _check_provisioned_pollers(provisioned_pollers, max_concurrency)
         check_range("max_hops", max_hops, d.MAX_HOPS_MIN, d.MAX_HOPS_MAX)
-        if snap_start and given_function is not None:
-            raise PipelineValidationError(
-                "snap_start applies to the function the construct builds (given function=): build your function "
-                "with SnapStart (PipelineFunction(..., snap_start=True), whose alias the mapping then invokes) and "
-                "pass it"
-            )
+        require_new_function_for_snap_start(snap_start, given_function)
 
         # --- resolved settings ------------------------------------------------------------
         self.batch_size = batch_size if batch_size is not None else d.QUEUE_BATCH_SIZE
@@ -508,13 +505,7 @@ class QueueWorker(Construct):
         )
         #: What the mapping invokes: the function, or its SnapStart alias.
         self.target: lambda_.IFunction = event_source_target(self, self.function)
-        if max_hops is not None:
-            if not isinstance(self.function, lambda_.Function):
-                raise PipelineValidationError(
-                    "max_hops needs a function whose environment can be set: pass code/handler, or set "
-                    f"{d.MAX_HOPS_ENV} on your function yourself"
-                )
-            self.function.add_environment(d.MAX_HOPS_ENV, str(max_hops))
+        set_max_hops(self.function, max_hops)
         self.max_hops = max_hops
         RecursionGraph.of(self).read(
             self.work_queue if self.work_queue is not None else self.queue, "queue", self.function, self
