@@ -21,8 +21,8 @@ Measures:
 from __future__ import annotations
 
 import base64
-import logging
 import json
+import logging
 import os
 import random
 import statistics

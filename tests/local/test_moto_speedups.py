@@ -125,6 +125,11 @@ def _script(clients: dict[str, Any]) -> list[Any]:
             ("SET a = :v", {":v": _n(1), ":unused": _n(2)}, None),  # an unused value
             ("SET a = a + :v", {":v": {"S": "s"}}, None),  # a type mismatch
             ("SET #x.#y = :v", {":v": _n(round_)}, {"#x": "doc", "#y": "n"}),
+            ("SET a = nothere + :v", {":v": _n(1)}, None),  # a path the item does not have
+            ("SET a = :v + doc.nothere", {":v": _n(1)}, None),
+            ("SET doc.nothere.x = :v", {":v": _n(1)}, None),  # a document path that cannot be created
+            ("SET a = if_not_exists(nothere, :v)", {":v": _n(round_)}, None),
+            ("SET doc.#l[5] = :v REMOVE doc.#l[0]", {":v": _n(round_)}, {"#l": "list"}),
         ]:
             named = {"ExpressionAttributeNames": names_} if names_ else {}
             out.append(_call(ddb, "update_item", TableName=TABLE, Key=key, UpdateExpression=expression,
@@ -160,6 +165,13 @@ def _script(clients: dict[str, Any]) -> list[Any]:
     received = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])
     out.append(_normal(received))
     out.append(_call(sqs, "get_queue_url", QueueName="does-not-exist"))
+    many = sqs.create_queue(QueueName="speedups-many", Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
+    for i in range(25):
+        sqs.send_message(QueueUrl=many, MessageBody=f"message {i}")
+    for _ in range(4):  # 10, 10, 5, then none
+        received = sqs.receive_message(QueueUrl=many, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        out.append(sorted(m["Body"] for m in received.get("Messages", [])))
+    out.append(_call(sqs, "get_queue_attributes", QueueUrl=many, AttributeNames=["All"]))
     return out
 
 
@@ -199,7 +211,8 @@ def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
     assert _moto_speedups.applied()
     assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
             "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
-            "kinesis.Shard", "dispatch"} <= set(_moto_speedups.apply())
+            "kinesis.Shard", "ActionResult.execute_result", "dynamodb.models.re", "sqs.retention",
+            "dispatch"} <= set(_moto_speedups.apply())
 
 
 def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
@@ -250,3 +263,64 @@ def test_the_request_built_for_a_json_call_is_the_one_moto_builds(local_pipeline
     assert (ours.data, dict(ours.form), dict(ours.files), dict(ours.args), dict(ours.values)) == (
         moto_own.data, dict(moto_own.form), dict(moto_own.files), dict(moto_own.args), dict(moto_own.values))
     assert dict(ours.headers) == dict(moto_own.headers)
+
+
+@pytest.mark.parametrize("expression", [
+    "SET #response_data = :response_data, #expiry = :expiry, #status = :status",
+    "SET #s = #s - :q, doc.n = doc.n + :one, doc.#l[0] = :q",
+    "SET stock = if_not_exists(stock, :zero) + :q, hist = list_append(if_not_exists(hist, :empty), :h) "
+    "REMOVE gone ADD seen :one DELETE tags :t",
+    "REMOVE a[1], b.c",
+])
+def test_an_expression_is_copied_into_the_graph_deepcopy_makes(local_pipeline_endpoint, expression) -> None:
+    """The copier written out per expression builds what ``copy.deepcopy`` builds: same classes,
+    attributes, parent links and sharing (pickle's output captures all of them)."""
+    import copy
+    import pickle
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parsed = UpdateExpressionParser.make(expression)
+    entry = _moto_speedups._ast(parsed)
+    assert entry.build is not None
+    first, second = entry.build(), entry.build()
+    assert pickle.dumps(first) == pickle.dumps(copy.deepcopy(parsed)) == pickle.dumps(second)
+    assert first is not second and first.children[0] is not second.children[0]
+    assert entry.has_functions == ("if_not_exists" in expression)
+
+
+def test_a_tree_the_copier_cannot_write_out_is_refused(local_pipeline_endpoint) -> None:
+    import copy
+
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    plain = copy.deepcopy(UpdateExpressionParser.make("SET a = :v"))  # a copy: moto caches the parse
+    assert _moto_speedups._copier(plain, Node) is not None
+    shared = copy.deepcopy(plain)
+    shared.children.append(shared.children[0])  # a node reached twice
+    assert _moto_speedups._copier(shared, Node) is None
+    odd = copy.deepcopy(plain)
+    odd.children[0].extra = ["a mutable attribute"]
+    assert _moto_speedups._copier(odd, Node) is None
+
+
+def test_a_remembered_response_is_the_one_moto_serializes(local_pipeline_endpoint) -> None:
+    """Results equal under ``==`` but of other types (1, 1.0, True) or key order are kept apart."""
+    from moto.core.responses import ActionContext, ActionResult
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.responses import DynamoHandler
+
+    model = get_service_model("dynamodb")
+    context = ActionContext(model, model.operation_model("UpdateItem"), get_serializer_class("dynamodb", "json"),
+                            DynamoHandler())
+    own = _moto_speedups.originals["ActionResult.execute_result"]
+    results = [{"Attributes": {"n": {"N": "1"}}, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": value}}
+               for value in (1, 1.0, True, 0.5)]
+    results.append({"ConsumedCapacity": {"CapacityUnits": 1, "TableName": "t"}})
+    results += [{"Attributes": {"flag": {"BOOL": value}}} for value in (True, 1)]  # kept as given
+    for _ in range(2):  # the second time from memory
+        for result in results:
+            assert ActionResult(result).execute_result(context) == own(ActionResult(result), context)
+    assert own(ActionResult(results[-1]), context) != own(ActionResult(results[-2]), context)

@@ -36,12 +36,15 @@ from __future__ import annotations
 import functools
 import re
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 #: The moto release these patches were written against.
 MOTO_VERSION = "5.2.5"
 _applied: list[str] = []
+#: moto's own functions the patches replaced, by name (tests compare the two).
+originals: dict[str, Any] = {}
 _routes: dict[str, list[tuple[re.Pattern[str], Any]]] = {}
 
 
@@ -112,30 +115,63 @@ def _patch_traversal() -> None:
     call). Which node classes a processor class handles, and with which of its methods, depends
     only on the two classes, so it is looked up once per pair; the traversal order, the
     processors called and the nodes they return are unchanged. (A processor whose map does not
-    hold its own methods is run the original way.)
+    hold its own methods is run the original way.) The walk itself is one plain recursive
+    function: it calls the processor's ``pre_processing_of_child`` hook before every child as
+    moto does, and does not descend into children that are not nodes (moto's call on them
+    returns them untouched). The resolving processor's hook asks ``isinstance`` of four
+    abstract classes for every child; it gets the same answer from the parent's class, looked
+    up once per class.
     """
     ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    validators = _module("moto.dynamodb.parsing.validators")
 
     node_class = ast_nodes.Node
     traverser = ast_nodes.DepthFirstTraverser
     default_pre = traverser.pre_processing_of_child
     is_node: dict[type, bool] = {}
-    plans: dict[tuple[type, type], Any] = {}  # (processor class, node class) -> its method's function or None
-    has_pre: dict[type, bool] = {}
+    # per processor class: (node class -> its method's function, None (not processed) or _MISSING, has a pre hook)
+    by_processor: dict[type, tuple[dict[type, Any], bool]] = {}
 
-    def plan(self: Any, kind: type) -> Any:
-        key = (type(self), kind)
-        found = plans.get(key, _MISSING)
-        if found is _MISSING:
-            found = None
-            for cls, method in self._processing_map().items():  # noqa: SLF001
-                if issubclass(kind, cls):
-                    found = getattr(method, "__func__", None)
-                    if getattr(method, "__self__", None) is not self or found is None:
-                        return _MISSING  # not one of its own methods: no caching
-                    break
-            plans[key] = found
+    def plan(self: Any, kind: type, plans: dict[type, Any]) -> Any:
+        found = None
+        for cls, method in self._processing_map().items():  # noqa: SLF001
+            if issubclass(kind, cls):
+                found = getattr(method, "__func__", None)
+                if getattr(method, "__self__", None) is not self or found is None:
+                    return _MISSING  # not one of its own methods: no caching
+                break
+        plans[kind] = found
         return found
+
+    def visit(self: Any, node: Any, child_id: int, plans: dict[type, Any], pre: bool) -> Any:
+        parent_node = node.parent
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                if pre:
+                    self.pre_processing_of_child(node, i)
+                kind = type(child_node)
+                node_like = is_node.get(kind)
+                if node_like is None:
+                    node_like = is_node[kind] = issubclass(kind, node_class)
+                if node_like:
+                    visit(self, child_node, i, plans, pre)
+        kind = type(node)
+        function = plans.get(kind, _MISSING)
+        if function is _MISSING:
+            function = plan(self, kind, plans)
+        if function is None:
+            return node
+        if function is _MISSING:
+            if not isinstance(node, self.nodes_to_be_processed()):
+                return node
+            node = self.process(node)
+        else:
+            node = function(self, node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+        return node
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         kind = type(node)
@@ -144,29 +180,27 @@ def _patch_traversal() -> None:
             node_like = is_node[kind] = issubclass(kind, node_class)
         if not node_like:
             return node
-        parent_node = node.parent
-        if node.children is not None:
-            pre = has_pre.get(type(self))
-            if pre is None:
-                pre = has_pre[type(self)] = type(self).pre_processing_of_child is not default_pre
-            for i, child_node in enumerate(node.children):
-                if pre:
-                    self.pre_processing_of_child(node, i)
-                self.traverse_node_recursively(child_node, i)
-        function = plan(self, kind)
-        if function is _MISSING:
-            if not isinstance(node, self.nodes_to_be_processed()):
-                return node
-            node = self.process(node)
-        elif function is None:
-            return node
-        else:
-            node = function(self, node)
-        node.parent = parent_node
-        if parent_node:
-            parent_node.children[child_id] = node
-        return node
+        processor = type(self)
+        entry = by_processor.get(processor)
+        if entry is None:
+            entry = by_processor[processor] = ({}, processor.pre_processing_of_child is not default_pre)
+        return visit(self, node, child_id, entry[0], entry[1])
 
+    resolving = validators.ExpressionAttributeResolvingProcessor
+    actions = (ast_nodes.UpdateExpressionSetAction, ast_nodes.UpdateExpressionRemoveAction,
+               ast_nodes.UpdateExpressionDeleteAction, ast_nodes.UpdateExpressionAddAction)
+    is_action: dict[type, bool] = {}
+
+    def pre_processing_of_child(self: Any, parent_node: Any, child_id: int) -> None:
+        # ExpressionAttributeResolvingProcessor.pre_processing_of_child (moto 5.2.5), isinstance by class
+        kind = type(parent_node)
+        action = is_action.get(kind)
+        if action is None:
+            action = is_action[kind] = issubclass(kind, actions)
+        if action:
+            self.resolving = child_id != 0
+
+    resolving.pre_processing_of_child = pre_processing_of_child
     traverser.traverse_node_recursively = traverse_node_recursively
 
     expression_class, function_class = ast_nodes.Expression, ast_nodes.UpdateExpressionFunction
@@ -190,41 +224,159 @@ def _patch_traversal() -> None:
     _applied.append("DepthFirstTraverser")
 
 
-_blobs: dict[int, tuple[Any, bytes]] = {}
+_ATOMS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class _Ast:
+    """What the speed-ups know about one parsed update expression (moto caches the parse).
+
+    Attributes:
+        node: The parsed expression (the root node).
+        blob: Its pickled form (a key for caches), or None when pickle refuses it.
+        build: A function that returns a new graph equal to ``copy.deepcopy(node)``, or None.
+        has_functions: It contains a function call (``if_not_exists``, ``list_append``) or a
+            ``NoneExistingPath`` node.
+    """
+
+    node: Any
+    blob: bytes | None
+    build: Any
+    has_functions: bool
+
+
+_asts: dict[int, _Ast] = {}
+
+
+def _copier(root: Any, node_class: type) -> Any:
+    """A function building a copy of the tree ``root``, the graph ``copy.deepcopy`` would build, or None.
+
+    Only for a plain tree: every node's class creates its objects with ``object.__new__`` and has
+    no copy or pickle hooks, its attributes are atoms (str, int, float, bool, None), its
+    ``children`` (a list of its own, or None) and its ``parent`` (the node whose children hold it;
+    None for the root), and no node or list is reached twice. ``copy.deepcopy`` rebuilds such a
+    tree as ``cls.__new__(cls)`` plus a copy of its ``__dict__`` (atoms shared, lists and nodes
+    copied, the parent links pointing into the copy): the function does exactly that with the
+    tree's shape written out as code, instead of walking the tree and pickle's or deepcopy's
+    machinery per object. Anything else returns None (the caller copies the usual way).
+    """
+    order: list[Any] = []
+    index: dict[int, int] = {}
+    lists: set[int] = set()
+    hooks = ("__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__")
+
+    def plain_class(cls: Any) -> bool:
+        if cls.__new__ is not object.__new__ or getattr(cls, "__slots__", None):
+            return False
+        return all(getattr(cls, hook, None) is getattr(object, hook, None) for hook in hooks)
+
+    def walk(node: Any, parent: Any) -> bool:
+        if id(node) in index or not plain_class(type(node)):
+            return False
+        state = getattr(node, "__dict__", None)
+        if type(state) is not dict or state.get("parent", _MISSING) is not parent or "children" not in state:
+            return False
+        index[id(node)] = len(order)
+        order.append(node)
+        for name, value in state.items():
+            if name not in ("children", "parent") and type(value) not in _ATOMS:
+                return False
+        children = state["children"]
+        if children is None:
+            return True
+        if type(children) is not list or id(children) in lists:
+            return False
+        lists.add(id(children))
+        for child in children:
+            if isinstance(child, node_class):
+                if not walk(child, node):
+                    return False
+            elif type(child) not in _ATOMS:
+                return False
+        return True
+
+    if not walk(root, None):
+        return None
+    constants: dict[str, Any] = {"new": object.__new__}
+
+    def constant(value: Any) -> str:
+        name = f"k{len(constants)}"
+        constants[name] = value
+        return name
+
+    lines = [f"n{i} = new({constant(type(node))})" for i, node in enumerate(order)]
+    for i, node in enumerate(order):
+        items = []
+        for name, value in node.__dict__.items():
+            if name == "parent":
+                text = "None" if value is None else f"n{index[id(value)]}"
+            elif name == "children" and value is not None:
+                text = "[" + ", ".join(f"n{index[id(c)]}" if isinstance(c, node_class) else constant(c)
+                                       for c in value) + "]"
+            else:
+                text = constant(value)
+            items.append(f"{name!r}: {text}")
+        lines.append(f"n{i}.__dict__ = {{{', '.join(items)}}}")
+    source = "def build():\n    " + "\n    ".join(lines) + "\n    return n0\n"
+    exec(compile(source, "<moto update-expression copier>", "exec"), constants)  # noqa: S102 - code made above
+    return constants["build"]
+
+
+def _ast(value: Any) -> _Ast:
+    """The cached :class:`_Ast` of a parsed update expression (by identity: moto caches the parse)."""
+    import pickle  # noqa: PLC0415
+
+    entry = _asts.get(id(value))
+    if entry is not None and entry.node is value:
+        return entry
+    ast_nodes = _module("moto.dynamodb.parsing.ast_nodes")
+    try:
+        blob: bytes | None = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - not picklable
+        blob = None
+    special = (ast_nodes.UpdateExpressionFunction, ast_nodes.NoneExistingPath)
+    found = [False]
+
+    def scan(node: Any) -> None:
+        if isinstance(node, special):
+            found[0] = True
+        for child in getattr(node, "children", None) or []:
+            if isinstance(child, ast_nodes.Node):
+                scan(child)
+
+    scan(value)
+    entry = _Ast(value, blob, _copier(value, ast_nodes.Node), found[0])
+    if len(_asts) >= 4096:
+        _asts.clear()
+    _asts[id(value)] = entry
+    return entry
 
 
 def _blob(value: Any) -> bytes | None:
     """The pickled form of an AST node (cached per object), or None when pickle refuses it."""
-    import pickle  # noqa: PLC0415
-
-    entry = _blobs.get(id(value))
-    if entry is None or entry[0] is not value:
-        try:
-            entry = (value, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-        except Exception:  # noqa: BLE001 - not picklable
-            return None
-        if len(_blobs) >= 4096:
-            _blobs.clear()
-        _blobs[id(value)] = entry
-    return entry[1]
+    return _ast(value).blob
 
 
 def _patch_ast_copy() -> None:
-    """Copy an update-expression AST with pickle instead of ``copy.deepcopy``; skip re-checking a
-    known-good expression's structure.
+    """Copy an update-expression AST without ``copy.deepcopy``; skip validation passes that cannot
+    change anything.
 
     moto validates a deep copy of the (cached) parsed expression, so the copy is made on every
     UpdateItem. The AST is plain objects (``Node`` subclasses without copy hooks, strings,
-    numbers); a pickle round trip rebuilds the same graph (same classes, same attributes, the
-    parent links pointing into the copy) in C instead of Python. Anything that is not a
-    ``Node``, or that pickle refuses, is deep-copied as before.
+    numbers): :func:`_copier` writes the same graph out as code once per expression. An
+    expression it refuses is copied with a pickle round trip (the same graph, rebuilt in C);
+    anything that is not a ``Node``, or that pickle refuses, is deep-copied as before.
 
     The first three of moto's ten validation passes (one SET/ADD/REMOVE/DELETE clause each, no
     overlapping paths, no key attribute updated) only read the AST, the attribute names and the
     table's key attributes, and return every node unchanged. Once they have passed for an
     expression (its pickled form), those names and those keys, they are not run again for the
-    same inputs; every other pass (values, item paths, functions, arithmetic, types) runs on
-    every call.
+    same inputs. Two more passes only act on nodes of one kind each and return every other node
+    unchanged: the function evaluator (``if_not_exists``, ``list_append`` calls, which only the
+    parser makes) is not run on an expression without any, and the missing-path check
+    (``NoneExistingPath`` nodes, which only the path-resolving pass makes, for a path the item
+    does not have) is not run when that pass made none. Every other pass (values, item paths,
+    arithmetic, types, empty keys) runs on every call.
     """
     import pickle  # noqa: PLC0415
 
@@ -232,13 +384,16 @@ def _patch_ast_copy() -> None:
     validators = _module("moto.dynamodb.parsing.validators")
 
     node_class = ast_nodes.Node
+    missing_class = ast_nodes.NoneExistingPath
     original = validators.deepcopy
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
         if memo is None and isinstance(value, node_class):
-            blob = _blob(value)
-            if blob is not None:
-                return pickle.loads(blob)  # noqa: S301 - bytes made by _blob from moto's own objects
+            entry = _ast(value)
+            if entry.build is not None:
+                return entry.build()
+            if entry.blob is not None:
+                return pickle.loads(entry.blob)  # noqa: S301 - bytes made by _ast from moto's own objects
         return original(value, memo)
 
     validators.deepcopy = deepcopy
@@ -246,29 +401,48 @@ def _patch_ast_copy() -> None:
 
     static = (validators.ActionCountValidator, validators.OverlappingPathsValidator,
               validators.UpdateHashRangeKeyValidator)
+    resolving = validators.ExpressionAttributeResolvingProcessor
+    functions = validators.UpdateExpressionFunctionEvaluator
+    missing_checker = validators.NoneExistingPathChecker
+    original_resolve = resolving.process_expression_path_node
+
+    def process_expression_path_node(self: Any, node: Any) -> Any:
+        result = original_resolve(self, node)
+        if isinstance(result, missing_class):
+            self._ep_made_missing = True  # noqa: SLF001
+        return result
+
+    resolving.process_expression_path_node = process_expression_path_node
     update_validator = validators.UpdateExpressionValidator
     original_init = update_validator.__init__
     passed: set[Any] = set()
 
     def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, expression, *args, **kwargs)
-        blob = _blob(expression) if isinstance(expression, node_class) else None
+        entry = _ast(expression) if isinstance(expression, node_class) else None
         try:
-            key = None if blob is None else (blob, _freeze(self.expression_attribute_names or {}),
-                                             tuple(self.table.table_key_attrs))
+            key = None if entry is None or entry.blob is None else (
+                entry.blob, _freeze(self.expression_attribute_names or {}), tuple(self.table.table_key_attrs))
             hash(key)
         except TypeError:
             key = None
         self._ep_static_key = key  # noqa: SLF001
+        self._ep_functions = entry is None or entry.has_functions  # noqa: SLF001
 
     def validate(self: Any) -> Any:
         key = getattr(self, "_ep_static_key", None)
         skip = key is not None and key in passed
+        functions_possible = getattr(self, "_ep_functions", True)
+        made_missing = functions_possible
         n = self.node_to_validate
         for processor in self.processors:
-            if skip and type(processor) in static:
+            kind = type(processor)
+            if (skip and kind in static) or (kind is functions and not functions_possible) or (
+                    kind is missing_checker and not made_missing):
                 continue
             n = processor.traverse(n)
+            if kind is resolving:
+                made_missing = made_missing or getattr(processor, "_ep_made_missing", False)
         if key is not None and not skip:
             if len(passed) >= 4096:
                 passed.clear()
@@ -351,6 +525,145 @@ def _patch_condition_parse() -> None:
     parser.parse = parse
     parser._make_operand = make_operand  # noqa: SLF001
     _applied.append("ConditionExpressionParser.parse")
+
+
+#: The most values (dicts, lists, atoms) a result may hold to have its serialized form remembered.
+_SMALL_RESULT = 64
+
+
+def _frozen(value: Any, budget: list[int]) -> Any:
+    """A hashable, type-exact image of a JSON-like value (dict order kept), or _MISSING."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return _MISSING
+    kind = type(value)
+    if kind is dict:
+        items = []
+        for key, item in value.items():
+            frozen = _frozen(item, budget)
+            if type(key) is not str or frozen is _MISSING:
+                return _MISSING
+            items.append((key, frozen))
+        return (dict, tuple(items))
+    if kind is list:
+        members = []
+        for item in value:
+            frozen = _frozen(item, budget)
+            if frozen is _MISSING:
+                return _MISSING
+            members.append(frozen)
+        return (list, tuple(members))
+    if kind in _ATOMS:
+        return (kind, value)
+    return _MISSING
+
+
+def _patch_serialized_results() -> None:
+    """Serialize a small JSON-protocol result once per (operation, result).
+
+    moto turns an action's result into its response with a model-driven serializer (a walk of
+    the operation's output shape, then ``json.dumps``). For the JSON protocols that walk depends
+    only on the serializer class, the operation model, moto's pretty-print setting, the
+    response class's key transformers and the result itself: for a result made of dicts, lists,
+    strings, numbers, booleans and None (at most :data:`_SMALL_RESULT` values), the status,
+    headers and body are kept per (serializer, operation, setting, result) and handed out again
+    (the headers as a new dict: moto adds to them). The item writes of an idempotent consumer
+    get the same few results over and over (no attributes returned, the consumed capacity).
+    Anything else (errors, larger results, timestamps, binary data, a response class with
+    transformers) is serialized every time, as before.
+    """
+    responses = _module("moto.core.responses")
+    serialize = _module("moto.core.serialize")
+    settings = _module("moto.settings")
+    action_result = responses.ActionResult
+    json_serializer = serialize.BaseJSONSerializer
+    original = originals["ActionResult.execute_result"] = action_result.execute_result
+    cache: dict[Any, tuple[Any, Any, dict[str, Any], str]] = {}
+
+    def execute_result(self: Any, context: Any) -> Any:
+        serializer_class = context.serializer_class
+        if not issubclass(serializer_class, json_serializer) or getattr(
+                context.response, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None):
+            return original(self, context)
+        frozen = _frozen(self.result, [_SMALL_RESULT])
+        if frozen is _MISSING:
+            return original(self, context)
+        operation = context.operation_model
+        key = (serializer_class, id(operation), settings.PRETTIFY_RESPONSES, frozen)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is operation:
+            return hit[1], dict(hit[2]), hit[3]
+        status, headers, body = original(self, context)
+        if type(body) is str and type(headers) is dict and all(type(v) is str for v in headers.values()):
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = (operation, status, dict(headers), body)
+        return status, headers, body
+
+    action_result.execute_result = execute_result
+    _applied.append("ActionResult.execute_result")
+
+
+def _patch_sqs_retention() -> None:
+    """SQS: a message's retention check reads the queue's retention period, not all its attributes.
+
+    For every message it hands out, moto's ``ReceiveMessage`` checks the retention period with
+    ``get_queue_attributes(queue, ["MessageRetentionPeriod"])``, which builds the queue's whole
+    attribute dict three times, each counting the queue's messages (visible, delayed, in
+    flight): receiving the messages of a queue of n messages cost O(n²). That attribute is the
+    queue's ``message_retention_period`` (an int, see ``Queue._set_attributes``) and the other
+    attributes are computed without side effects, so it is read directly; the queue lookup
+    (and its error for an unknown queue) and the comparison are moto's.
+    """
+    models = _module("moto.sqs.models")
+    backend = models.SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        retention_period = queue.message_retention_period
+        if retention_period is None or isinstance(retention_period, bool):
+            # moto would find no such attribute (None) or a string ("true"/"false"): its own way
+            return bool(original(self, queue_name, message))
+        retain_until = retention_period + message.sent_timestamp / 1000
+        return not retain_until <= models.unix_time()
+
+    original = backend.is_message_valid_based_on_retention_period
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    _applied.append("sqs.retention")
+
+
+class _RememberingRe:
+    """The ``re`` module as one moto module sees it, with ``sub`` remembered per arguments.
+
+    moto's DynamoDB ``update_item`` normalizes the spaces around operators of every update
+    expression with ``re.sub`` (whose result it only tests for emptiness); the same few
+    expressions come back on every call. ``re.sub`` is a pure function of its arguments.
+    """
+
+    def __init__(self) -> None:
+        self._subs: dict[tuple[Any, ...], str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+    def sub(self, pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
+        if type(pattern) is not str or type(repl) is not str or type(string) is not str or len(string) > 4096:
+            return re.sub(pattern, repl, string, count=count, flags=flags)
+        key = (pattern, repl, string, count, flags)
+        found = self._subs.get(key)
+        if found is None:
+            found = re.sub(pattern, repl, string, count=count, flags=flags)
+            if len(self._subs) >= 4096:
+                self._subs.clear()
+            self._subs[key] = found
+        return found
+
+
+def _patch_dynamodb_re() -> None:
+    models = _module("moto.dynamodb.models")
+    if getattr(models, "re", None) is re:
+        models.re = _RememberingRe()
+        _applied.append("dynamodb.models.re")
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -575,5 +888,8 @@ def apply() -> list[str]:
     _patch_random_string()
     _patch_kinesis_shard()
     _patch_condition_parse()
+    _patch_serialized_results()
+    _patch_dynamodb_re()
+    _patch_sqs_retention()
     _applied.append("dispatch")
     return list(_applied)
