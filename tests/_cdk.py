@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import cdk_nag
 from aws_cdk import assertions
 from constructs import IConstruct
 
@@ -20,6 +21,23 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 def new_app() -> cdk.App:
     """An App with the feature flags of cdk.json, writing to a temporary directory."""
     return cdk.App(context=CONTEXT, outdir=tempfile.mkdtemp(prefix="cdk-test-"))
+
+
+class Stacks:
+    """One app (cdk.json's flags; cdk-nag's AwsSolutions checks unless ``nag=False``), its stacks by
+    name and the constructs a test module looks at (``things``)."""
+
+    def __init__(self, *, nag: bool = True) -> None:
+        self.app = new_app()
+        if nag:
+            cdk.Validations.of(self.app).add_plugins(cdk_nag.AwsSolutionsChecks(self.app))
+        self.stacks: dict[str, cdk.Stack] = {}
+        self.things: dict[str, Any] = {}
+
+    def stack(self, name: str, region: str | None = None) -> cdk.Stack:
+        env = cdk.Environment(region=region) if region is not None else None
+        self.stacks[name] = cdk.Stack(self.app, name, env=env)
+        return self.stacks[name]
 
 
 def normalize(template: dict[str, Any]) -> dict[str, Any]:

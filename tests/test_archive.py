@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import cdk_nag
 import pytest
 from aws_cdk import Duration, Size, assertions
 from aws_cdk import aws_kinesis as kinesis
@@ -18,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_event_pipeline import EventStream, PipelineValidationError, StreamArchive
-from tests._cdk import cfn_lint, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import Stacks, cfn_lint, get_att_arn, logical_id, normalize, role_statements
 
 STACKS = ("Defaults", "Options", "OwnBucket")
 IMPORTED_STREAM_ARN = "arn:aws:kinesis:eu-west-1:111122223333:stream/legacy"
@@ -31,18 +30,11 @@ def objects(bucket: Any, prefix: str) -> dict[str, Any]:
     return {"Fn::Join": ["", [get_att_arn(bucket), f"/{prefix}*"]]}
 
 
-class Built:
+class Built(Stacks):
     def __init__(self) -> None:
-        self.app = new_app()
-        cdk.Validations.of(self.app).add_plugins(cdk_nag.AwsSolutionsChecks(self.app))
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__()
         self.templates: dict[str, assertions.Template] = {}
         self.outdir: Path | None = None
-
-    def stack(self, name: str) -> cdk.Stack:
-        self.stacks[name] = cdk.Stack(self.app, name)
-        return self.stacks[name]
 
 
 @pytest.fixture(scope="module")

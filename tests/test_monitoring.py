@@ -15,7 +15,6 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from cdk_nag import AwsSolutionsChecks
 
 from cdk_event_pipeline import (
     EventStream,
@@ -25,7 +24,7 @@ from cdk_event_pipeline import (
     WorkQueue,
     bundled_code,
 )
-from tests._cdk import cfn_lint, get_att_arn, logical_id, new_app
+from tests._cdk import Stacks, cfn_lint, get_att_arn, logical_id, new_app
 
 GTE = "GreaterThanOrEqualToThreshold"
 IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -41,18 +40,11 @@ def audit() -> dict[str, Any]:
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}
 
 
-class Built:
+class Built(Stacks):
     def __init__(self) -> None:
-        self.app = new_app()
-        cdk.Validations.of(self.app).add_plugins(AwsSolutionsChecks(self.app))
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__()
         self._templates: dict[str, assertions.Template] = {}
         self.assembly: cdk.cx_api.CloudAssembly | None = None
-
-    def stack(self, name: str) -> cdk.Stack:
-        self.stacks[name] = cdk.Stack(self.app, name)
-        return self.stacks[name]
 
     def template(self, name: str) -> assertions.Template:
         if name not in self._templates:

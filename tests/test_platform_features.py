@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import cdk_nag
 import pytest
 from aws_cdk import Size, assertions
 from aws_cdk import aws_iam as iam
@@ -31,7 +30,7 @@ from cdk_event_pipeline import (
     WorkQueue,
     bundled_code,
 )
-from tests._cdk import cfn_lint, logical_id, new_app
+from tests._cdk import Stacks, cfn_lint, logical_id
 
 MIB = 1024 * 1024
 STACKS = ("Large", "SnapStart", "Pollers", "Loops")
@@ -41,19 +40,12 @@ def code() -> dict[str, Any]:
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}
 
 
-class Built:
+class Built(Stacks):
     def __init__(self) -> None:
-        self.app = new_app()
-        cdk.Validations.of(self.app).add_plugins(cdk_nag.AwsSolutionsChecks(self.app))
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__()
         self.templates: dict[str, dict[str, Any]] = {}
         self.warnings: dict[str, dict[str, list[str]]] = {}
         self.outdir = Path()
-
-    def stack(self, name: str) -> cdk.Stack:
-        self.stacks[name] = cdk.Stack(self.app, name)
-        return self.stacks[name]
 
     def resources(self, stack: str, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.templates[stack]["Resources"].items() if v["Type"] == type_}

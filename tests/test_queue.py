@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-import cdk_nag
 import pytest
 from aws_cdk import Duration, assertions
 from aws_cdk import aws_iam as iam
@@ -21,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_event_pipeline import PipelineFunction, PipelineValidationError, WorkQueue, bundled_code
-from tests._cdk import cfn_lint, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import Stacks, cfn_lint, get_att_arn, logical_id, normalize, role_statements
 
 STACKS = ("Defaults", "Fifo", "Batching", "Existing")
 IMPORTED_QUEUE_ARN = "arn:aws:sqs:eu-west-1:111122223333:legacy-jobs"
@@ -33,18 +31,11 @@ def code() -> dict[str, Any]:
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}
 
 
-class Built:
+class Built(Stacks):
     def __init__(self) -> None:
-        self.app = new_app()
-        cdk.Validations.of(self.app).add_plugins(cdk_nag.AwsSolutionsChecks(self.app))
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__()
         self.templates: dict[str, assertions.Template] = {}
         self.outdir: Path | None = None
-
-    def stack(self, name: str) -> cdk.Stack:
-        self.stacks[name] = cdk.Stack(self.app, name)
-        return self.stacks[name]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration, assertions
 from aws_cdk import aws_kinesis as kinesis
@@ -14,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
 from cdk_event_pipeline import EventStream, PipelineFunction, bundled_code
-from tests._cdk import actions_of, get_att_arn, logical_id, new_app, role_statements
+from tests._cdk import Stacks, actions_of, get_att_arn, logical_id, role_statements
 
 
 def audit() -> dict[str, Any]:
@@ -22,18 +21,12 @@ def audit() -> dict[str, Any]:
     return {"code": bundled_code("audit"), "handler": "audit_handler.handler"}
 
 
-class Built:
+class Built(Stacks):
     """Stacks of one app, synthesized once; ``template(name)`` caches each Template."""
 
     def __init__(self) -> None:
-        self.app = new_app()
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__(nag=False)
         self._templates: dict[str, assertions.Template] = {}
-
-    def stack(self, name: str) -> cdk.Stack:
-        self.stacks[name] = cdk.Stack(self.app, name)
-        return self.stacks[name]
 
     def template(self, name: str) -> assertions.Template:
         if name not in self._templates:

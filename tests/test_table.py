@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-import cdk_nag
 import pytest
 from aws_cdk import Duration, RemovalPolicy, assertions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_event_pipeline import EntityTable, PipelineFunction, PipelineValidationError, TableChangeConsumer, bundled_code
-from tests._cdk import all_statements, cfn_lint, get_att_arn, logical_id, new_app, normalize, role_statements
+from tests._cdk import Stacks, all_statements, cfn_lint, get_att_arn, logical_id, normalize, role_statements
 
 STACKS = ("Defaults", "Options", "Changes", "Existing")
 IMPORTED_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy"
@@ -34,19 +32,11 @@ def stream_arn(table: EntityTable) -> dict[str, Any]:
     return {"Fn::GetAtt": [logical_id(table.table), "StreamArn"]}
 
 
-class Built:
+class Built(Stacks):
     def __init__(self) -> None:
-        self.app = new_app()
-        cdk.Validations.of(self.app).add_plugins(cdk_nag.AwsSolutionsChecks(self.app))
-        self.stacks: dict[str, cdk.Stack] = {}
-        self.things: dict[str, Any] = {}
+        super().__init__()
         self.templates: dict[str, assertions.Template] = {}
         self.outdir: Path | None = None
-
-    def stack(self, name: str, region: str | None = None) -> cdk.Stack:
-        env = cdk.Environment(region=region) if region is not None else None
-        self.stacks[name] = cdk.Stack(self.app, name, env=env)
-        return self.stacks[name]
 
 
 @pytest.fixture(scope="module")
