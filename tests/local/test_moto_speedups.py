@@ -212,7 +212,7 @@ def test_speedups_are_applied_in_process(local_pipeline_endpoint) -> None:
     assert {"DepthFirstTraverser", "Node.__init__", "validators.deepcopy", "UpdateExpressionValidator.validate",
             "ConditionExpressionParser.parse", "AttributePicker", "MotoRandom.get_random_string",
             "kinesis.Shard", "ActionResult.execute_result", "dynamodb.models.re", "sqs.retention",
-            "dispatch"} <= set(_moto_speedups.apply())
+            "JSONParser._parse_json_body", "BaseResponse.setup", "dispatch"} <= set(_moto_speedups.apply())
 
 
 def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
@@ -324,3 +324,113 @@ def test_a_remembered_response_is_the_one_moto_serializes(local_pipeline_endpoin
         for result in results:
             assert ActionResult(result).execute_result(context) == own(ActionResult(result), context)
     assert own(ActionResult(results[-1]), context) != own(ActionResult(results[-2]), context)
+
+
+_ATTRIBUTES = {"s": {"S": "x"}, "n": {"N": "1.50"}, "b": {"B": "AAEC"}, "bs": {"BS": ["AA==", "AQ=="]},
+               "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}, "nul": {"NULL": True}, "t": {"BOOL": False},
+               "m": {"M": {"deep": {"L": [{"M": {"z": {"B": "AA=="}}}, {"L": []}, {"N": "3"}]}}}, "e": {"S": ""}}
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every container's and scalar's type and every mapping's key order spelled out."""
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    if hasattr(value, "items"):
+        return (type(value).__name__, [(k, _typed(v)) for k, v in value.items()])
+    return (type(value).__name__, repr(value))
+
+
+@pytest.mark.parametrize(("service", "operation", "body"), [
+    ("dynamodb", "PutItem", {"TableName": "t", "Item": _ATTRIBUTES, "ReturnValues": "ALL_OLD",
+                             "ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": "s"},
+                             "ExpressionAttributeValues": {":v": {"L": [{"B": "AA=="}]}}, "Expected": None}),
+    ("dynamodb", "TransactWriteItems", {"TransactItems": [
+        {"Update": {"TableName": "t", "Key": {"s": {"S": "x"}}, "UpdateExpression": "SET a = :a",
+                    "ExpressionAttributeValues": {":a": {"M": {"b": {"BS": ["AA=="]}}}}}},
+        {"ConditionCheck": {"TableName": "t", "Key": {"s": {"S": "y"}}, "ConditionExpression": "x"}}]}),
+    ("dynamodb", "Query", {"TableName": "t", "Limit": 5, "ExclusiveStartKey": {"s": {"S": "x"}},
+                           "ScanIndexForward": False, "Unknown": {"ignored": 1}}),
+    ("dynamodb", "CreateTable", {"TableName": "t", "ProvisionedThroughput": {"ReadCapacityUnits": 5,
+                                                                             "WriteCapacityUnits": "7"}}),
+    ("dynamodbstreams", "GetRecords", {"ShardIterator": "it", "Limit": 1000}),
+    ("kinesis", "PutRecords", {"StreamName": "s", "Records": [{"Data": "aGk=", "PartitionKey": "p"}]}),
+    ("kinesis", "GetShardIterator", {"StreamName": "s", "ShardId": "0", "ShardIteratorType": "AT_TIMESTAMP",
+                                     "Timestamp": 1700000000.25}),
+    ("sqs", "SendMessage", {"QueueUrl": "q", "MessageBody": "b", "DelaySeconds": 3, "MessageAttributes": {
+        "bin": {"DataType": "Binary", "BinaryValue": "AAE="}, "n": {"DataType": "Number", "StringValue": "1"}}}),
+    ("sqs", "ReceiveMessage", {"QueueUrl": "q", "MaxNumberOfMessages": 10, "AttributeNames": ["All"]}),
+    ("dynamodb", "GetItem", {}),
+])
+@pytest.mark.parametrize("map_type", ["dict", "XFormedDict"])
+def test_a_json_request_is_parsed_as_moto_parses_it(local_pipeline_endpoint, service, operation, body,
+                                                     map_type) -> None:
+    """The shape walk written out per shape gives moto's own parse: values, types, key order."""
+    import json
+
+    from moto.core import parse
+    from moto.core.utils import get_service_model
+
+    model = get_service_model(service).operation_model(operation)
+    raw = json.dumps(body).encode()
+    kind = dict if map_type == "dict" else parse.XFormedDict
+    for _ in range(2):  # the second time with the plans made
+        ours = parse.JSONParser(model, map_type=kind).parse({"body": raw})  # type: ignore[typeddict-item]
+        own = _moto_speedups.originals["JSONParser._parse_json_body"](
+            parse.JSONParser(model, map_type=kind), raw, model.input_shape)
+        assert _typed(ours) == _typed(own)
+
+
+def test_the_response_set_up_gives_moto_s_values(local_pipeline_endpoint) -> None:
+    import datetime
+
+    from moto.core import responses
+    from moto.core.utils import utcnow
+
+    own_date, own_enrich = _moto_speedups.originals["http_date"], _moto_speedups.originals[
+        "BaseResponse._enrich_response"]
+    start = datetime.datetime(2026, 12, 1, 14, 59, 58, 999_000)
+    for step in range(0, 3_000_000, 250_000):  # within a second and across seconds
+        moment = start + datetime.timedelta(microseconds=step)
+        assert responses.http_date(moment) == own_date(moment)
+    aware = start.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    assert responses.http_date(aware) == own_date(aware)
+    assert abs(responses.utcnow() - utcnow()) < datetime.timedelta(seconds=5)
+    assert responses.utcnow().tzinfo is None
+    for body in ('{"a": "<RequestId>x</RequestId>"}', "<R><RequestId>old</RequestId></R>", '{"a": 1}', b"<RequestId>",
+                 None):
+        ours_headers, ours = responses.BaseResponse._enrich_response({"status": 200}, body)
+        own_headers, own = own_enrich({"status": 200}, body)
+        assert ours_headers["status"] == own_headers["status"] == "200"
+        assert len(ours_headers["x-amzn-requestid"]) == len(own_headers["x-amzn-requestid"]) == 52
+        if isinstance(body, str) and "<RequestId>" in body:
+            assert ours.replace(ours_headers["x-amzn-requestid"], "ID") == own.replace(
+                own_headers["x-amzn-requestid"], "ID") != body
+        else:
+            assert ours == own == body
+
+
+def test_a_run_freezes_the_heap_only_while_it_runs() -> None:
+    """During a run, survivors of full collections are frozen; afterwards the collector is as before."""
+    import gc
+
+    from cdk_event_pipeline.local.runner import _heap_frozen
+
+    callbacks = list(gc.callbacks)
+    assert gc.get_freeze_count() == 0
+    with _heap_frozen():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        survivor = [[] for _ in range(1000)]
+        gc.collect()
+        assert gc.get_freeze_count() >= frozen + 1000
+    assert gc.get_freeze_count() == 0
+    assert gc.callbacks == callbacks
+    gc.freeze()  # a host process that froze its own objects: left alone
+    try:
+        before = gc.get_freeze_count()
+        with _heap_frozen():
+            gc.collect()
+            assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
+    del survivor

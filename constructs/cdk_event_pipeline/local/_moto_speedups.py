@@ -836,6 +836,190 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
     return None
 
 
+_JSON_HANDLERS = {
+    "_parse_blob": "BaseJSONParser._parse_blob", "_parse_body_as_json": "BaseJSONParser._parse_body_as_json",
+    "_parse_byte": "BaseJSONParser._parse_integer", "_parse_double": "BaseJSONParser._parse_float",
+    "_parse_float": "BaseJSONParser._parse_float", "_parse_integer": "BaseJSONParser._parse_integer",
+    "_parse_json_body": "JSONParser._parse_json_body", "_parse_list": "RequestParser._parse_list",
+    "_parse_long": "BaseJSONParser._parse_integer", "_parse_map": "RequestParser._parse_map",
+    "_parse_shape": "RequestParser._parse_shape", "_parse_short": "BaseJSONParser._parse_integer",
+    "_parse_structure": "BaseJSONParser._parse_structure", "_parse_timestamp": "BaseJSONParser._parse_timestamp",
+}
+
+
+def _patch_json_request_parser() -> None:
+    """moto's JSON-protocol request parsing, its walk of the input shape written out once per shape.
+
+    For every request moto walks the operation's input shape over the decoded JSON body
+    (``RequestParser._parse_shape``): per value a ``getattr`` of the handler by the shape's type
+    name, per structure member a lookup of its shape and its serialized name, for each of the
+    ten members of every DynamoDB ``AttributeValue``. What that walk does depends only on the
+    shape and the parser's map type, so it is turned into one function per (shape, map type)
+    doing the same steps in the same order: members in the shape's order, a member whose value
+    is absent or null skipped, a null structure kept as None, document types untouched, lists
+    and maps rebuilt (key before value), blobs, timestamps, floats and integers through moto's
+    own converters, every other type as decoded. Only for ``JSONParser`` itself with moto's
+    default blob and timestamp parsers, and only when its handlers are the ones this was written
+    against; anything else is parsed the original way.
+    """
+    parse = _module("moto.core.parse")
+    parser_class = parse.JSONParser
+    handlers = {n: getattr(parser_class, n).__qualname__ for n in dir(parser_class) if n.startswith("_parse_")}
+    if handlers != _JSON_HANDLERS:
+        return
+    import threading  # noqa: PLC0415
+
+    blob, timestamp, undefined = parse.default_blob_parser, parse.default_timestamp_parser, parse.UNDEFINED
+    original = originals["JSONParser._parse_json_body"] = parser_class._parse_json_body  # noqa: SLF001
+    plans: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+    lock = threading.Lock()
+
+    def as_float(value: Any) -> Any:
+        return value if value is undefined else float(value)
+
+    def as_int(value: Any) -> Any:
+        return value if value is undefined else int(value)
+
+    scalars = {"blob": blob, "timestamp": timestamp, "float": as_float, "double": as_float, "integer": as_int,
+               "byte": as_int, "short": as_int, "long": as_int}
+
+    def key_of(shape: Any, map_type: Any) -> tuple[Any, Any]:
+        # botocore makes a new Shape object for each reference to a named shape (a recursive
+        # shape never ends): a shape is known by its model's resolver and its name
+        resolver = shape._shape_resolver  # noqa: SLF001
+        return (id(resolver), shape.name, map_type), resolver
+
+    def build(shape: Any, map_type: Any, building: dict[tuple[Any, ...], tuple[Any, Any]]) -> Any:
+        key, resolver = key_of(shape, map_type)
+        entry = building.get(key) or plans.get(key)
+        if entry is not None and entry[0] is resolver:
+            return entry[1]
+        kind = shape.type_name
+        if kind == "structure" and not shape.is_document_type:
+            members: list[tuple[str, str, Any]] = []
+
+            def structure(value: Any) -> Any:
+                if value is None:
+                    return None
+                parsed = map_type()
+                for name, json_name, member in members:
+                    raw = value.get(json_name)
+                    if raw is not None:
+                        parsed[name] = raw if member is None else member(raw)
+                return parsed
+
+            building[key] = (resolver, structure)  # before the members: shapes can be recursive
+            for name, member_shape in shape.members.items():
+                members.append((name, member_shape.serialization.get("name", name),
+                                build(member_shape, map_type, building)))
+            return structure
+        if kind == "list":
+            item: list[Any] = [None]  # filled below: the member's shape can lead back here
+
+            def list_(node: Any) -> Any:
+                parse_item = item[0]
+                if parse_item is None:
+                    return [value for value in node]  # noqa: C416 - moto iterates, whatever node is
+                return [parse_item(value) for value in node]
+
+            building[key] = (resolver, list_)
+            item[0] = build(shape.member, map_type, building)
+            return list_
+        if kind == "map":
+            parts: list[Any] = [None, None]  # filled below: the value's shape can lead back here
+
+            def map_(value: Any) -> Any:
+                key_of, value_of = parts
+                parsed = map_type()
+                for raw_key, raw_value in value.items():
+                    actual_key = raw_key if key_of is None else key_of(raw_key)
+                    parsed[actual_key] = raw_value if value_of is None else value_of(raw_value)
+                return parsed
+
+            building[key] = (resolver, map_)
+            parts[:] = [build(shape.key, map_type, building), build(shape.value, map_type, building)]
+            return map_
+        function = scalars.get(kind)
+        building[key] = (resolver, function)
+        return function
+
+    def plan(shape: Any, map_type: Any) -> Any:
+        key, resolver = key_of(shape, map_type)
+        entry = plans.get(key)
+        if entry is not None and entry[0] is resolver:
+            return entry[1]
+        with lock:
+            building: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+            function = build(shape, map_type, building)
+            if len(plans) >= 65536:
+                plans.clear()
+            plans.update(building)  # published once every function in it is complete
+        return function
+
+    def _parse_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        if type(self) is not parser_class or self._blob_parser is not blob or self._timestamp_parser is not timestamp:
+            return original(self, raw_body, shape)
+        parsed_json = self._parse_body_as_json(raw_body)
+        function = plan(shape, self.MAP_TYPE)
+        return parsed_json if function is None else function(parsed_json)
+
+    parser_class._parse_json_body = _parse_json_body  # noqa: SLF001
+    _applied.append("JSONParser._parse_json_body")
+
+
+def _patch_response_setup() -> None:
+    """moto's per-request response set-up: the same values, computed with less work.
+
+    * the ``date`` header: moto formats ``utcnow()`` with werkzeug's ``http_date`` for every
+      request (its ``utcnow`` imports ``datetime.UTC`` on every call); the text depends only on
+      the time to the second, so the last second's text is reused, and ``utcnow`` is the same
+      expression without the import;
+    * ``urlparse`` of the request URL: remembered per URL (its result is an immutable tuple);
+    * ``_enrich_response``: moto puts the request id into ``<RequestId>`` elements of the body
+      with a regular expression that can only match after ``<RequestId>``; a body without that
+      text (every JSON body) is returned as it is without the search. The request id is drawn
+      and set in the headers as before.
+    """
+    import datetime  # noqa: PLC0415
+
+    responses = _module("moto.core.responses")
+    base = responses.BaseResponse
+    original_enrich = base._enrich_response  # noqa: SLF001 - a staticmethod: the function
+    original_date = responses.http_date
+    utc = datetime.UTC
+    last: list[tuple[Any, str]] = [(None, "")]
+
+    def utcnow() -> datetime.datetime:
+        return datetime.datetime.now(utc).replace(tzinfo=None)
+
+    def http_date(timestamp: Any = None) -> str:
+        if type(timestamp) is not datetime.datetime or timestamp.tzinfo is not None:
+            return str(original_date(timestamp))
+        second = timestamp.replace(microsecond=0)
+        entry = last[0]
+        if entry[0] == second:
+            return entry[1]
+        text = str(original_date(timestamp))
+        last[0] = (second, text)
+        return text
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if type(body) is not str or "<RequestId>" in body:
+            return original_enrich(headers, body)  # type: ignore[no-any-return]
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        responses.gen_amzn_requestid_long(headers)
+        return headers, body
+
+    responses.utcnow = utcnow
+    responses.http_date = http_date
+    responses.urlparse = functools.lru_cache(maxsize=1024)(responses.urlparse)
+    base._enrich_response = staticmethod(_enrich_response)  # noqa: SLF001
+    originals["BaseResponse._enrich_response"] = original_enrich
+    originals["http_date"] = original_date
+    _applied.append("BaseResponse.setup")
+
+
 def applied() -> bool:
     """True when the speed-ups are in place."""
     return bool(_applied)
@@ -891,5 +1075,7 @@ def apply() -> list[str]:
     _patch_serialized_results()
     _patch_dynamodb_re()
     _patch_sqs_retention()
+    _patch_json_request_parser()
+    _patch_response_setup()
     _applied.append("dispatch")
     return list(_applied)
