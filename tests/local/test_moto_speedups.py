@@ -434,3 +434,41 @@ def test_a_run_freezes_the_heap_only_while_it_runs() -> None:
     finally:
         gc.unfreeze()
     del survivor
+
+
+def test_a_remembered_response_body_parses_as_botocore_parses_it() -> None:
+    """The in-process JSON response parser: the same parse as botocore's, a new copy every time."""
+    import json
+
+    from botocore.parsers import ResponseParserFactory
+    from botocore.session import get_session
+
+    from cdk_event_pipeline.local import endpoint
+
+    ours, theirs = (ResponseParserFactory().create_parser("json") for _ in range(2))
+    endpoint._remember_bodies(ours)
+    dynamodb = get_session().get_service_model("dynamodb")
+    update, describe = dynamodb.operation_model("UpdateItem"), dynamodb.operation_model("DescribeTable")
+    cases = [(update, {}), (update, {"ConsumedCapacity": {"TableName": "t", "CapacityUnits": 1.0}}),
+             (update, {"Attributes": {"m": {"M": {"l": {"L": [{"N": "1"}, {"BOOL": True}, {"NULL": True}]}}},
+                                      "b": {"B": "AAE="}}}),
+             (describe, {"Table": {"TableName": "t", "CreationDateTime": 1700000000.5, "ItemCount": 3}})]
+    for _ in range(3):
+        for model, body in cases:
+            raw = json.dumps(body).encode()
+            response = {"body": raw, "headers": {"x-amzn-requestid": "r"}, "status_code": 200}
+            mine = ours.parse(dict(response), model.output_shape)
+            own = theirs.parse(dict(response), model.output_shape)
+            assert mine == own
+            assert _typed(mine) == _typed(own)
+            _scramble(mine)  # a caller changing its answer changes no later one
+            assert ours.parse(dict(response), model.output_shape) == own
+
+
+def _scramble(value: Any) -> None:
+    """Empty every dict and list in ``value``, innermost first."""
+    children = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
+    for child in children:
+        _scramble(child)
+    if isinstance(value, dict | list):
+        value.clear()

@@ -34,7 +34,9 @@ same answers.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -778,17 +780,28 @@ def _patch_random_string() -> None:
     _applied.append("MotoRandom.get_random_string")
 
 
+@functools.cache
+def _request_parts() -> tuple[str, Any, Any]:
+    """moto's request names :func:`_json_request` uses, imported once."""
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header  # noqa: PLC0415
+
+    return PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
+
+
+@functools.cache
+def _http_exception() -> Any:
+    from moto.core.exceptions import HTTPException  # noqa: PLC0415
+
+    return HTTPException
+
+
 def _json_request(host: str, headers: Any, body: bytes) -> Any:
     """moto's request object for a JSON-protocol call (``POST /`` to ``host``).
 
     The WSGI environ ``Request.from_primitives`` gets from werkzeug's ``EnvironBuilder``, written
     directly: the same keys and values for a body, a path of ``/`` and no query string.
     """
-    import io  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header  # noqa: PLC0415
-
+    preserved_key, request_class, environ_key_for_header = _request_parts()
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "", "RAW_URI": "/",
         "REQUEST_URI": "/", "SERVER_NAME": host, "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -800,8 +813,8 @@ def _json_request(host: str, headers: Any, body: bytes) -> Any:
         if key.lower() in ("transfer-encoding", "host", "content-length"):
             continue
         environ[environ_key_for_header(key)] = value.decode("utf-8") if isinstance(value, bytes) else value
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
-    request = Request(environ)
+    environ[preserved_key] = {}
+    request = request_class(environ)
     if request.mimetype not in _FORM_TYPES:
         # What werkzeug's _load_form_data and get_data() would leave for a body that is not a
         # form (FormDataParser returns the stream and two empty dicts): no form, the body as data.
@@ -820,8 +833,6 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
     """
     if not _applied:
         return None
-    from moto.core.exceptions import HTTPException  # noqa: PLC0415
-
     parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query:
         return None
@@ -831,7 +842,7 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
             request = _json_request(parts.netloc, headers, body)
             try:
                 return method(request, clean, request.headers)  # clean is request.raw_url for "POST /"
-            except HTTPException as exc:
+            except _http_exception() as exc:
                 return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
     return None
 
