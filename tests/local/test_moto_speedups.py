@@ -13,6 +13,7 @@ different values and names, so the caches are hit, and missed, on the way.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -472,3 +473,52 @@ def _scramble(value: Any) -> None:
         _scramble(child)
     if isinstance(value, dict | list):
         value.clear()
+
+
+def _op_tree(value: Any) -> Any:
+    """A condition's operator tree as nested (class, attributes) tuples."""
+    if isinstance(value, list | tuple):
+        return [_op_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _op_tree(v) for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        return (type(value).__name__, _op_tree(vars(value)))
+    return value
+
+
+@pytest.mark.parametrize("expression", [
+    "attribute_not_exists(#id) OR #expiry < :now OR (#status = :inprogress AND attribute_exists(#ipe) "
+    "AND #ipe < :now_ms)",
+    "NOT (contains(tags, :t) OR begins_with(#status, :p)) AND size(tags) >= :n",
+    "#expiry BETWEEN :now AND :n OR #status IN (:t, :p, :inprogress) AND attribute_type(doc.a[1], :t)",
+    "size(doc.#status) <> :n",
+    "#expiry < :missing",
+])
+def test_a_condition_is_built_as_moto_builds_it(local_pipeline_endpoint, expression) -> None:
+    """The condition's operators written out per parsed structure: moto's own objects, each call's values."""
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    names = {"#id": "pk", "#expiry": "expiration", "#status": "status", "#ipe": "in_progress_expiration"}
+    own_parse = _moto_speedups.originals["ConditionExpressionParser.parse"]
+    for now in range(3):  # the same structure with other values
+        values = {":now": _n(now), ":now_ms": _n(now * 1000), ":inprogress": {"S": "INPROGRESS"},
+                  ":t": {"S": "x"}, ":p": {"S": "IN"}, ":n": _n(2)}
+        ours, own = ConditionExpressionParser(expression, names, values), ConditionExpressionParser(
+            expression, names, values)
+        try:
+            own_tree = _op_tree(own_parse(own))
+        except Exception as exc:  # noqa: BLE001 - moto's error must be ours too
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                ours.parse()
+            continue
+        assert _op_tree(ours.parse()) == own_tree
+        probe = ConditionExpressionParser(expression, names, values)  # moto's parse steps, then the builder
+        nodes = probe._lex_condition_expression()
+        for step in ("_parse_paths", "_apply_functions", "_apply_comparator", "_apply_in", "_apply_between",
+                     "_apply_parens_and_booleans"):
+            nodes = getattr(probe, step)(nodes)
+        built = _moto_speedups._condition_builder(comparisons, nodes[0])
+        assert built is not None and _op_tree(built[1](probe)) == own_tree
+        assert (ours.expr_attr_names_found, ours.expr_attr_values_found) == (
+            own.expr_attr_names_found, own.expr_attr_values_found)

@@ -464,6 +464,69 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _condition_builder(comparisons: Any, root: Any) -> tuple[Any, Any] | None:
+    """``(root, build)``: ``build(parser)`` returns what ``parser._make_op_condition(root)`` returns.
+
+    moto's ``_make_op_condition`` walks the parsed condition's nodes for every request,
+    comparing each node's kind against the parser's kinds; the walk depends only on the nodes
+    (cached by :func:`_patch_condition_parse`), so it is written out once as nested functions
+    that create the same operator and operand objects, in the same order, each call looking up
+    its own values (``_lookup_expression_attribute_value``: a missing value fails as in moto).
+    A node kind or function name it does not know returns None (moto's own walk is used).
+    """
+    kinds = comparisons.ConditionExpressionParser.Kind
+    functions, comparators = comparisons.FUNC_CLASS, comparisons.COMPARATOR_CLASS
+    path_class, value_class = comparisons.AttributePath, comparisons.AttributeValue
+
+    def operand(node: Any) -> Any:
+        kind = node.kind
+        if kind == kinds.PATH:
+            path = [child.value for child in node.children]
+            return lambda parser: path_class(list(path))
+        if kind == kinds.EXPRESSION_ATTRIBUTE_VALUE:
+            text = node.text  # what _patch_condition_parse's make_operand looks up
+            return lambda parser: value_class(parser._lookup_expression_attribute_value(text))  # noqa: SLF001
+        if kind == kinds.FUNCTION:
+            function_class = functions[node.children[0].value]
+            arguments = [operand(argument) for argument in node.children[1:]]
+            return lambda parser: function_class(*[argument(parser) for argument in arguments])
+        raise KeyError(kind)
+
+    def condition(node: Any) -> Any:
+        kind = node.kind
+        if kind in (kinds.OR, kinds.AND):
+            op_class = comparisons.OpOr if kind == kinds.OR else comparisons.OpAnd
+            lhs, rhs = (condition(child) for child in node.children)
+            return lambda parser: op_class(lhs(parser), rhs(parser))
+        if kind == kinds.NOT:
+            (child,) = node.children
+            inner = condition(child)
+            return lambda parser: comparisons.OpNot(inner(parser))
+        if kind == kinds.PARENTHESES:
+            (child,) = node.children
+            return condition(child)
+        if kind == kinds.FUNCTION:
+            return operand(node)  # the same steps as moto's FUNCTION condition
+        if kind == kinds.BETWEEN:
+            query, low, high = (operand(child) for child in node.children)
+            between = comparisons.FuncBetween
+            return lambda parser: between(query(parser), low(parser), high(parser))
+        if kind == kinds.IN:
+            query, options = operand(node.children[0]), [operand(child) for child in node.children[1:]]
+            in_class = comparisons.FuncIn
+            return lambda parser: in_class(query(parser), *[option(parser) for option in options])
+        if kind == kinds.COMPARISON:
+            lhs_node, comparator, rhs_node = node.children
+            op_class, lhs, rhs = comparators[comparator.value], operand(lhs_node), operand(rhs_node)
+            return lambda parser: op_class(lhs(parser), rhs(parser))
+        raise KeyError(kind)
+
+    try:
+        return root, condition(root)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def _patch_condition_parse() -> None:
     """Parse each condition expression's structure once per (expression, attribute names).
 
@@ -481,10 +544,11 @@ def _patch_condition_parse() -> None:
     comparisons = _module("moto.dynamodb.comparisons")
     attribute_value = comparisons.AttributeValue
     parser = comparisons.ConditionExpressionParser
-    original = parser.parse
+    original = originals["ConditionExpressionParser.parse"] = parser.parse
     original_make_operand = parser._make_operand  # noqa: SLF001
     value_kind = parser.Kind.EXPRESSION_ATTRIBUTE_VALUE
     cache: dict[Any, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+    builders: dict[int, tuple[Any, Any]] = {}  # id(parsed node) -> (node, its builder or None)
 
     def structure(self: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
         # ConditionExpressionParser.parse (moto 5.2.5) up to, not including, _make_op_condition.
@@ -517,7 +581,16 @@ def _patch_condition_parse() -> None:
         node, names, values = entry
         self.expr_attr_names_found.extend(names)
         self.expr_attr_values_found.extend(values)
-        return self._make_op_condition(node)  # noqa: SLF001
+        builder = builders.get(id(node))
+        if builder is None or builder[0] is not node:
+            built = _condition_builder(comparisons, node)
+            builder = (node, None if built is None else built[1])
+            if len(builders) >= 4096:
+                builders.clear()
+            builders[id(node)] = builder
+        if builder[1] is None:
+            return self._make_op_condition(node)  # noqa: SLF001
+        return builder[1](self)
 
     def make_operand(self: Any, node: Any) -> Any:
         if node.kind == value_kind:  # the node's value is this placeholder's value (_parse_path_element)
