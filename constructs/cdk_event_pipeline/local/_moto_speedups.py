@@ -20,7 +20,14 @@ call, not in the emulation itself. These memoize steps that depend only on their
   already found valid (:func:`_patch_traversal`, :func:`_patch_ast_copy`);
 * JSON-protocol requests (DynamoDB, DynamoDB Streams, Kinesis, SQS) answered from the client's
   ``before-call`` event get moto's request object built without werkzeug's ``EnvironBuilder``
-  (:func:`answer_json`; see :mod:`.endpoint`).
+  (:func:`answer_json`; see :mod:`.endpoint`);
+* JSON request parsing: the walk of the operation's input shape written out once per shape
+  (:func:`_patch_json_request_parser`);
+* DynamoDB condition operators built by functions written once per parsed structure
+  (:func:`_condition_builder`);
+* the per-request response set-up: the ``date`` header's text reused within a second, the
+  request URL's ``urlparse`` remembered, no search for ``<RequestId>`` in a body without it
+  (:func:`_patch_response_setup`).
 
 They are applied only to the moto version whose code they were written against (the one the
 ``[local]`` extra pins); with any other version nothing is patched and moto runs as shipped.
