@@ -223,12 +223,15 @@ def test_a_seeded_moto_makes_the_same_ids(local_pipeline_endpoint) -> None:
     from moto.moto_api._internal import mock_random
 
     pool = string.ascii_letters + string.digits
-    mock_random.seed(1234)
-    expected = ["".join(mock_random.choice(pool) for _ in range(52)),
-                "".join(mock_random.choice(string.ascii_letters) for _ in range(8)).lower()]
-    mock_random.seed(1234)
-    assert [mock_random.get_random_string(52),
-            mock_random.get_random_string(8, include_digits=False, lower_case=True)] == expected
+    for seed in range(50):  # rejected draws (values past the pool) occur in many of these
+        mock_random.seed(seed)
+        expected = ["".join(mock_random.choice(pool) for _ in range(52)),
+                    "".join(mock_random.choice(string.ascii_letters) for _ in range(8)).lower(),
+                    "".join(mock_random.choice(pool) for _ in range(500)), mock_random.random()]
+        mock_random.seed(seed)
+        assert [mock_random.get_random_string(52),
+                mock_random.get_random_string(8, include_digits=False, lower_case=True),
+                mock_random.get_random_string(500), mock_random.random()] == expected  # the same state after
 
 
 def test_every_answer_is_the_same_as_unpatched_moto_over_http(local_pipeline_endpoint, unpatched_moto) -> None:

@@ -844,16 +844,46 @@ def _patch_kinesis_shard() -> None:
 
 
 def _patch_random_string() -> None:
-    """``MotoRandom.get_random_string`` without a method call per character: the same draws
-    (``choice(seq)`` is ``seq[self._randbelow(len(seq))]``), so a seeded moto makes the same ids."""
+    """``MotoRandom.get_random_string`` without a method call per character: the same draws, so a
+    seeded moto makes the same ids.
+
+    ``choice(seq)`` is ``seq[self._randbelow(len(seq))]``, and ``_randbelow(n)`` (CPython's
+    ``_randbelow_with_getrandbits``) draws ``getrandbits(k)`` (``k = n.bit_length()``: one 32-bit
+    word of the generator, its top ``k`` bits) until the value is below ``n``. ``getrandbits(32 *
+    m)`` is the next ``m`` words, the first one in the lowest bits (CPython's ``getrandbits``
+    fills the number from its least significant word, in the order it draws them). So the
+    string's characters are read from the words of one draw per round (as many words as
+    characters still missing), skipping the rejected values in order: the same words consumed,
+    the same characters. When the generator is not one whose ``_randbelow`` and
+    ``getrandbits`` are CPython's own (a subclass overriding them), one ``_randbelow`` per
+    character as before.
+    """
+    import random  # noqa: PLC0415
     import string  # noqa: PLC0415
+    import struct  # noqa: PLC0415
 
     random_class = _module("moto.moto_api._internal.moto_random").MotoRandom
+    own_below = getattr(random.Random, "_randbelow_with_getrandbits", None)
+    own_bits = random.Random.getrandbits
+    batched = (own_below is not None and random_class._randbelow is own_below  # noqa: SLF001
+               and random_class.getrandbits is own_bits and struct.calcsize("<I") == 4)
+
+    pools = {True: string.ascii_letters + string.digits, False: string.ascii_letters}
 
     def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
-        pool = string.ascii_letters + (string.digits if include_digits else "")
-        below, size = self._randbelow, len(pool)
-        text = "".join([pool[below(size)] for _ in range(length)])
+        pool = pools[bool(include_digits)]
+        size = len(pool)
+        if not batched or type(self) is not random_class:
+            below = self._randbelow  # noqa: SLF001
+            text = "".join([pool[below(size)] for _ in range(length)])
+        else:
+            shift = 32 - size.bit_length()
+            chars: list[str] = []
+            while len(chars) < length:
+                missing = length - len(chars)
+                words = struct.unpack(f"<{missing}I", self.getrandbits(32 * missing).to_bytes(4 * missing, "little"))
+                chars += [pool[value] for value in [word >> shift for word in words] if value < size]
+            text = "".join(chars)
         return text.lower() if lower_case else text
 
     random_class.get_random_string = get_random_string
