@@ -400,6 +400,11 @@ def test_the_response_set_up_gives_moto_s_values(local_pipeline_endpoint) -> Non
     assert responses.http_date(aware) == own_date(aware)
     assert abs(responses.utcnow() - utcnow()) < datetime.timedelta(seconds=5)
     assert responses.utcnow().tzinfo is None
+    own_names = _moto_speedups.originals["camelcase_to_underscores"]
+    for _ in range(2):
+        for action in ("UpdateItem", "GetShardIterator", "ListTagsOfResource", "DescribeTimeToLive", "", "a B",
+                       "ABCDef", "getID"):
+            assert responses.camelcase_to_underscores(action) == own_names(action)
     for body in ('{"a": "<RequestId>x</RequestId>"}', "<R><RequestId>old</RequestId></R>", '{"a": 1}', b"<RequestId>",
                  None):
         ours_headers, ours = responses.BaseResponse._enrich_response({"status": 200}, body)

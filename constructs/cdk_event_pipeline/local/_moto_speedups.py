@@ -1096,6 +1096,8 @@ def _patch_response_setup() -> None:
       the time to the second, so the last second's text is reused, and ``utcnow`` is the same
       expression without the import;
     * ``urlparse`` of the request URL: remembered per URL (its result is an immutable tuple);
+    * the action's method name (``camelcase_to_underscores``, a function of the string alone):
+      remembered per action;
     * ``_enrich_response``: moto puts the request id into ``<RequestId>`` elements of the body
       with a regular expression that can only match after ``<RequestId>``; a body without that
       text (every JSON body) is returned as it is without the search. The request id is drawn
@@ -1132,6 +1134,21 @@ def _patch_response_setup() -> None:
         responses.gen_amzn_requestid_long(headers)
         return headers, body
 
+    original_names = originals["camelcase_to_underscores"] = responses.camelcase_to_underscores
+    method_names: dict[str, str] = {}
+
+    def camelcase_to_underscores(argument: Any) -> Any:
+        if type(argument) is not str or len(argument) > 256:
+            return original_names(argument)
+        found = method_names.get(argument)
+        if found is None:
+            found = original_names(argument)
+            if len(method_names) >= 4096:
+                method_names.clear()
+            method_names[argument] = found
+        return found
+
+    responses.camelcase_to_underscores = camelcase_to_underscores
     responses.utcnow = utcnow
     responses.http_date = http_date
     responses.urlparse = functools.lru_cache(maxsize=1024)(responses.urlparse)
