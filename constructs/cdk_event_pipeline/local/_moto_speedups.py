@@ -20,7 +20,14 @@ call, not in the emulation itself. These memoize steps that depend only on their
   already found valid (:func:`_patch_traversal`, :func:`_patch_ast_copy`);
 * JSON-protocol requests (DynamoDB, DynamoDB Streams, Kinesis, SQS) answered from the client's
   ``before-call`` event get moto's request object built without werkzeug's ``EnvironBuilder``
-  (:func:`answer_json`; see :mod:`.endpoint`).
+  (:func:`answer_json`; see :mod:`.endpoint`);
+* JSON request parsing: the walk of the operation's input shape written out once per shape
+  (:func:`_patch_json_request_parser`);
+* DynamoDB condition operators built by functions written once per parsed structure
+  (:func:`_condition_builder`);
+* the per-request response set-up: the ``date`` header's text reused within a second, the
+  request URL's ``urlparse`` remembered, no search for ``<RequestId>`` in a body without it
+  (:func:`_patch_response_setup`).
 
 They are applied only to the moto version whose code they were written against (the one the
 ``[local]`` extra pins); with any other version nothing is patched and moto runs as shipped.
@@ -34,7 +41,9 @@ same answers.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -462,6 +471,69 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _condition_builder(comparisons: Any, root: Any) -> tuple[Any, Any] | None:
+    """``(root, build)``: ``build(parser)`` returns what ``parser._make_op_condition(root)`` returns.
+
+    moto's ``_make_op_condition`` walks the parsed condition's nodes for every request,
+    comparing each node's kind against the parser's kinds; the walk depends only on the nodes
+    (cached by :func:`_patch_condition_parse`), so it is written out once as nested functions
+    that create the same operator and operand objects, in the same order, each call looking up
+    its own values (``_lookup_expression_attribute_value``: a missing value fails as in moto).
+    A node kind or function name it does not know returns None (moto's own walk is used).
+    """
+    kinds = comparisons.ConditionExpressionParser.Kind
+    functions, comparators = comparisons.FUNC_CLASS, comparisons.COMPARATOR_CLASS
+    path_class, value_class = comparisons.AttributePath, comparisons.AttributeValue
+
+    def operand(node: Any) -> Any:
+        kind = node.kind
+        if kind == kinds.PATH:
+            path = [child.value for child in node.children]
+            return lambda parser: path_class(list(path))
+        if kind == kinds.EXPRESSION_ATTRIBUTE_VALUE:
+            text = node.text  # what _patch_condition_parse's make_operand looks up
+            return lambda parser: value_class(parser._lookup_expression_attribute_value(text))  # noqa: SLF001
+        if kind == kinds.FUNCTION:
+            function_class = functions[node.children[0].value]
+            arguments = [operand(argument) for argument in node.children[1:]]
+            return lambda parser: function_class(*[argument(parser) for argument in arguments])
+        raise KeyError(kind)
+
+    def condition(node: Any) -> Any:
+        kind = node.kind
+        if kind in (kinds.OR, kinds.AND):
+            op_class = comparisons.OpOr if kind == kinds.OR else comparisons.OpAnd
+            lhs, rhs = (condition(child) for child in node.children)
+            return lambda parser: op_class(lhs(parser), rhs(parser))
+        if kind == kinds.NOT:
+            (child,) = node.children
+            inner = condition(child)
+            return lambda parser: comparisons.OpNot(inner(parser))
+        if kind == kinds.PARENTHESES:
+            (child,) = node.children
+            return condition(child)
+        if kind == kinds.FUNCTION:
+            return operand(node)  # the same steps as moto's FUNCTION condition
+        if kind == kinds.BETWEEN:
+            query, low, high = (operand(child) for child in node.children)
+            between = comparisons.FuncBetween
+            return lambda parser: between(query(parser), low(parser), high(parser))
+        if kind == kinds.IN:
+            query, options = operand(node.children[0]), [operand(child) for child in node.children[1:]]
+            in_class = comparisons.FuncIn
+            return lambda parser: in_class(query(parser), *[option(parser) for option in options])
+        if kind == kinds.COMPARISON:
+            lhs_node, comparator, rhs_node = node.children
+            op_class, lhs, rhs = comparators[comparator.value], operand(lhs_node), operand(rhs_node)
+            return lambda parser: op_class(lhs(parser), rhs(parser))
+        raise KeyError(kind)
+
+    try:
+        return root, condition(root)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def _patch_condition_parse() -> None:
     """Parse each condition expression's structure once per (expression, attribute names).
 
@@ -479,10 +551,11 @@ def _patch_condition_parse() -> None:
     comparisons = _module("moto.dynamodb.comparisons")
     attribute_value = comparisons.AttributeValue
     parser = comparisons.ConditionExpressionParser
-    original = parser.parse
+    original = originals["ConditionExpressionParser.parse"] = parser.parse
     original_make_operand = parser._make_operand  # noqa: SLF001
     value_kind = parser.Kind.EXPRESSION_ATTRIBUTE_VALUE
     cache: dict[Any, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+    builders: dict[int, tuple[Any, Any]] = {}  # id(parsed node) -> (node, its builder or None)
 
     def structure(self: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
         # ConditionExpressionParser.parse (moto 5.2.5) up to, not including, _make_op_condition.
@@ -515,7 +588,16 @@ def _patch_condition_parse() -> None:
         node, names, values = entry
         self.expr_attr_names_found.extend(names)
         self.expr_attr_values_found.extend(values)
-        return self._make_op_condition(node)  # noqa: SLF001
+        builder = builders.get(id(node))
+        if builder is None or builder[0] is not node:
+            built = _condition_builder(comparisons, node)
+            builder = (node, None if built is None else built[1])
+            if len(builders) >= 4096:
+                builders.clear()
+            builders[id(node)] = builder
+        if builder[1] is None:
+            return self._make_op_condition(node)  # noqa: SLF001
+        return builder[1](self)
 
     def make_operand(self: Any, node: Any) -> Any:
         if node.kind == value_kind:  # the node's value is this placeholder's value (_parse_path_element)
@@ -762,20 +844,65 @@ def _patch_kinesis_shard() -> None:
 
 
 def _patch_random_string() -> None:
-    """``MotoRandom.get_random_string`` without a method call per character: the same draws
-    (``choice(seq)`` is ``seq[self._randbelow(len(seq))]``), so a seeded moto makes the same ids."""
+    """``MotoRandom.get_random_string`` without a method call per character: the same draws, so a
+    seeded moto makes the same ids.
+
+    ``choice(seq)`` is ``seq[self._randbelow(len(seq))]``, and ``_randbelow(n)`` (CPython's
+    ``_randbelow_with_getrandbits``) draws ``getrandbits(k)`` (``k = n.bit_length()``: one 32-bit
+    word of the generator, its top ``k`` bits) until the value is below ``n``. ``getrandbits(32 *
+    m)`` is the next ``m`` words, the first one in the lowest bits (CPython's ``getrandbits``
+    fills the number from its least significant word, in the order it draws them). So the
+    string's characters are read from the words of one draw per round (as many words as
+    characters still missing), skipping the rejected values in order: the same words consumed,
+    the same characters. When the generator is not one whose ``_randbelow`` and
+    ``getrandbits`` are CPython's own (a subclass overriding them), one ``_randbelow`` per
+    character as before.
+    """
+    import random  # noqa: PLC0415
     import string  # noqa: PLC0415
+    import struct  # noqa: PLC0415
 
     random_class = _module("moto.moto_api._internal.moto_random").MotoRandom
+    own_below = getattr(random.Random, "_randbelow_with_getrandbits", None)
+    own_bits = random.Random.getrandbits
+    batched = (own_below is not None and random_class._randbelow is own_below  # noqa: SLF001
+               and random_class.getrandbits is own_bits and struct.calcsize("<I") == 4)
+
+    pools = {True: string.ascii_letters + string.digits, False: string.ascii_letters}
 
     def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
-        pool = string.ascii_letters + (string.digits if include_digits else "")
-        below, size = self._randbelow, len(pool)
-        text = "".join([pool[below(size)] for _ in range(length)])
+        pool = pools[bool(include_digits)]
+        size = len(pool)
+        if not batched or type(self) is not random_class:
+            below = self._randbelow  # noqa: SLF001
+            text = "".join([pool[below(size)] for _ in range(length)])
+        else:
+            shift = 32 - size.bit_length()
+            chars: list[str] = []
+            while len(chars) < length:
+                missing = length - len(chars)
+                words = struct.unpack(f"<{missing}I", self.getrandbits(32 * missing).to_bytes(4 * missing, "little"))
+                chars += [pool[value] for value in [word >> shift for word in words] if value < size]
+            text = "".join(chars)
         return text.lower() if lower_case else text
 
     random_class.get_random_string = get_random_string
     _applied.append("MotoRandom.get_random_string")
+
+
+@functools.cache
+def _request_parts() -> tuple[str, Any, Any]:
+    """moto's request names :func:`_json_request` uses, imported once."""
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header  # noqa: PLC0415
+
+    return PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
+
+
+@functools.cache
+def _http_exception() -> Any:
+    from moto.core.exceptions import HTTPException  # noqa: PLC0415
+
+    return HTTPException
 
 
 def _json_request(host: str, headers: Any, body: bytes) -> Any:
@@ -784,11 +911,7 @@ def _json_request(host: str, headers: Any, body: bytes) -> Any:
     The WSGI environ ``Request.from_primitives`` gets from werkzeug's ``EnvironBuilder``, written
     directly: the same keys and values for a body, a path of ``/`` and no query string.
     """
-    import io  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header  # noqa: PLC0415
-
+    preserved_key, request_class, environ_key_for_header = _request_parts()
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "", "RAW_URI": "/",
         "REQUEST_URI": "/", "SERVER_NAME": host, "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -800,8 +923,8 @@ def _json_request(host: str, headers: Any, body: bytes) -> Any:
         if key.lower() in ("transfer-encoding", "host", "content-length"):
             continue
         environ[environ_key_for_header(key)] = value.decode("utf-8") if isinstance(value, bytes) else value
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
-    request = Request(environ)
+    environ[preserved_key] = {}
+    request = request_class(environ)
     if request.mimetype not in _FORM_TYPES:
         # What werkzeug's _load_form_data and get_data() would leave for a body that is not a
         # form (FormDataParser returns the stream and two empty dicts): no form, the body as data.
@@ -820,8 +943,6 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
     """
     if not _applied:
         return None
-    from moto.core.exceptions import HTTPException  # noqa: PLC0415
-
     parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query:
         return None
@@ -831,9 +952,210 @@ def answer_json(url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str
             request = _json_request(parts.netloc, headers, body)
             try:
                 return method(request, clean, request.headers)  # clean is request.raw_url for "POST /"
-            except HTTPException as exc:
+            except _http_exception() as exc:
                 return int(exc.code or 500), dict(exc.get_headers()), exc.get_body()
     return None
+
+
+_JSON_HANDLERS = {
+    "_parse_blob": "BaseJSONParser._parse_blob", "_parse_body_as_json": "BaseJSONParser._parse_body_as_json",
+    "_parse_byte": "BaseJSONParser._parse_integer", "_parse_double": "BaseJSONParser._parse_float",
+    "_parse_float": "BaseJSONParser._parse_float", "_parse_integer": "BaseJSONParser._parse_integer",
+    "_parse_json_body": "JSONParser._parse_json_body", "_parse_list": "RequestParser._parse_list",
+    "_parse_long": "BaseJSONParser._parse_integer", "_parse_map": "RequestParser._parse_map",
+    "_parse_shape": "RequestParser._parse_shape", "_parse_short": "BaseJSONParser._parse_integer",
+    "_parse_structure": "BaseJSONParser._parse_structure", "_parse_timestamp": "BaseJSONParser._parse_timestamp",
+}
+
+
+def _patch_json_request_parser() -> None:
+    """moto's JSON-protocol request parsing, its walk of the input shape written out once per shape.
+
+    For every request moto walks the operation's input shape over the decoded JSON body
+    (``RequestParser._parse_shape``): per value a ``getattr`` of the handler by the shape's type
+    name, per structure member a lookup of its shape and its serialized name, for each of the
+    ten members of every DynamoDB ``AttributeValue``. What that walk does depends only on the
+    shape and the parser's map type, so it is turned into one function per (shape, map type)
+    doing the same steps in the same order: members in the shape's order, a member whose value
+    is absent or null skipped, a null structure kept as None, document types untouched, lists
+    and maps rebuilt (key before value), blobs, timestamps, floats and integers through moto's
+    own converters, every other type as decoded. Only for ``JSONParser`` itself with moto's
+    default blob and timestamp parsers, and only when its handlers are the ones this was written
+    against; anything else is parsed the original way.
+    """
+    parse = _module("moto.core.parse")
+    parser_class = parse.JSONParser
+    handlers = {n: getattr(parser_class, n).__qualname__ for n in dir(parser_class) if n.startswith("_parse_")}
+    if handlers != _JSON_HANDLERS:
+        return
+    import threading  # noqa: PLC0415
+
+    blob, timestamp, undefined = parse.default_blob_parser, parse.default_timestamp_parser, parse.UNDEFINED
+    original = originals["JSONParser._parse_json_body"] = parser_class._parse_json_body  # noqa: SLF001
+    plans: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+    lock = threading.Lock()
+
+    def as_float(value: Any) -> Any:
+        return value if value is undefined else float(value)
+
+    def as_int(value: Any) -> Any:
+        return value if value is undefined else int(value)
+
+    scalars = {"blob": blob, "timestamp": timestamp, "float": as_float, "double": as_float, "integer": as_int,
+               "byte": as_int, "short": as_int, "long": as_int}
+
+    def key_of(shape: Any, map_type: Any) -> tuple[Any, Any]:
+        # botocore makes a new Shape object for each reference to a named shape (a recursive
+        # shape never ends): a shape is known by its model's resolver and its name
+        resolver = shape._shape_resolver  # noqa: SLF001
+        return (id(resolver), shape.name, map_type), resolver
+
+    def build(shape: Any, map_type: Any, building: dict[tuple[Any, ...], tuple[Any, Any]]) -> Any:
+        key, resolver = key_of(shape, map_type)
+        entry = building.get(key) or plans.get(key)
+        if entry is not None and entry[0] is resolver:
+            return entry[1]
+        kind = shape.type_name
+        if kind == "structure" and not shape.is_document_type:
+            members: list[tuple[str, str, Any]] = []
+
+            def structure(value: Any) -> Any:
+                if value is None:
+                    return None
+                parsed = map_type()
+                for name, json_name, member in members:
+                    raw = value.get(json_name)
+                    if raw is not None:
+                        parsed[name] = raw if member is None else member(raw)
+                return parsed
+
+            building[key] = (resolver, structure)  # before the members: shapes can be recursive
+            for name, member_shape in shape.members.items():
+                members.append((name, member_shape.serialization.get("name", name),
+                                build(member_shape, map_type, building)))
+            return structure
+        if kind == "list":
+            item: list[Any] = [None]  # filled below: the member's shape can lead back here
+
+            def list_(node: Any) -> Any:
+                parse_item = item[0]
+                if parse_item is None:
+                    return [value for value in node]  # noqa: C416 - moto iterates, whatever node is
+                return [parse_item(value) for value in node]
+
+            building[key] = (resolver, list_)
+            item[0] = build(shape.member, map_type, building)
+            return list_
+        if kind == "map":
+            parts: list[Any] = [None, None]  # filled below: the value's shape can lead back here
+
+            def map_(value: Any) -> Any:
+                key_of, value_of = parts
+                parsed = map_type()
+                for raw_key, raw_value in value.items():
+                    actual_key = raw_key if key_of is None else key_of(raw_key)
+                    parsed[actual_key] = raw_value if value_of is None else value_of(raw_value)
+                return parsed
+
+            building[key] = (resolver, map_)
+            parts[:] = [build(shape.key, map_type, building), build(shape.value, map_type, building)]
+            return map_
+        function = scalars.get(kind)
+        building[key] = (resolver, function)
+        return function
+
+    def plan(shape: Any, map_type: Any) -> Any:
+        key, resolver = key_of(shape, map_type)
+        entry = plans.get(key)
+        if entry is not None and entry[0] is resolver:
+            return entry[1]
+        with lock:
+            building: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+            function = build(shape, map_type, building)
+            if len(plans) >= 65536:
+                plans.clear()
+            plans.update(building)  # published once every function in it is complete
+        return function
+
+    def _parse_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        if type(self) is not parser_class or self._blob_parser is not blob or self._timestamp_parser is not timestamp:
+            return original(self, raw_body, shape)
+        parsed_json = self._parse_body_as_json(raw_body)
+        function = plan(shape, self.MAP_TYPE)
+        return parsed_json if function is None else function(parsed_json)
+
+    parser_class._parse_json_body = _parse_json_body  # noqa: SLF001
+    _applied.append("JSONParser._parse_json_body")
+
+
+def _patch_response_setup() -> None:
+    """moto's per-request response set-up: the same values, computed with less work.
+
+    * the ``date`` header: moto formats ``utcnow()`` with werkzeug's ``http_date`` for every
+      request (its ``utcnow`` imports ``datetime.UTC`` on every call); the text depends only on
+      the time to the second, so the last second's text is reused, and ``utcnow`` is the same
+      expression without the import;
+    * ``urlparse`` of the request URL: remembered per URL (its result is an immutable tuple);
+    * the action's method name (``camelcase_to_underscores``, a function of the string alone):
+      remembered per action;
+    * ``_enrich_response``: moto puts the request id into ``<RequestId>`` elements of the body
+      with a regular expression that can only match after ``<RequestId>``; a body without that
+      text (every JSON body) is returned as it is without the search. The request id is drawn
+      and set in the headers as before.
+    """
+    import datetime  # noqa: PLC0415
+
+    responses = _module("moto.core.responses")
+    base = responses.BaseResponse
+    original_enrich = base._enrich_response  # noqa: SLF001 - a staticmethod: the function
+    original_date = responses.http_date
+    utc = datetime.UTC
+    last: list[tuple[Any, str]] = [(None, "")]
+
+    def utcnow() -> datetime.datetime:
+        return datetime.datetime.now(utc).replace(tzinfo=None)
+
+    def http_date(timestamp: Any = None) -> str:
+        if type(timestamp) is not datetime.datetime or timestamp.tzinfo is not None:
+            return str(original_date(timestamp))
+        second = timestamp.replace(microsecond=0)
+        entry = last[0]
+        if entry[0] == second:
+            return entry[1]
+        text = str(original_date(timestamp))
+        last[0] = (second, text)
+        return text
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if type(body) is not str or "<RequestId>" in body:
+            return original_enrich(headers, body)  # type: ignore[no-any-return]
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        responses.gen_amzn_requestid_long(headers)
+        return headers, body
+
+    original_names = originals["camelcase_to_underscores"] = responses.camelcase_to_underscores
+    method_names: dict[str, str] = {}
+
+    def camelcase_to_underscores(argument: Any) -> Any:
+        if type(argument) is not str or len(argument) > 256:
+            return original_names(argument)
+        found = method_names.get(argument)
+        if found is None:
+            found = original_names(argument)
+            if len(method_names) >= 4096:
+                method_names.clear()
+            method_names[argument] = found
+        return found
+
+    responses.camelcase_to_underscores = camelcase_to_underscores
+    responses.utcnow = utcnow
+    responses.http_date = http_date
+    responses.urlparse = functools.lru_cache(maxsize=1024)(responses.urlparse)
+    base._enrich_response = staticmethod(_enrich_response)  # noqa: SLF001
+    originals["BaseResponse._enrich_response"] = original_enrich
+    originals["http_date"] = original_date
+    _applied.append("BaseResponse.setup")
 
 
 def applied() -> bool:
@@ -891,5 +1213,7 @@ def apply() -> list[str]:
     _patch_serialized_results()
     _patch_dynamodb_re()
     _patch_sqs_retention()
+    _patch_json_request_parser()
+    _patch_response_setup()
     _applied.append("dispatch")
     return list(_applied)

@@ -29,6 +29,7 @@ extra, and :func:`require_moto` turns a missing dependency into one line with th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -95,6 +96,87 @@ _SERVICE_HEADER = "X-Event-Pipeline-Local-Service"
 _parsers: dict[str, Any] = {}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+_BODY_LIMIT = 4096  # bytes of a response body kept with its parse
+_NODE_LIMIT = 256  # values in a parse kept
+
+
+def _plain_size(value: Any, budget: int) -> int:
+    """How much of ``budget`` is left after counting ``value``'s dicts, lists and plain scalars (-1: not plain)."""
+    budget -= 1
+    if budget < 0:
+        return -1
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return -1
+            budget = _plain_size(item, budget)
+            if budget < 0:
+                return -1
+        return budget
+    if kind is list:
+        for item in value:
+            budget = _plain_size(item, budget)
+            if budget < 0:
+                return -1
+        return budget
+    return budget if kind in _PLAIN else -1
+
+
+def _fresh(value: Any) -> Any:
+    """A new copy of a plain parse's dicts and lists (its strings, numbers, booleans, None shared)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if kind is list:
+        return [_fresh(item) for item in value]
+    return value
+
+
+def _remember_bodies(parser: Any) -> None:
+    """Let this process's JSON response parser reuse its parse of a body it parsed before.
+
+    botocore's ``JSONParser._handle_json_body`` turns a response body into the operation's output
+    (``json.loads``, then a walk of the output shape); the result depends only on the body and the
+    shape. The item writes of an idempotent consumer get the same few bodies back over and over,
+    so for a small body whose parse is plain data (dicts, lists, strings, numbers, booleans, None:
+    no timestamps or blobs), the parse is kept per (shape, body) and each call gets its own copy.
+    Only the parser :func:`_direct` uses is changed; other clients' parsers are botocore's.
+    """
+    original = parser._handle_json_body  # noqa: SLF001 - the bound method of this parser only
+    kept: dict[tuple[int, bytes], tuple[Any, Any]] = {}
+
+    def handle_json_body(raw_body: Any, shape: Any) -> Any:
+        if type(raw_body) is not bytes or len(raw_body) > _BODY_LIMIT:
+            return original(raw_body, shape)
+        key = (id(shape), raw_body)
+        entry = kept.get(key)
+        if entry is not None and entry[0] is shape:
+            return _fresh(entry[1])
+        parsed = original(raw_body, shape)
+        if _plain_size(parsed, _NODE_LIMIT) >= 0:
+            if len(kept) >= 4096:
+                kept.clear()
+            kept[key] = (shape, _fresh(parsed))
+        return parsed
+
+    parser._handle_json_body = handle_json_body  # noqa: SLF001
+
+
+@functools.cache
+def _direct_parts() -> tuple[Any, Any, Any, Any, Any]:
+    """What :func:`_direct` calls, imported once (moto only once an endpoint runs)."""
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+    from botocore.endpoint import convert_to_response_dict  # noqa: PLC0415
+    from botocore.httpchecksum import handle_checksum_body  # noqa: PLC0415
+    from moto.core.botocore_stubber import MockRawResponse  # noqa: PLC0415
+
+    from ._moto_speedups import answer_json  # noqa: PLC0415
+
+    return answer_json, AWSResponse, convert_to_response_dict, handle_checksum_body, MockRawResponse
+
+
 def _direct(params: Any, context: Any, model: Any, region: str, service: str) -> tuple[Any, Any] | None:
     """Answer a JSON-protocol call from moto before botocore builds, signs and sends an HTTP request.
 
@@ -103,8 +185,7 @@ def _direct(params: Any, context: Any, model: Any, region: str, service: str) ->
     error fields included. What is skipped is the HTTP machinery around them (request object,
     signing, the retry loop: moto never throttles).
     """
-    from ._moto_speedups import answer_json  # noqa: PLC0415
-
+    answer_json, response_class, to_response_dict, handle_checksum_body, raw_response = _direct_parts()
     body = params.get("body")
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -115,15 +196,10 @@ def _direct(params: Any, context: Any, model: Any, region: str, service: str) ->
     answer = answer_json(url, headers, body)
     if answer is None:
         return None
-    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
-    from botocore.endpoint import convert_to_response_dict  # noqa: PLC0415
-    from botocore.httpchecksum import handle_checksum_body  # noqa: PLC0415
-    from moto.core.botocore_stubber import MockRawResponse  # noqa: PLC0415
-
     status, response_headers, response_body = answer
-    http = AWSResponse(url, status, response_headers,
-                       MockRawResponse(response_body if response_body is not None else b""))
-    response_dict = convert_to_response_dict(http, model)
+    http = response_class(url, status, response_headers,
+                          raw_response(response_body if response_body is not None else b""))
+    response_dict = to_response_dict(http, model)
     handle_checksum_body(http, response_dict, context, model)
     protocol = model.service_model.resolved_protocol
     parser = _parsers.get(protocol)
@@ -131,6 +207,8 @@ def _direct(params: Any, context: Any, model: Any, region: str, service: str) ->
         from botocore.parsers import ResponseParserFactory  # noqa: PLC0415
 
         parser = _parsers[protocol] = ResponseParserFactory().create_parser(protocol)
+        if protocol == "json":
+            _remember_bodies(parser)
     parsed = parser.parse(response_dict, model.output_shape)
     if http.status_code >= 300:
         code = parsed.get("Error", {}).get("Code")
