@@ -155,10 +155,8 @@ class Throttling:
         failed = {i for i in range(len(Records)) if self.rng.random() < self.rate}
         sent = [r for i, r in enumerate(Records) if i not in failed]
         real = iter(self.client.put_records(Records=sent, **kwargs)["Records"] if sent else [])
-        out = [
-            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "injected"} if i in failed else next(real)
-            for i in range(len(Records))
-        ]
+        throttled = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "injected"}
+        out = [dict(throttled) if i in failed else next(real) for i in range(len(Records))]
         return {"FailedRecordCount": len(failed), "Records": out}
 
 
