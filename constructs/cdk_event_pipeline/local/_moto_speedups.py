@@ -1128,7 +1128,7 @@ def _patch_response_setup() -> None:
 
     def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
         if type(body) is not str or "<RequestId>" in body:
-            return original_enrich(headers, body)  # type: ignore[no-any-return]
+            return original_enrich(headers, body)
         if "status" in headers:
             headers["status"] = str(headers["status"])
         responses.gen_amzn_requestid_long(headers)
