@@ -108,6 +108,15 @@ def answer(request: Any) -> tuple[int, dict[str, str], Any] | None:
 _MISSING = object()
 
 
+def _remember(memo: dict[Any, Any], key: Any, value: Any, *, limit: int = 4096) -> Any:
+    """Store ``value`` under ``key`` in a memo that is emptied when it holds ``limit`` entries
+    (each memo stays bounded however many distinct inputs a run sees); return ``value``."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 def _module(name: str) -> Any:
     """A moto module, typed loosely (the patches reach into moto's internals)."""
     import importlib  # noqa: PLC0415
@@ -355,10 +364,7 @@ def _ast(value: Any) -> _Ast:
 
     scan(value)
     entry = _Ast(value, blob, _copier(value, ast_nodes.Node), found[0])
-    if len(_asts) >= 4096:
-        _asts.clear()
-    _asts[id(value)] = entry
-    return entry
+    return _remember(_asts, id(value), entry)
 
 
 def _blob(value: Any) -> bytes | None:
@@ -581,20 +587,14 @@ def _patch_condition_parse() -> None:
             return original(self)
         entry = cache.get(key)
         if entry is None:
-            entry = structure(self)
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[key] = entry
+            entry = _remember(cache, key, structure(self))
         node, names, values = entry
         self.expr_attr_names_found.extend(names)
         self.expr_attr_values_found.extend(values)
         builder = builders.get(id(node))
         if builder is None or builder[0] is not node:
             built = _condition_builder(comparisons, node)
-            builder = (node, None if built is None else built[1])
-            if len(builders) >= 4096:
-                builders.clear()
-            builders[id(node)] = builder
+            builder = _remember(builders, id(node), (node, None if built is None else built[1]))
         if builder[1] is None:
             return self._make_op_condition(node)  # noqa: SLF001
         return builder[1](self)
@@ -677,9 +677,7 @@ def _patch_serialized_results() -> None:
             return hit[1], dict(hit[2]), hit[3]
         status, headers, body = original(self, context)
         if type(body) is str and type(headers) is dict and all(type(v) is str for v in headers.values()):
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[key] = (operation, status, dict(headers), body)
+            _remember(cache, key, (operation, status, dict(headers), body))
         return status, headers, body
 
     action_result.execute_result = execute_result
@@ -735,9 +733,7 @@ class _RememberingRe:
         found = self._subs.get(key)
         if found is None:
             found = re.sub(pattern, repl, string, count=count, flags=flags)
-            if len(self._subs) >= 4096:
-                self._subs.clear()
-            self._subs[key] = found
+            _remember(self._subs, key, found)
         return found
 
 
@@ -780,9 +776,7 @@ def _patch_attribute_picker() -> None:
                 keys = tuple(self.get_possible_keys(context))
             except Exception:  # noqa: BLE001 - a provider moto would not have reached: its own way
                 return original(self, context)
-            if len(keys_of) >= 65536:
-                keys_of.clear()
-            entry = keys_of[key] = (shape, keys)
+            entry = _remember(keys_of, key, (shape, keys), limit=65536)
         value = None
         for possible_key in entry[1]:
             found = get_value(obj, possible_key, missing)
@@ -1142,10 +1136,7 @@ def _patch_response_setup() -> None:
             return original_names(argument)
         found = method_names.get(argument)
         if found is None:
-            found = original_names(argument)
-            if len(method_names) >= 4096:
-                method_names.clear()
-            method_names[argument] = found
+            found = _remember(method_names, argument, original_names(argument))
         return found
 
     responses.camelcase_to_underscores = camelcase_to_underscores

@@ -144,6 +144,8 @@ def _remember_bodies(parser: Any) -> None:
     no timestamps or blobs), the parse is kept per (shape, body) and each call gets its own copy.
     Only the parser :func:`_direct` uses is changed; other clients' parsers are botocore's.
     """
+    from ._moto_speedups import _remember  # noqa: PLC0415
+
     original = parser._handle_json_body  # noqa: SLF001 - the bound method of this parser only
     kept: dict[tuple[int, bytes], tuple[Any, Any]] = {}
 
@@ -156,9 +158,7 @@ def _remember_bodies(parser: Any) -> None:
             return _fresh(entry[1])
         parsed = original(raw_body, shape)
         if _plain_size(parsed, _NODE_LIMIT) >= 0:
-            if len(kept) >= 4096:
-                kept.clear()
-            kept[key] = (shape, _fresh(parsed))
+            _remember(kept, key, (shape, _fresh(parsed)))
         return parsed
 
     parser._handle_json_body = handle_json_body  # noqa: SLF001
