@@ -53,12 +53,6 @@ FEEDING = ("records", "put", "send", "write")
 _STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,127})*", re.ASCII)
 
 
-def _bad(text: str, expected: str) -> argparse.ArgumentTypeError:
-    from ..tools.records import short  # noqa: PLC0415
-
-    return argparse.ArgumentTypeError(f"{short(text)} is not {expected}")
-
-
 def _text(value: str) -> bool:
     """Text that can be sent as UTF-8 (no lone surrogates from undecodable command-line bytes)."""
     try:
@@ -71,7 +65,7 @@ def _text(value: str) -> bool:
 def stack_name(text: str) -> str:
     """``--stack``: a stack's name in the assembly (``Stage/Stack`` for a stack in a stage)."""
     if len(text) > 512 or not _STACK.fullmatch(text):
-        raise _bad(text, "a stack name (letters, digits, _ . -; Stage/Stack for a stack in a stage)")
+        raise arguments.invalid(text, "a stack name (letters, digits, _ . -; Stage/Stack for a stack in a stage)")
     return text
 
 
@@ -79,19 +73,13 @@ def records_file(text: str) -> str:
     """``--records``: an existing file, or ``-`` for stdin."""
     if text == "-":
         return text
-    try:
-        exists = _text(text) and text.isprintable() and bool(text) and os.path.isfile(text)
-    except (OSError, ValueError):
-        exists = False
-    if not exists:
-        raise _bad(text, "an existing file (or - for stdin)")
-    return text
+    return arguments.existing_path(text, os.path.isfile, "an existing file (or - for stdin)")
 
 
 def partition_key(text: str) -> str:
     """``--partition-key``: 1-256 characters (Kinesis' PutRecord limit)."""
     if not text or len(text) > PARTITION_KEY_MAX_CHARS or not _text(text):
-        raise _bad(text, f"a partition key (1-{PARTITION_KEY_MAX_CHARS} characters)")
+        raise arguments.invalid(text, f"a partition key (1-{PARTITION_KEY_MAX_CHARS} characters)")
     return text
 
 
@@ -102,7 +90,7 @@ def name_value(option: str, value_kind: str, check: Callable[[str], Any] | None 
     def parse(text: str) -> tuple[str, Any]:
         name, sep, value = text.partition("=")
         if not sep or not name or len(name) > NAME_MAX_CHARS or not name.isprintable() or not _text(text):
-            raise _bad(text, f"NAME={value_kind} (NAME: a construct path, logical id or physical name)")
+            raise arguments.invalid(text, f"NAME={value_kind} (NAME: a construct path, logical id or physical name)")
         return name, (check(value) if check is not None else value)
 
     parse.__name__ = option.lstrip("-")

@@ -62,7 +62,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _S3_MAX_KEY_BYTES = 1024
 
 
-def _fail(text: str, expected: str) -> argparse.ArgumentTypeError:
+def invalid(text: str, expected: str) -> argparse.ArgumentTypeError:
+    """argparse's one-line error for an option value: ``<value, shortened> is not <expected>``."""
     return argparse.ArgumentTypeError(f"{short(text)} is not {expected}")
 
 
@@ -76,7 +77,7 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         stripped = text.strip()
         if not re.fullmatch(r"[+-]?[0-9]{1,19}", stripped, re.ASCII):
-            raise _fail(text, f"an integer between {low} and {high}")
+            raise invalid(text, f"an integer between {low} and {high}")
         value = int(stripped)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(
@@ -93,7 +94,7 @@ def float_range(low: float, high: float, unit: str = "seconds") -> Callable[[str
     def parse(text: str) -> float:
         stripped = text.strip()
         if not re.fullmatch(r"[+-]?([0-9]{1,15}(\.[0-9]{0,9})?|\.[0-9]{1,9})", stripped, re.ASCII):
-            raise _fail(text, f"a number of {unit} between {low:g} and {high:g}")
+            raise invalid(text, f"a number of {unit} between {low:g} and {high:g}")
         value = float(stripped)
         if not math.isfinite(value) or not low <= value <= high:
             raise argparse.ArgumentTypeError(
@@ -127,14 +128,14 @@ def time_value(text: str) -> datetime:
 def stream_name(text: str) -> str:
     """A Kinesis stream name: 1-128 of ``a-z A-Z 0-9 _ . -``."""
     if not _STREAM_NAME.fullmatch(text):
-        raise _fail(text, "a Kinesis stream name (1-128 characters: a-z A-Z 0-9 _ . -)")
+        raise invalid(text, "a Kinesis stream name (1-128 characters: a-z A-Z 0-9 _ . -)")
     return text
 
 
 def function_name(text: str) -> str:
     """A Lambda function name, partial ARN or ARN, optionally with a version or alias."""
     if len(text) > _FUNCTION_MAX_CHARS or not _FUNCTION.fullmatch(text):
-        raise _fail(text, "a Lambda function name or ARN")
+        raise invalid(text, "a Lambda function name or ARN")
     return text
 
 
@@ -145,25 +146,30 @@ def handler_spec(text: str) -> str:
         module, sep, attr = text.rpartition(".")
     parts = module.split(".") if module else []
     if not sep or not parts or not all(_IDENTIFIER.fullmatch(p) for p in [*parts, attr]):
-        raise _fail(text, "a handler MODULE:FUNCTION (Python identifiers, e.g. consumer:handler)")
+        raise invalid(text, "a handler MODULE:FUNCTION (Python identifiers, e.g. consumer:handler)")
+    return text
+
+
+def existing_path(text: str, exists: Callable[[str], bool], expected: str) -> str:
+    """``text`` when it is a printable path for which ``exists`` holds (``os.path.isdir``, ...)."""
+    try:
+        found = _printable(text) and bool(text) and exists(text)
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise invalid(text, expected)
     return text
 
 
 def directory(text: str) -> str:
     """An existing directory (``--handler-path``)."""
-    try:
-        exists = _printable(text) and bool(text) and os.path.isdir(text)
-    except (OSError, ValueError):
-        exists = False
-    if not exists:
-        raise _fail(text, "an existing directory")
-    return text
+    return existing_path(text, os.path.isdir, "an existing directory")
 
 
 def region(text: str) -> str:
     """An AWS region name (``us-east-1``, ``us-gov-west-1``, ``eu-central-2``...)."""
     if not _REGION.fullmatch(text):
-        raise _fail(text, "an AWS region name like us-east-1")
+        raise invalid(text, "an AWS region name like us-east-1")
     return text
 
 
@@ -171,15 +177,15 @@ def endpoint_url(text: str) -> str:
     """``http(s)://host[:port][/path]``: no credentials, query or fragment."""
     expected = "an http(s)://host[:port] endpoint URL"
     if not _printable(text) or any(c.isspace() for c in text) or not text.isascii():
-        raise _fail(text, expected)
+        raise invalid(text, expected)
     try:
         url = urllib.parse.urlsplit(text)
         port = url.port  # raises ValueError when out of range
     except ValueError:
-        raise _fail(text, expected) from None
+        raise invalid(text, expected) from None
     if (url.scheme not in {"http", "https"} or not url.hostname or url.username is not None
             or url.query or url.fragment or port == 0):
-        raise _fail(text, expected)
+        raise invalid(text, expected)
     return text
 
 
@@ -190,9 +196,9 @@ def queue_url(text: str) -> str:
         endpoint_url(text)
         url = urllib.parse.urlsplit(text)
     except (argparse.ArgumentTypeError, ValueError):
-        raise _fail(text, expected) from None
+        raise invalid(text, expected) from None
     if not _QUEUE_PATH.fullmatch(url.path):
-        raise _fail(text, expected)
+        raise invalid(text, expected)
     return text
 
 
@@ -200,10 +206,10 @@ def s3_uri(text: str) -> str:
     """``s3://bucket`` or ``s3://bucket/prefix`` (a valid bucket name, a key prefix)."""
     expected = "an S3 URI s3://BUCKET[/PREFIX]"
     if not text.startswith("s3://") or not _printable(text):
-        raise _fail(text, expected)
+        raise invalid(text, expected)
     bucket, _, prefix = text[len("s3://"):].partition("/")
     if not _BUCKET.fullmatch(bucket) or ".." in bucket:
-        raise _fail(text, expected + " (bucket: 3-63 of a-z 0-9 . -)")
+        raise invalid(text, expected + " (bucket: 3-63 of a-z 0-9 . -)")
     if len(prefix.encode("utf-8")) > _S3_MAX_KEY_BYTES:
-        raise _fail(text, expected + " (prefix: at most 1024 bytes)")
+        raise invalid(text, expected + " (prefix: at most 1024 bytes)")
     return text
