@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+# pytester runs the testing kit's fixture in a pytest of its own (tests/test_testing_kit.py).
+pytest_plugins = ("pytester",)
+
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
 
