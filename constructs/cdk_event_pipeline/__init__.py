@@ -46,10 +46,10 @@ _EXPORTS: dict[str, str] = {
     "KinesisConsumerProps": "._props",
     "StreamConsumerProps": "._props",
     "WorkerProps": "._props",
-    "FunctionLike": "._interop",
-    "QueueLike": "._interop",
-    "StreamLike": "._interop",
-    "TableLike": "._interop",
+    "FunctionLike": "._kinds",
+    "QueueLike": "._kinds",
+    "StreamLike": "._kinds",
+    "TableLike": "._kinds",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -59,10 +59,10 @@ if TYPE_CHECKING:  # the explicit ``X as X`` form re-exports each name for type 
     from ._assets import code_from_dir as code_from_dir
     from ._destinations import ExactS3Destination as ExactS3Destination
     from ._destinations import ExactSqsDestination as ExactSqsDestination
-    from ._interop import FunctionLike as FunctionLike
-    from ._interop import QueueLike as QueueLike
-    from ._interop import StreamLike as StreamLike
-    from ._interop import TableLike as TableLike
+    from ._kinds import FunctionLike as FunctionLike
+    from ._kinds import QueueLike as QueueLike
+    from ._kinds import StreamLike as StreamLike
+    from ._kinds import TableLike as TableLike
     from ._nag import acknowledge as acknowledge
     from ._props import ArchiveProps as ArchiveProps
     from ._props import ConsumerProps as ConsumerProps

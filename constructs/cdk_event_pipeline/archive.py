@@ -35,7 +35,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from . import _defaults as d
-from ._interop import StreamLike, as_stream
+from ._kinds import StreamLike, as_stream
 from ._nag import acknowledge
 from ._validation import PipelineValidationError, check_duration, check_range, init_reports_path, require, seconds_of
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Unpack, cast
 
 import jsii
 from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Stack, Token
@@ -33,7 +33,19 @@ from constructs import Construct, IConstruct
 from . import _defaults as d
 from ._accounts import account_of, crosses_accounts, principal_account
 from ._destinations import ExactS3Destination, ExactSqsDestination
-from ._interop import FunctionLike, QueueLike, StreamLike, TableLike, as_function, as_queue, as_stream, as_table
+from ._kinds import (
+    FunctionLike,
+    FunctionOwner,
+    HasNode,
+    QueueLike,
+    StreamLike,
+    StreamSource,
+    TableLike,
+    as_function,
+    as_queue,
+    as_stream,
+    as_table,
+)
 from ._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
 from ._props import DeadLetterQueueProps, KinesisConsumerProps
 from ._recursion import RecursionGraph
@@ -55,10 +67,7 @@ from .function import (
     resolve_function,
     set_max_hops,
 )
-from .monitoring import PipelineMonitoring
-
-if TYPE_CHECKING:
-    from .stream import EventStream
+from .monitoring import Monitored, PipelineMonitoring
 
 #: The read actions Lambda's Kinesis event source mapping needs (AWS Lambda developer guide,
 #: "Process Amazon Kinesis Data Streams records with Lambda": execution role permissions).
@@ -129,7 +138,7 @@ def _tests_data(pattern: Any) -> bool:
     return isinstance(branches, list) and any(_tests_data(branch) for branch in branches)
 
 
-def _known_retention(stream: Any, event_stream: EventStream | None) -> Duration | None:
+def _known_retention(stream: StreamLike, event_stream: StreamSource | None) -> Duration | None:
     """An EventStream's retention, or a ``kinesis.Stream``'s own ``RetentionPeriodHours``
     (its 24-hour default when unset); ``None`` for an imported stream."""
     if event_stream is not None:
@@ -168,7 +177,7 @@ def consumer_scope(
     return stack if stack.node.path != Stack.of(owner).node.path else owner
 
 
-def _known_max_record_bytes(stream: Any, event_stream: EventStream | None) -> int | None:
+def _known_max_record_bytes(stream: StreamLike, event_stream: StreamSource | None) -> int | None:
     """An EventStream's ``max_record_size`` in bytes, or a ``kinesis.Stream``'s own
     ``MaxRecordSizeInKiB``; ``None`` when unset, a token, or the stream is imported."""
     if event_stream is not None:
@@ -181,21 +190,19 @@ def _known_max_record_bytes(stream: Any, event_stream: EventStream | None) -> in
     return None
 
 
-def event_stream_of(stream: Any) -> EventStream | None:
+def event_stream_of(stream: StreamLike) -> StreamSource | None:
     """The :class:`~cdk_event_pipeline.EventStream` behind ``stream``: itself, or the
     EventStream whose ``stream`` it is; ``None`` for any other stream."""
-    from .stream import EventStream
-
-    if isinstance(stream, EventStream):
+    if isinstance(stream, StreamSource):
         return stream
-    scope = stream.node.scope if hasattr(stream, "node") else None
-    if isinstance(scope, EventStream) and scope.stream is stream:
+    scope = stream.node.scope
+    if isinstance(scope, StreamSource) and scope.stream is stream:
         return scope
     return None
 
 
 @jsii.implements(iam.IGrantable)
-class StreamConsumerBase(Construct):
+class StreamConsumerBase(Construct, FunctionOwner, Monitored):
     """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
 
     A consumer is an ``iam.IGrantable`` standing for its function: ``bucket.grant_read(consumer)``
@@ -645,7 +652,7 @@ class StreamConsumerBase(Construct):
     def _event_source_arn(self) -> str:
         raise NotImplementedError
 
-    def _recursion_source(self) -> tuple[IConstruct, str]:
+    def _recursion_source(self) -> tuple[HasNode, str]:
         """The construct this consumer reads, and its kind, for the recursion check."""
         raise NotImplementedError
 
@@ -808,7 +815,7 @@ class StreamConsumer(StreamConsumerBase):
                 "the function's timeout and memory hold for the largest batch, or lower max_record_size.",
             )
 
-    def _recursion_source(self) -> tuple[IConstruct, str]:
+    def _recursion_source(self) -> tuple[HasNode, str]:
         return (self.event_stream if self.event_stream is not None else self.stream), "stream"
 
     def _fan_out_cross_account(self) -> bool:
@@ -826,7 +833,8 @@ class StreamConsumer(StreamConsumerBase):
                         "it there, allow this function's role kinesis:SubscribeToShard in its resource policy, "
                         "and read it with your own event source mapping; or read with enhanced_fan_out=False"
                     )
-                owner: Construct = self.event_stream if self.event_stream is not None else self.stream
+                # An event stream is a Construct (EventStream); the kind only says what it offers.
+                owner = cast(Construct, self.event_stream) if self.event_stream is not None else self.stream
                 self.fan_out_consumer = kinesis.StreamConsumer(
                     owner,
                     f"FanOutConsumer{Names.unique_id(self)}",

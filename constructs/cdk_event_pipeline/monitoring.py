@@ -65,6 +65,19 @@ def cloudwatch_key_statement() -> dict[str, Any]:
         "Resource": "*",
     }
 
+class Monitored:
+    """The kind of a construct that registers with :meth:`PipelineMonitoring.watch`: every stream,
+    queue, consumer and worker of the library (a plain marker base, like those of :mod:`._kinds`)."""
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The construct's alarms, by role."""
+        raise NotImplementedError
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the construct's metrics on the stack's dashboard."""
+        raise NotImplementedError
+
+
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -286,7 +299,7 @@ class PipelineMonitoring(Construct):
             "records or messages it was sending may not have been sent. Check its logs.",
         )
 
-    def watch(self, owner: Any, *, alarms: bool = True) -> dict[str, cloudwatch.Alarm]:
+    def watch(self, owner: Monitored, *, alarms: bool = True) -> dict[str, cloudwatch.Alarm]:
         """Register a pipeline construct: its dashboard entries, then its alarms.
 
         Calls ``owner.add_to_dashboard(self)`` and, when ``alarms`` and this monitoring are

@@ -30,7 +30,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
-from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
+from ._kinds import FunctionLike, FunctionOwner, QueueLike, QueueSource, as_configurable_function, as_function, as_queue
 from ._props import DeadLetterQueueProps, WorkerProps
 from ._recursion import RecursionGraph
 from ._validation import (
@@ -51,7 +51,7 @@ from .function import (
     resolve_function,
     set_max_hops,
 )
-from .monitoring import PipelineMonitoring
+from .monitoring import Monitored, PipelineMonitoring
 
 #: Exactly what a producer needs on the queue.
 QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
@@ -73,7 +73,7 @@ class _Encryption(TypedDict, total=False):
     encryption_master_key: kms.IKey
 
 
-class WorkQueue(Construct):
+class WorkQueue(Construct, QueueSource, Monitored):
     """An encrypted, TLS-only SQS queue with its own dead-letter queue, or a wrapped one.
 
     Args:
@@ -363,7 +363,7 @@ class WorkQueue(Construct):
 
 
 @jsii.implements(iam.IGrantable)
-class QueueWorker(Construct):
+class QueueWorker(Construct, FunctionOwner, Monitored):
     """A Lambda function fed by a :class:`WorkQueue` through an SQS event source mapping.
 
     Made by :meth:`WorkQueue.add_worker`. The function reports partial batch failures by
@@ -447,7 +447,7 @@ class QueueWorker(Construct):
     ) -> None:
         super().__init__(scope, id)
         #: The WorkQueue consumed, or ``None`` when given a plain ``sqs.IQueue``.
-        self.work_queue: WorkQueue | None = work_queue if isinstance(work_queue, WorkQueue) else None
+        self.work_queue: QueueSource | None = work_queue if isinstance(work_queue, QueueSource) else None
         self.queue: sqs.IQueue = as_queue(work_queue)
         self.fifo: bool = self.work_queue.fifo if self.work_queue is not None else bool(self.queue.fifo)
         self.encryption_key: kms.IKey | None = (

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._accounts import account_of, crosses_accounts, principal_account, statement_json
-from ._interop import FunctionLike, StreamLike, as_configurable_function, as_function, as_stream
+from ._kinds import FunctionLike, StreamLike, StreamSource, as_configurable_function, as_function, as_stream
 from ._props import ArchiveProps, StreamConsumerProps
 from ._recursion import RecursionGraph
 from ._validation import (
@@ -30,7 +30,7 @@ from ._validation import (
 )
 from .archive import StreamArchive
 from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, consumer_scope
-from .monitoring import PipelineMonitoring
+from .monitoring import Monitored, PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
 PRODUCER_ACTIONS = ("kinesis:PutRecord", "kinesis:PutRecords")
@@ -124,7 +124,7 @@ class _IteratorAgeThreshold:
         return self.stream.iterator_age_threshold_ms()
 
 
-class EventStream(Construct):
+class EventStream(Construct, StreamSource, Monitored):
     """A Kinesis data stream for ordered events, or a wrapper around an existing one.
 
     Args:
@@ -220,7 +220,7 @@ class EventStream(Construct):
                     f"stream or the props of a new one, not both{hint}"
                 )
             self.stream: kinesis.IStream = as_stream(stream)
-            known: Duration = stream.retention if isinstance(stream, EventStream) else d.STREAM_RETENTION
+            known: Duration = stream.retention if isinstance(stream, StreamSource) else d.STREAM_RETENTION
             self.retention: Duration = retention_of_existing if retention_of_existing is not None else known
             self.encryption_key = self.stream.encryption_key
             self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)

@@ -24,11 +24,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from . import _defaults as d
 from ._accounts import account_of, crosses_accounts, principal_account, statement_json
-from ._interop import FunctionLike, TableLike, as_configurable_function, as_function, as_table
+from ._kinds import FunctionLike, HasNode, TableLike, TableSource, as_configurable_function, as_function, as_table
 from ._props import ConsumerProps
 from ._recursion import RecursionGraph
 from ._validation import PipelineValidationError, init_reports_path, method_reports_path
@@ -61,7 +61,7 @@ DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS = (
 )
 
 
-class EntityTable(Construct):
+class EntityTable(Construct, TableSource):
     """A DynamoDB table for entities, or a wrapper around an existing one.
 
     Args:
@@ -123,7 +123,7 @@ class EntityTable(Construct):
             self.table: dynamodb.ITable = as_table(table)
             self.encryption_key: kms.IKey | None = self.table.encryption_key
             self.stream_view_type: dynamodb.StreamViewType | None = None
-            self.index_names: list[str] = list(table.index_names) if isinstance(table, EntityTable) else []
+            self.index_names: list[str] = list(table.index_names) if isinstance(table, TableSource) else []
             self._owns_table = False
             return
 
@@ -492,7 +492,7 @@ class TableChangeConsumer(StreamConsumerBase):
                 "for 24 hours"
             )
         #: The EntityTable read, or ``None`` when given a plain ``dynamodb.ITable``.
-        self.entity_table: EntityTable | None = table if isinstance(table, EntityTable) else None
+        self.entity_table: TableSource | None = table if isinstance(table, TableSource) else None
         #: The table whose stream is read.
         self.table: dynamodb.ITable = as_table(table)
         stream_arn = table.table_stream_arn
@@ -509,7 +509,7 @@ class TableChangeConsumer(StreamConsumerBase):
     def _event_source_arn(self) -> str:
         return self.stream_arn
 
-    def _recursion_source(self) -> tuple[IConstruct, str]:
+    def _recursion_source(self) -> tuple[HasNode, str]:
         return (self.entity_table if self.entity_table is not None else self.table), "table"
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
