@@ -93,8 +93,8 @@ def check_range(prop: str, value: int | float | None, minimum: float, maximum: f
         return
     suffix = f" {unit}" if unit else ""
     raise PipelineValidationError(
-        f"{prop} must be between {_fmt(minimum)}{suffix} and {_fmt(maximum)}{suffix} inclusive "
-        f"(given {_fmt(value)}{suffix})"
+        f"{prop} must be between {fmt_num(minimum)}{suffix} and {fmt_num(maximum)}{suffix} inclusive "
+        f"(given {fmt_num(value)}{suffix})"
     )
 
 
@@ -144,15 +144,16 @@ def child_path(scope: IConstruct, id: str) -> str:
     return f"{parent}/{id}" if parent else id
 
 
-def _fmt(value: float) -> str:
+def fmt_num(value: float) -> str:
+    """A number as a message shows it: ``30.0`` -> ``'30'``, ``0.5`` -> ``'0.5'``."""
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _human(seconds: float) -> str:
     """``90`` -> ``'90 seconds'``, ``86400`` -> ``'86400 seconds (24 hours)'``."""
-    text = f"{_fmt(seconds)} seconds"
+    text = f"{fmt_num(seconds)} seconds"
     if seconds >= 3600 and seconds % 3600 == 0:
-        text += f" ({_fmt(seconds / 3600)} hours)"
+        text += f" ({fmt_num(seconds / 3600)} hours)"
     elif seconds >= 60 and seconds % 60 == 0:
-        text += f" ({_fmt(seconds / 60)} minutes)"
+        text += f" ({fmt_num(seconds / 60)} minutes)"
     return text

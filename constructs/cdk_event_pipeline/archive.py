@@ -37,7 +37,15 @@ from constructs import Construct
 from . import _defaults as d
 from ._kinds import StreamLike, as_stream
 from ._nag import acknowledge
-from ._validation import PipelineValidationError, check_duration, check_range, init_reports_path, require, seconds_of
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_range,
+    fmt_num,
+    init_reports_path,
+    require,
+    seconds_of,
+)
 
 #: What Firehose needs to read a Kinesis data stream source.
 FIREHOSE_STREAM_READ_ACTIONS = (
@@ -168,7 +176,7 @@ class StreamArchive(Construct):
             if glacier_days < minimum:
                 raise PipelineValidationError(
                     f"glacier_after must be at least {d.ARCHIVE_MIN_DAYS_IN_INFREQUENT_ACCESS} days after "
-                    f"transition_after ({_fmt(minimum)} days; given {_fmt(glacier_days)} days): S3 moves "
+                    f"transition_after ({fmt_num(minimum)} days; given {fmt_num(glacier_days)} days): S3 moves "
                     "objects to GLACIER only after 30 days in STANDARD_IA"
                 )
 
@@ -308,7 +316,3 @@ def _flatten_reference(node: Any) -> str:
 def _days(duration: Duration) -> float | None:
     seconds = seconds_of(duration)
     return None if seconds is None else seconds / 86400
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)

@@ -37,6 +37,7 @@ from ._validation import (
     PipelineValidationError,
     check_duration,
     check_range,
+    fmt_num,
     init_reports_path,
     method_reports_path,
     require,
@@ -349,8 +350,8 @@ class WorkQueue(Construct, QueueSource, Monitored):
             if given is not None and given < needed:
                 raise PipelineValidationError(
                     f"visibility_timeout must be at least {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} times "
-                    f"the timeout of every worker ({_fmt(needed)} seconds for worker {worker.node.id!r} "
-                    f"with a {_fmt(timeout_s)}-second timeout; given {_fmt(given)} seconds): raise "
+                    f"the timeout of every worker ({fmt_num(needed)} seconds for worker {worker.node.id!r} "
+                    f"with a {fmt_num(timeout_s)}-second timeout; given {fmt_num(given)} seconds): raise "
                     "visibility_timeout, or leave it unset to follow the workers' timeouts",
                     path=self.node.path,
                 )
@@ -469,7 +470,7 @@ class QueueWorker(Construct, FunctionOwner, Monitored):
                     and window_s is not None and window_s < 1):
                 raise PipelineValidationError(
                     f"batch_size above {d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW} needs a max_batching_window "
-                    f"of at least 1 second (given batch_size {batch_size} and a {_fmt(window_s)}-second window)"
+                    f"of at least 1 second (given batch_size {batch_size} and a {fmt_num(window_s)}-second window)"
                 )
             if (batch_size is not None and batch_size > d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW
                     and max_batching_window is None):
@@ -682,7 +683,3 @@ def _fifo_name(queue_name: str | None, fifo: bool | None) -> tuple[str | None, b
             f"its .fifo suffix) (given {queue_name!r}{f', {name!r} with the suffix' if name != queue_name else ''})"
         )
     return name, is_fifo
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
