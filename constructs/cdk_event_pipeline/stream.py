@@ -29,7 +29,8 @@ from ._validation import (
     seconds_of,
 )
 from .archive import StreamArchive
-from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, consumer_scope
+from .consumers._stream_checks import consumer_scope
+from .consumers.kinesis import KINESIS_READ_ACTIONS, StreamConsumer
 from .monitoring import Monitored, PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
