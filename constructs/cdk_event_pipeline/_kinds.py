@@ -84,6 +84,8 @@ class QueueSource:
     queue: sqs.IQueue
     #: Its redrive target, when this construct knows it.
     dead_letter_queue: sqs.IQueue | None
+    #: Receives before a message moves to the dead-letter queue, when this construct knows it.
+    max_receive_count: int | None
     #: Whether the queue is FIFO.
     fifo: bool
     #: Its customer-managed key, if any.

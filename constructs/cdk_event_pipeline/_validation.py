@@ -132,6 +132,17 @@ def check_exclusive(**props: Any) -> None:
         )
 
 
+def check_existing_or_new(kind: str, new_props: dict[str, Any], *, hint: str = "") -> None:
+    """"Existing resource or props for a new one, never both": raise naming ``kind`` and every
+    given prop of a new one (``new_props``: name -> value, ``None`` when not given)."""
+    given = [name for name, value in new_props.items() if value is not None]
+    if given:
+        raise PipelineValidationError(
+            f"{kind} and {', '.join(given)} are mutually exclusive: pass an existing "
+            f"{kind} or the props of a new one, not both{hint}"
+        )
+
+
 def require(condition: bool, message: str) -> None:
     """Raise a PipelineValidationError with ``message`` unless ``condition`` holds."""
     if not condition:

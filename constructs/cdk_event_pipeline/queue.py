@@ -33,6 +33,7 @@ from ._recursion import RecursionGraph
 from ._validation import (
     PipelineValidationError,
     check_duration,
+    check_existing_or_new,
     check_range,
     fmt_num,
     init_reports_path,
@@ -109,24 +110,15 @@ class WorkQueue(Construct, QueueSource, Monitored):
         #: Whether this queue and its producers get alarms (the ``alarms`` prop).
         self.alarms_enabled = alarms
         self._longest_worker_timeout_s: float = 0
-        new_queue_props = {
-            "queue_name": queue_name,
-            "fifo": fifo,
-            "content_based_deduplication": content_based_deduplication,
-            "max_receive_count": max_receive_count,
-            "encryption_key": encryption_key,
-            "retention": retention,
-            "visibility_timeout": visibility_timeout,
-        }
         if queue is not None:
-            given = [k for k, v in new_queue_props.items() if v is not None]
-            if given:
-                raise PipelineValidationError(
-                    f"queue and {', '.join(given)} are mutually exclusive: pass an existing "
-                    "queue or the props of a new one, not both"
-                )
+            check_existing_or_new("queue", {
+                "queue_name": queue_name, "fifo": fifo, "content_based_deduplication": content_based_deduplication,
+                "max_receive_count": max_receive_count, "encryption_key": encryption_key, "retention": retention,
+                "visibility_timeout": visibility_timeout,
+            })
             self.queue: sqs.IQueue = as_queue(queue)
             self.dead_letter_queue: sqs.IQueue | None = None
+            self.max_receive_count: int | None = None
             self.fifo = bool(self.queue.fifo)
             self.encryption_key: kms.IKey | None = self.queue.encryption_master_key
             self.visibility_timeout: Duration | None = None
@@ -186,7 +178,7 @@ class WorkQueue(Construct, QueueSource, Monitored):
     def build_queue(self, *, queue_name: str | None, content_based_deduplication: bool | None) -> sqs.Queue:
         """The work queue. Override to change how it is made (keep the redrive)."""
         dead_letter_queue = self.dead_letter_queue
-        assert dead_letter_queue is not None  # built first, by __init__
+        assert dead_letter_queue is not None and self.max_receive_count is not None  # set first, by __init__
         return sqs.Queue(
             self,
             "Queue",

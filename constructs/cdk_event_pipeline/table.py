@@ -31,7 +31,7 @@ from ._accounts import account_of, crosses_accounts, principal_account, statemen
 from ._kinds import FunctionLike, TableLike, TableSource, as_configurable_function, as_function, as_table
 from ._props import ConsumerProps
 from ._recursion import RecursionGraph
-from ._validation import PipelineValidationError, init_reports_path, method_reports_path
+from ._validation import PipelineValidationError, check_existing_or_new, init_reports_path, method_reports_path
 from .consumers._stream_checks import consumer_scope
 from .consumers.dynamodb import DYNAMODB_STREAM_READ_ACTIONS, TABLE_READ_KEY_ACTIONS
 from .consumers.dynamodb import TableChangeConsumer as _TableChangeConsumer
@@ -98,22 +98,12 @@ class EntityTable(Construct, TableSource):
         removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        new_table_props = {
-            "table_name": table_name,
-            "partition_key": partition_key,
-            "sort_key": sort_key,
-            "time_to_live_attribute": time_to_live_attribute,
-            "stream": stream,
-            "encryption_key": encryption_key,
-            "removal_policy": removal_policy,
-        }
         if table is not None:
-            given = [k for k, v in new_table_props.items() if v is not None]
-            if given:
-                raise PipelineValidationError(
-                    f"table and {', '.join(given)} are mutually exclusive: pass an existing "
-                    "table or the props of a new one, not both"
-                )
+            check_existing_or_new("table", {
+                "table_name": table_name, "partition_key": partition_key, "sort_key": sort_key,
+                "time_to_live_attribute": time_to_live_attribute, "stream": stream,
+                "encryption_key": encryption_key, "removal_policy": removal_policy,
+            })
             self.table: dynamodb.ITable = as_table(table)
             self.encryption_key: kms.IKey | None = self.table.encryption_key
             self.stream_view_type: dynamodb.StreamViewType | None = None
