@@ -76,6 +76,8 @@ class StreamConsumerBase(FunctionConsumer):
         max_batching_window: Time to gather records before invoking, 0-300 seconds.
             Default: - no window (invoke as soon as records are available).
         starting_position: Where to begin reading. Default: LATEST.
+        starting_position_timestamp: With ``starting_position`` AT_TIMESTAMP (Kinesis only), the Unix
+            time in seconds to start reading from; required then, rejected otherwise. Default: - none.
         bisect_batch_on_error: Split a failing batch in two and retry each half. Default: True.
         retry_attempts: Retries of a failing batch, 0-10000 (never infinite). Default: 10.
         max_record_age: Oldest record sent to the function, 60 seconds - 7 days and not longer
