@@ -242,15 +242,10 @@ class StreamConsumerBase(FunctionConsumer):
         self.retry_attempts = retry_attempts if retry_attempts is not None else d.RETRY_ATTEMPTS
         self.max_record_age = max_record_age if max_record_age is not None else self.default_max_record_age()
         self.bisect_batch_on_error = bisect_batch_on_error if bisect_batch_on_error is not None else True
-        self.report_batch_item_failures = (
-            report_batch_item_failures if report_batch_item_failures is not None else True
-        )
-        self.parallelization_factor = (
-            parallelization_factor if parallelization_factor is not None else d.PARALLELIZATION_FACTOR
-        )
-        self.starting_position = (
-            starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
-        )
+        self.report_batch_item_failures = report_batch_item_failures if report_batch_item_failures is not None else True
+        self.parallelization_factor = parallelization_factor if parallelization_factor is not None else (
+            d.PARALLELIZATION_FACTOR)
+        self.starting_position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
 
     def _add_idempotency(self, idempotency: bool | TableLike | None) -> None:
         """The idempotency table (built, or given), its environment variable and exact grants."""
@@ -262,9 +257,7 @@ class StreamConsumerBase(FunctionConsumer):
                 "idempotency needs a function whose environment can be set: pass code/handler, "
                 "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
             )
-        self.idempotency_table = (
-            self.build_idempotency_table() if idempotency is True else as_table(idempotency)
-        )
+        self.idempotency_table = self.build_idempotency_table() if idempotency is True else as_table(idempotency)
         self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
         self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
 
