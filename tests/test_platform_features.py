@@ -209,7 +209,7 @@ def test_a_record_that_can_never_reach_lambda_gets_a_warning(built):
 
 
 def test_the_largest_record_named_in_the_fix_fits_one_invocation():
-    from cdk_event_pipeline.consumer import largest_record_for_lambda_kib, records_per_lambda_payload
+    from cdk_event_pipeline.consumers.kinesis import largest_record_for_lambda_kib, records_per_lambda_payload
 
     kib = largest_record_for_lambda_kib()
     assert kib == 4607

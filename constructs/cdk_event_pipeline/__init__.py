@@ -13,9 +13,9 @@ _EXPORTS: dict[str, str] = {
     "EventStream": ".stream",
     "PRODUCER_ACTIONS": ".stream",
     "ProducerEncoding": ".stream",
-    "StreamConsumer": ".consumer",
-    "StreamConsumerBase": ".consumer",
-    "KINESIS_READ_ACTIONS": ".consumer",
+    "StreamConsumer": ".consumers",
+    "StreamConsumerBase": ".consumers",
+    "KINESIS_READ_ACTIONS": ".consumers",
     "PipelineFunction": ".function",
     "pipeline_layers": ".function",
     "powertools_layer_arn": ".function",
@@ -26,14 +26,14 @@ _EXPORTS: dict[str, str] = {
     "ExactSqsDestination": "._destinations",
     "ExactS3Destination": "._destinations",
     "WorkQueue": ".queue",
-    "QueueWorker": ".queue",
+    "QueueWorker": ".consumers",
     "QUEUE_SEND_ACTIONS": ".queue",
-    "QUEUE_WORKER_ACTIONS": ".queue",
+    "QUEUE_WORKER_ACTIONS": ".consumers",
     "EntityTable": ".table",
-    "TableChangeConsumer": ".table",
+    "TableChangeConsumer": ".consumers",
     "READER_ACTIONS": ".table",
     "WRITER_ACTIONS": ".table",
-    "DYNAMODB_STREAM_READ_ACTIONS": ".table",
+    "DYNAMODB_STREAM_READ_ACTIONS": ".consumers",
     "DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS": ".table",
     "StreamArchive": ".archive",
     "FIREHOSE_STREAM_READ_ACTIONS": ".archive",
@@ -46,10 +46,10 @@ _EXPORTS: dict[str, str] = {
     "KinesisConsumerProps": "._props",
     "StreamConsumerProps": "._props",
     "WorkerProps": "._props",
-    "FunctionLike": "._interop",
-    "QueueLike": "._interop",
-    "StreamLike": "._interop",
-    "TableLike": "._interop",
+    "FunctionLike": "._kinds",
+    "QueueLike": "._kinds",
+    "StreamLike": "._kinds",
+    "TableLike": "._kinds",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -59,10 +59,10 @@ if TYPE_CHECKING:  # the explicit ``X as X`` form re-exports each name for type 
     from ._assets import code_from_dir as code_from_dir
     from ._destinations import ExactS3Destination as ExactS3Destination
     from ._destinations import ExactSqsDestination as ExactSqsDestination
-    from ._interop import FunctionLike as FunctionLike
-    from ._interop import QueueLike as QueueLike
-    from ._interop import StreamLike as StreamLike
-    from ._interop import TableLike as TableLike
+    from ._kinds import FunctionLike as FunctionLike
+    from ._kinds import QueueLike as QueueLike
+    from ._kinds import StreamLike as StreamLike
+    from ._kinds import TableLike as TableLike
     from ._nag import acknowledge as acknowledge
     from ._props import ArchiveProps as ArchiveProps
     from ._props import ConsumerProps as ConsumerProps
@@ -74,27 +74,27 @@ if TYPE_CHECKING:  # the explicit ``X as X`` form re-exports each name for type 
     from ._validation import PipelineValidationError as PipelineValidationError
     from .archive import FIREHOSE_STREAM_READ_ACTIONS as FIREHOSE_STREAM_READ_ACTIONS
     from .archive import StreamArchive as StreamArchive
-    from .consumer import KINESIS_READ_ACTIONS as KINESIS_READ_ACTIONS
-    from .consumer import StreamConsumer as StreamConsumer
-    from .consumer import StreamConsumerBase as StreamConsumerBase
+    from .consumers import DYNAMODB_STREAM_READ_ACTIONS as DYNAMODB_STREAM_READ_ACTIONS
+    from .consumers import KINESIS_READ_ACTIONS as KINESIS_READ_ACTIONS
+    from .consumers import QUEUE_WORKER_ACTIONS as QUEUE_WORKER_ACTIONS
+    from .consumers import QueueWorker as QueueWorker
+    from .consumers import StreamConsumer as StreamConsumer
+    from .consumers import StreamConsumerBase as StreamConsumerBase
+    from .consumers import TableChangeConsumer as TableChangeConsumer
     from .function import PipelineFunction as PipelineFunction
     from .function import pipeline_layers as pipeline_layers
     from .function import powertools_layer_arn as powertools_layer_arn
     from .monitoring import CLOUDWATCH_KEY_ACTIONS as CLOUDWATCH_KEY_ACTIONS
     from .monitoring import PipelineMonitoring as PipelineMonitoring
     from .queue import QUEUE_SEND_ACTIONS as QUEUE_SEND_ACTIONS
-    from .queue import QUEUE_WORKER_ACTIONS as QUEUE_WORKER_ACTIONS
-    from .queue import QueueWorker as QueueWorker
     from .queue import WorkQueue as WorkQueue
     from .stream import PRODUCER_ACTIONS as PRODUCER_ACTIONS
     from .stream import EventStream as EventStream
     from .stream import ProducerEncoding as ProducerEncoding
-    from .table import DYNAMODB_STREAM_READ_ACTIONS as DYNAMODB_STREAM_READ_ACTIONS
     from .table import DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS as DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS
     from .table import READER_ACTIONS as READER_ACTIONS
     from .table import WRITER_ACTIONS as WRITER_ACTIONS
     from .table import EntityTable as EntityTable
-    from .table import TableChangeConsumer as TableChangeConsumer
 
 
 def __getattr__(name: str) -> Any:

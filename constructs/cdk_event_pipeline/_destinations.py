@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from ._interop import QueueLike, as_queue
+from ._kinds import QueueLike, as_queue
 
 
 @jsii.implements(lambda_.IEventSourceDlq)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_s3 as s3
     from aws_cdk import aws_sqs as sqs
 
-    from ._interop import FunctionLike, QueueLike, TableLike
+    from ._kinds import FunctionLike, QueueLike, TableLike
 
 
 class FunctionProps(TypedDict, total=False):

@@ -30,6 +30,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 from . import _defaults as d
+from ._kinds import FunctionOwner, HasNode
 
 RECURSIVE_LOOP_WARNING = "cdk-event-pipeline:RecursiveLoop"
 _GRAPH_ATTRIBUTE = "_cdk_event_pipeline_recursion_graph"
@@ -62,12 +63,12 @@ class RecursionGraph:
             Aspects.of(root).add(_RecursionCheck(graph))
         return graph
 
-    def read(self, source: IConstruct, kind: str, function: lambda_.IFunction, consumer: IConstruct) -> None:
+    def read(self, source: HasNode, kind: str, function: lambda_.IFunction, consumer: IConstruct) -> None:
         """``consumer``'s ``function`` reads ``source`` (a ``stream``, ``table`` or ``queue``)."""
         self.kinds[source.node.path] = kind
         self.reads.append(_Read(source.node.path, function_key(function), consumer))
 
-    def write(self, sink: IConstruct, kind: str, function: object) -> None:
+    def write(self, sink: HasNode, kind: str, function: object) -> None:
         """``function`` writes to ``sink``; grantees that are not functions are ignored."""
         key = function_key_of_grantee(function)
         if key is None:
@@ -121,7 +122,7 @@ def _message(read: _Read, path: list[str], kinds: dict[str, str]) -> str:
         steps.append(step)
     route = "; ".join(steps)
     tables = any(kinds.get(node) == "table" for node in path[1::2])
-    given = getattr(read.consumer, "max_hops", None)
+    given = read.consumer.max_hops if isinstance(read.consumer, FunctionOwner) else None
     limit = f"max_hops {given}" if isinstance(given, int) else f"the default {d.MAX_HOPS}"
     guard = (
         f"At run time the consumer refuses a record that has taken more hops than {limit} "
@@ -149,10 +150,7 @@ def function_key(function: lambda_.IFunction) -> str:
 
 def function_key_of_grantee(grantee: object) -> str | None:
     """The function a grantee stands for (a function, or a consumer or worker), else ``None``."""
-    from .consumer import StreamConsumerBase
-    from .queue import QueueWorker
-
-    if isinstance(grantee, (StreamConsumerBase, QueueWorker)):
+    if isinstance(grantee, FunctionOwner):
         return function_key(grantee.function)
     if isinstance(grantee, lambda_.FunctionBase):
         return function_key(grantee)

@@ -93,8 +93,8 @@ def check_range(prop: str, value: int | float | None, minimum: float, maximum: f
         return
     suffix = f" {unit}" if unit else ""
     raise PipelineValidationError(
-        f"{prop} must be between {_fmt(minimum)}{suffix} and {_fmt(maximum)}{suffix} inclusive "
-        f"(given {_fmt(value)}{suffix})"
+        f"{prop} must be between {fmt_num(minimum)}{suffix} and {fmt_num(maximum)}{suffix} inclusive "
+        f"(given {fmt_num(value)}{suffix})"
     )
 
 
@@ -132,6 +132,17 @@ def check_exclusive(**props: Any) -> None:
         )
 
 
+def check_existing_or_new(kind: str, new_props: dict[str, Any], *, hint: str = "") -> None:
+    """"Existing resource or props for a new one, never both": raise naming ``kind`` and every
+    given prop of a new one (``new_props``: name -> value, ``None`` when not given)."""
+    given = [name for name, value in new_props.items() if value is not None]
+    if given:
+        raise PipelineValidationError(
+            f"{kind} and {', '.join(given)} are mutually exclusive: pass an existing "
+            f"{kind} or the props of a new one, not both{hint}"
+        )
+
+
 def require(condition: bool, message: str) -> None:
     """Raise a PipelineValidationError with ``message`` unless ``condition`` holds."""
     if not condition:
@@ -144,15 +155,16 @@ def child_path(scope: IConstruct, id: str) -> str:
     return f"{parent}/{id}" if parent else id
 
 
-def _fmt(value: float) -> str:
+def fmt_num(value: float) -> str:
+    """A number as a message shows it: ``30.0`` -> ``'30'``, ``0.5`` -> ``'0.5'``."""
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _human(seconds: float) -> str:
     """``90`` -> ``'90 seconds'``, ``86400`` -> ``'86400 seconds (24 hours)'``."""
-    text = f"{_fmt(seconds)} seconds"
+    text = f"{fmt_num(seconds)} seconds"
     if seconds >= 3600 and seconds % 3600 == 0:
-        text += f" ({_fmt(seconds / 3600)} hours)"
+        text += f" ({fmt_num(seconds / 3600)} hours)"
     elif seconds >= 60 and seconds % 60 == 0:
-        text += f" ({_fmt(seconds / 60)} minutes)"
+        text += f" ({fmt_num(seconds / 60)} minutes)"
     return text

@@ -35,9 +35,17 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from . import _defaults as d
-from ._interop import StreamLike, as_stream
+from ._kinds import StreamLike, as_stream
 from ._nag import acknowledge
-from ._validation import PipelineValidationError, check_duration, check_range, init_reports_path, require, seconds_of
+from ._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_range,
+    fmt_num,
+    init_reports_path,
+    require,
+    seconds_of,
+)
 
 #: What Firehose needs to read a Kinesis data stream source.
 FIREHOSE_STREAM_READ_ACTIONS = (
@@ -136,7 +144,47 @@ class StreamArchive(Construct):
         self.compression = compression if compression is not None else firehose.Compression.GZIP
         self.encryption_key = encryption_key if encryption_key is not None else self.stream.encryption_key
 
-        # --- validation: every prop, before any resource exists -------------------------
+        self._validate_props(
+            bucket=bucket, transition_after=transition_after, glacier_after=glacier_after,
+            access_logs_bucket=access_logs_bucket, removal_policy=removal_policy,
+        )
+        # --- resources --------------------------------------------------------------------
+        self.bucket: s3.IBucket = bucket if bucket is not None else self.build_bucket(
+            access_logs_bucket=access_logs_bucket,
+            removal_policy=removal_policy if removal_policy is not None else RemovalPolicy.RETAIN,
+        )
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention if log_retention is not None else d.LOG_RETENTION
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
+            description=f"Firehose role of {self.node.path}",
+        )
+        self.policy = self.build_policy()
+        stack = Stack.of(self)
+        cidr_mapping_existed = stack.node.try_find_child(_FIREHOSE_CIDR_MAPPING_ID) is not None
+        self.delivery_stream = self.build_delivery_stream()
+        if not cidr_mapping_existed:
+            # aws-cdk-lib's DeliveryStream adds a region -> Firehose CIDR mapping for its
+            # `connections` (VPC destinations only); an S3 destination never references it and
+            # both CloudFormation's validator and cfn-lint flag an unused mapping (W7001).
+            stack.node.try_remove_child(_FIREHOSE_CIDR_MAPPING_ID)
+        # Firehose checks the role when the delivery stream is created: policy first.
+        self.delivery_stream.node.add_dependency(self.policy)
+        acknowledge(self.delivery_stream, "AwsSolutions::AwsSolutions-KDF1", KDF1_REASON)
+
+    def _validate_props(
+        self,
+        *,
+        bucket: s3.IBucket | None,
+        transition_after: Duration | None,
+        glacier_after: Duration | None,
+        access_logs_bucket: s3.IBucket | None,
+        removal_policy: RemovalPolicy | None,
+    ) -> None:
+        """Every prop, before any resource exists (resolves the two lifecycle ages)."""
         if bucket is not None:
             given = [name for name, value in {
                 "transition_after": transition_after, "glacier_after": glacier_after,
@@ -168,36 +216,9 @@ class StreamArchive(Construct):
             if glacier_days < minimum:
                 raise PipelineValidationError(
                     f"glacier_after must be at least {d.ARCHIVE_MIN_DAYS_IN_INFREQUENT_ACCESS} days after "
-                    f"transition_after ({_fmt(minimum)} days; given {_fmt(glacier_days)} days): S3 moves "
+                    f"transition_after ({fmt_num(minimum)} days; given {fmt_num(glacier_days)} days): S3 moves "
                     "objects to GLACIER only after 30 days in STANDARD_IA"
                 )
-
-        # --- resources --------------------------------------------------------------------
-        self.bucket: s3.IBucket = bucket if bucket is not None else self.build_bucket(
-            access_logs_bucket=access_logs_bucket,
-            removal_policy=removal_policy if removal_policy is not None else RemovalPolicy.RETAIN,
-        )
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention if log_retention is not None else d.LOG_RETENTION
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
-            description=f"Firehose role of {self.node.path}",
-        )
-        self.policy = self.build_policy()
-        stack = Stack.of(self)
-        cidr_mapping_existed = stack.node.try_find_child(_FIREHOSE_CIDR_MAPPING_ID) is not None
-        self.delivery_stream = self.build_delivery_stream()
-        if not cidr_mapping_existed:
-            # aws-cdk-lib's DeliveryStream adds a region -> Firehose CIDR mapping for its
-            # `connections` (VPC destinations only); an S3 destination never references it and
-            # both CloudFormation's validator and cfn-lint flag an unused mapping (W7001).
-            stack.node.try_remove_child(_FIREHOSE_CIDR_MAPPING_ID)
-        # Firehose checks the role when the delivery stream is created: policy first.
-        self.delivery_stream.node.add_dependency(self.policy)
-        acknowledge(self.delivery_stream, "AwsSolutions::AwsSolutions-KDF1", KDF1_REASON)
 
     # --- extension points ---------------------------------------------------------------
 
@@ -308,7 +329,3 @@ def _flatten_reference(node: Any) -> str:
 def _days(duration: Duration) -> float | None:
     seconds = seconds_of(duration)
     return None if seconds is None else seconds / 86400
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)

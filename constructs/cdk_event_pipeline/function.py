@@ -183,41 +183,9 @@ class PipelineFunction(lambda_.Function):
         description: str | None = None,
         snap_start: bool = False,
     ) -> None:
-        path = child_path(scope, id)
-        check_range("memory_size", memory_size, 128, 10240, unit="MB")
-        timeout_s = seconds_of(timeout)
-        require(timeout_s is None or 1 <= timeout_s <= 900,
-                f"timeout must be between 1 and 900 seconds inclusive (given {timeout_s} seconds)")
-        require(bool(handler) and "." in handler,
-                f"handler must be 'module.function' (given {handler!r})")
-
-        log_group = logs.LogGroup(
-            scope,
-            f"{id}LogGroup",
-            retention=log_retention if log_retention is not None else d.LOG_RETENTION,
-        )
-        role = iam.Role(
-            scope,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {path}",
-            # A name only when another account's resource policy names the role (cross-account
-            # grants); otherwise CloudFormation's generated name, as before.
-            role_name=PhysicalName.GENERATE_IF_NEEDED,
-        )
-        # Only the function's own log group; no AWSLambdaBasicExecutionRole, no /aws/lambda/*.
-        log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
-
-        env = {
-            "POWERTOOLS_SERVICE_NAME": service_name if service_name is not None else id,
-            "POWERTOOLS_METRICS_NAMESPACE": (
-                metrics_namespace if metrics_namespace is not None else "EventPipeline"
-            ),
-        }
-        if not tracing:
-            env["POWERTOOLS_TRACE_DISABLED"] = "true"
-        env.update(environment or {})
-
+        _check_function_props(memory_size, timeout, handler)
+        role, log_group = _role_and_log_group(scope, id, log_retention)
+        env = _function_environment(id, service_name, metrics_namespace, tracing, environment)
         super().__init__(
             scope,
             id,
@@ -271,6 +239,56 @@ class PipelineFunction(lambda_.Function):
             return
         function.add_layers(*pipeline_layers(function, runtime=function.runtime, architecture=function.architecture))
 
+
+
+def _check_function_props(memory_size: int | None, timeout: Duration | None, handler: str) -> None:
+    """A new function's memory, timeout and handler, before anything is made."""
+    check_range("memory_size", memory_size, 128, 10240, unit="MB")
+    timeout_s = seconds_of(timeout)
+    require(timeout_s is None or 1 <= timeout_s <= 900,
+            f"timeout must be between 1 and 900 seconds inclusive (given {timeout_s} seconds)")
+    require(bool(handler) and "." in handler,
+            f"handler must be 'module.function' (given {handler!r})")
+
+
+def _role_and_log_group(
+    scope: Construct, id: str, log_retention: logs.RetentionDays | None
+) -> tuple[iam.Role, logs.LogGroup]:
+    """The function's own log group and its role, siblings ``<id>LogGroup`` and ``<id>Role``: the role
+    may write only to that log group (no AWSLambdaBasicExecutionRole, no /aws/lambda/*)."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{id}LogGroup",
+        retention=log_retention if log_retention is not None else d.LOG_RETENTION,
+    )
+    role = iam.Role(
+        scope,
+        f"{id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Execution role of {child_path(scope, id)}",
+        # A name only when another account's resource policy names the role (cross-account
+        # grants); otherwise CloudFormation's generated name, as before.
+        role_name=PhysicalName.GENERATE_IF_NEEDED,
+    )
+    log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
+    return role, log_group
+
+
+def _function_environment(
+    id: str, service_name: str | None, metrics_namespace: str | None, tracing: bool,
+    environment: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """Powertools' service name and namespace, tracing off unless asked for, then the user's variables."""
+    env = {
+        "POWERTOOLS_SERVICE_NAME": service_name if service_name is not None else id,
+        "POWERTOOLS_METRICS_NAMESPACE": (
+            metrics_namespace if metrics_namespace is not None else "EventPipeline"
+        ),
+    }
+    if not tracing:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    env.update(environment or {})
+    return env
 
 def require_function_or_code(
     function: lambda_.IFunction | None, code: lambda_.Code | None, handler: str | None

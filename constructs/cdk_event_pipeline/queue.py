@@ -16,56 +16,40 @@ explicit value shorter than that is rejected when the worker is added.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, Unpack
+import warnings
+from typing import TypedDict, Unpack
 
-import jsii
 from aws_cdk import Annotations, Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import _defaults as d
-from ._interop import FunctionLike, QueueLike, as_configurable_function, as_function, as_queue
+from ._kinds import FunctionLike, QueueLike, QueueSource, as_configurable_function, as_queue
 from ._props import DeadLetterQueueProps, WorkerProps
 from ._recursion import RecursionGraph
 from ._validation import (
     PipelineValidationError,
     check_duration,
+    check_existing_or_new,
     check_range,
+    fmt_num,
     init_reports_path,
     method_reports_path,
     require,
     seconds_of,
 )
-from .function import (
-    PipelineFunction,
-    build_handler_function,
-    event_source_target,
-    require_function_or_code,
-    require_new_function_for_snap_start,
-    resolve_function,
-    set_max_hops,
-)
-from .monitoring import PipelineMonitoring
+from .consumers.sqs import QUEUE_WORKER_ACTIONS, QUEUE_WORKER_KEY_ACTIONS
+from .consumers.sqs import QueueWorker as _QueueWorker
+from .monitoring import Monitored, PipelineMonitoring
 
 #: Exactly what a producer needs on the queue.
 QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
-#: What Lambda's SQS event source mapping needs on the queue (Amazon SQS developer guide,
-#: "Configuring an Amazon SQS queue to trigger an AWS Lambda function": the execution role
-#: must include sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage). CDK's
-#: ``SqsEventSource`` grants ``grant_consume_messages``, which adds ChangeMessageVisibility and
-#: GetQueueUrl on top.
-QUEUE_WORKER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 #: KMS actions a producer needs on a customer key (SQS encrypts with a data key it generates,
 #: and checks it can decrypt it).
 QUEUE_PRODUCER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-#: KMS actions a worker needs on a customer key.
-QUEUE_WORKER_KEY_ACTIONS = ("kms:Decrypt",)
 
 
 class _Encryption(TypedDict, total=False):
@@ -73,7 +57,7 @@ class _Encryption(TypedDict, total=False):
     encryption_master_key: kms.IKey
 
 
-class WorkQueue(Construct):
+class WorkQueue(Construct, QueueSource, Monitored):
     """An encrypted, TLS-only SQS queue with its own dead-letter queue, or a wrapped one.
 
     Args:
@@ -122,28 +106,19 @@ class WorkQueue(Construct):
         alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
-        self.workers: list[QueueWorker] = []
+        self.workers: list[_QueueWorker] = []
         #: Whether this queue and its producers get alarms (the ``alarms`` prop).
         self.alarms_enabled = alarms
         self._longest_worker_timeout_s: float = 0
-        new_queue_props = {
-            "queue_name": queue_name,
-            "fifo": fifo,
-            "content_based_deduplication": content_based_deduplication,
-            "max_receive_count": max_receive_count,
-            "encryption_key": encryption_key,
-            "retention": retention,
-            "visibility_timeout": visibility_timeout,
-        }
         if queue is not None:
-            given = [k for k, v in new_queue_props.items() if v is not None]
-            if given:
-                raise PipelineValidationError(
-                    f"queue and {', '.join(given)} are mutually exclusive: pass an existing "
-                    "queue or the props of a new one, not both"
-                )
+            check_existing_or_new("queue", {
+                "queue_name": queue_name, "fifo": fifo, "content_based_deduplication": content_based_deduplication,
+                "max_receive_count": max_receive_count, "encryption_key": encryption_key, "retention": retention,
+                "visibility_timeout": visibility_timeout,
+            })
             self.queue: sqs.IQueue = as_queue(queue)
             self.dead_letter_queue: sqs.IQueue | None = None
+            self.max_receive_count: int | None = None
             self.fifo = bool(self.queue.fifo)
             self.encryption_key: kms.IKey | None = self.queue.encryption_master_key
             self.visibility_timeout: Duration | None = None
@@ -203,7 +178,7 @@ class WorkQueue(Construct):
     def build_queue(self, *, queue_name: str | None, content_based_deduplication: bool | None) -> sqs.Queue:
         """The work queue. Override to change how it is made (keep the redrive)."""
         dead_letter_queue = self.dead_letter_queue
-        assert dead_letter_queue is not None  # built first, by __init__
+        assert dead_letter_queue is not None and self.max_receive_count is not None  # set first, by __init__
         return sqs.Queue(
             self,
             "Queue",
@@ -312,7 +287,7 @@ class WorkQueue(Construct):
 
     # --- workers ------------------------------------------------------------------------
 
-    def add_worker(self, id: str, **props: Unpack[WorkerProps]) -> QueueWorker:
+    def add_worker(self, id: str, **props: Unpack[WorkerProps]) -> _QueueWorker:
         """Add a :class:`QueueWorker` of this queue (as a child of this construct).
 
         Args:
@@ -321,11 +296,11 @@ class WorkQueue(Construct):
         """
         return self.worker_class()(self, id, work_queue=self, **props)
 
-    def worker_class(self) -> type[QueueWorker]:
+    def worker_class(self) -> type[_QueueWorker]:
         """The class :meth:`add_worker` instantiates. Override to use your own subclass."""
-        return QueueWorker
+        return _QueueWorker
 
-    def _register_worker(self, worker: QueueWorker, timeout: Duration | None) -> None:
+    def _register_worker(self, worker: _QueueWorker, timeout: Duration | None) -> None:
         """Apply the visibility-timeout guardrail for one more worker (called by the worker)."""
         self.workers.append(worker)
         if not self._owns_queue:
@@ -349,8 +324,8 @@ class WorkQueue(Construct):
             if given is not None and given < needed:
                 raise PipelineValidationError(
                     f"visibility_timeout must be at least {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} times "
-                    f"the timeout of every worker ({_fmt(needed)} seconds for worker {worker.node.id!r} "
-                    f"with a {_fmt(timeout_s)}-second timeout; given {_fmt(given)} seconds): raise "
+                    f"the timeout of every worker ({fmt_num(needed)} seconds for worker {worker.node.id!r} "
+                    f"with a {fmt_num(timeout_s)}-second timeout; given {fmt_num(given)} seconds): raise "
                     "visibility_timeout, or leave it unset to follow the workers' timeouts",
                     path=self.node.path,
                 )
@@ -360,302 +335,6 @@ class WorkQueue(Construct):
             cfn = self.queue.node.default_child
             assert isinstance(cfn, sqs.CfnQueue)
             cfn.visibility_timeout = int(needed)
-
-
-@jsii.implements(iam.IGrantable)
-class QueueWorker(Construct):
-    """A Lambda function fed by a :class:`WorkQueue` through an SQS event source mapping.
-
-    Made by :meth:`WorkQueue.add_worker`. The function reports partial batch failures by
-    default: only the failed messages return to the queue, and after ``max_receive_count``
-    receives a message moves to the queue's dead-letter queue. A worker is an
-    ``iam.IGrantable`` standing for its function.
-
-    Args:
-        scope: The :class:`WorkQueue` (the worker is its child), or any construct.
-        id: Construct id.
-        work_queue: The queue to consume: a :class:`WorkQueue` (its visibility timeout follows
-            the worker's timeout) or any ``sqs.IQueue`` (not checked: a warning says so).
-        function: An existing function instead of a new one (any ``lambda_.IFunction``, e.g. a
-            :class:`PipelineFunction`). Mutually exclusive with ``code``/``handler``.
-            Default: - a new :class:`PipelineFunction`.
-        code: Code of the new function. Required unless ``function`` is given.
-        handler: ``module.function`` of the new function. Required unless ``function`` is given.
-        environment: Extra environment variables of the new function. Default: - none.
-        memory_size: MB of the new function, 128-10240. Default: 256.
-        timeout: Timeout of the new function, 1-900 seconds; the queue's visibility timeout
-            follows it (6x). Default: 30 seconds.
-        log_retention: Retention of the new function's log group. Default: one month.
-        tracing: Active X-Ray tracing on the new function. Default: False.
-        batch_size: Messages per invocation: 1-10; up to 10000 with a ``max_batching_window``
-            of at least 1 second; at most 10 for a FIFO queue. Default: 10 (AWS's default).
-        max_batching_window: Time to gather messages before invoking, 0-300 seconds; not
-            supported for FIFO queues. Default: - none.
-        report_batch_item_failures: The function returns partial batch responses.
-            Default: True.
-        max_concurrency: Most concurrent invocations this mapping makes, 2-1000.
-            Default: - no limit beyond the function's and the account's concurrency.
-        filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``); messages that
-            do not match are deleted without invoking. Default: - every message.
-        enabled: Whether the mapping polls. Default: True.
-        alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
-            :class:`PipelineMonitoring`. Default: True.
-        provisioned_pollers: ``(minimum, maximum)`` event pollers dedicated to this mapping
-            (provisioned mode): minimum 2-200, maximum 2-2000, minimum <= maximum ("Configuring
-            scaling behavior for SQS event source mappings",
-            https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html; "Lambda
-            parameters for Amazon SQS event source mappings",
-            https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html). Each poller
-            handles up to 1 MB/s and 10 concurrent invocations; pollers are billed while
-            provisioned (event poller units), even when the queue is empty. Mutually exclusive with
-            ``max_concurrency`` (Lambda's ScalingConfig and ProvisionedPollerConfig exclude each
-            other). Alarms and dashboard are the same either way. Default: - standard mode (Lambda
-            scales pollers by itself).
-        max_hops: The most hops a consumed envelope may carry, 0-1000000 (see
-            :class:`~cdk_event_pipeline.StreamConsumerBase`): sets ``EVENT_PIPELINE_MAX_HOPS``.
-            Default: - the runtime's 10.
-        snap_start: Build the function with Lambda SnapStart; the mapping invokes its ``live``
-            alias (see :class:`PipelineFunction`). Only for a function the worker builds.
-            Default: False.
-    """
-
-    @init_reports_path
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        work_queue: QueueLike,
-        function: FunctionLike | None = None,
-        code: lambda_.Code | None = None,
-        handler: str | None = None,
-        environment: Mapping[str, str] | None = None,
-        memory_size: int | None = None,
-        timeout: Duration | None = None,
-        log_retention: logs.RetentionDays | None = None,
-        tracing: bool = False,
-        batch_size: int | None = None,
-        max_batching_window: Duration | None = None,
-        report_batch_item_failures: bool | None = None,
-        max_concurrency: int | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        enabled: bool | None = None,
-        alarms: bool = True,
-        provisioned_pollers: tuple[int, int] | None = None,
-        max_hops: int | None = None,
-        snap_start: bool = False,
-    ) -> None:
-        super().__init__(scope, id)
-        #: The WorkQueue consumed, or ``None`` when given a plain ``sqs.IQueue``.
-        self.work_queue: WorkQueue | None = work_queue if isinstance(work_queue, WorkQueue) else None
-        self.queue: sqs.IQueue = as_queue(work_queue)
-        self.fifo: bool = self.work_queue.fifo if self.work_queue is not None else bool(self.queue.fifo)
-        self.encryption_key: kms.IKey | None = (
-            self.work_queue.encryption_key if self.work_queue is not None else self.queue.encryption_master_key
-        )
-        given_function = as_function(function) if function is not None else None
-
-        # --- validation: every prop, before any resource exists -------------------------
-        require_function_or_code(given_function, code, handler)
-        check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
-        window_s = seconds_of(max_batching_window)
-        if self.fifo:
-            require(max_batching_window is None,
-                    "max_batching_window is not supported for FIFO queues (Lambda rejects it)")
-            check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, d.FIFO_BATCH_SIZE_MAX)
-        else:
-            check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, d.QUEUE_BATCH_SIZE_MAX)
-            if (batch_size is not None and batch_size > d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW
-                    and window_s is not None and window_s < 1):
-                raise PipelineValidationError(
-                    f"batch_size above {d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW} needs a max_batching_window "
-                    f"of at least 1 second (given batch_size {batch_size} and a {_fmt(window_s)}-second window)"
-                )
-            if (batch_size is not None and batch_size > d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW
-                    and max_batching_window is None):
-                raise PipelineValidationError(
-                    f"batch_size above {d.QUEUE_BATCH_SIZE_MAX_WITHOUT_WINDOW} needs a max_batching_window "
-                    f"of at least 1 second (given batch_size {batch_size} and no max_batching_window)"
-                )
-        check_range("max_concurrency", max_concurrency, d.MAX_CONCURRENCY_MIN, d.MAX_CONCURRENCY_MAX)
-        self.provisioned_pollers = _check_provisioned_pollers(provisioned_pollers, max_concurrency)
-        check_range("max_hops", max_hops, d.MAX_HOPS_MIN, d.MAX_HOPS_MAX)
-        require_new_function_for_snap_start(snap_start, given_function)
-
-        # --- resolved settings ------------------------------------------------------------
-        self.batch_size = batch_size if batch_size is not None else d.QUEUE_BATCH_SIZE
-        self.report_batch_item_failures = (
-            report_batch_item_failures if report_batch_item_failures is not None else True
-        )
-
-        # --- the function -------------------------------------------------------------
-        def build() -> PipelineFunction:
-            assert code is not None and handler is not None  # require_function_or_code checked it
-            extra: dict[str, Any] = {"snap_start": True} if snap_start else {}
-            return self.build_function(
-                code=code, handler=handler, environment=environment, memory_size=memory_size,
-                timeout=timeout, log_retention=log_retention, tracing=tracing, **extra,
-            )
-
-        self.function, self.role, self.log_group = resolve_function(
-            self,
-            given_function,
-            build,
-            grants_hint="the queue permissions yourself (see QueueWorker.grant_queue_read)",
-        )
-        #: What the mapping invokes: the function, or its SnapStart alias.
-        self.target: lambda_.IFunction = event_source_target(self, self.function)
-        set_max_hops(self.function, max_hops)
-        self.max_hops = max_hops
-        RecursionGraph.of(self).read(
-            self.work_queue if self.work_queue is not None else self.queue, "queue", self.function, self
-        )
-        function_timeout: Duration | None
-        if given_function is None:
-            function_timeout = timeout if timeout is not None else d.TIMEOUT
-        elif isinstance(given_function, lambda_.Function):
-            function_timeout = (
-                given_function.timeout if given_function.timeout is not None else d.LAMBDA_SERVICE_DEFAULT_TIMEOUT
-            )
-        else:
-            function_timeout = None
-
-        if self.work_queue is not None:
-            self.work_queue._register_worker(self, function_timeout)
-        else:
-            Annotations.of(self).add_warning_v2(
-                "cdk-event-pipeline:ImportedQueueVisibilityUnchecked",
-                "The queue is not managed by a WorkQueue: make sure its visibility timeout is at "
-                "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
-            )
-
-        # --- grants, then the mapping ---------------------------------------------------
-        if self.role is not None:  # without a known role the warning above asks for the grants
-            self.grant_queue_read(self.function)
-        self.event_source_mapping = self.build_event_source_mapping(
-            max_batching_window=max_batching_window,
-            max_concurrency=max_concurrency,
-            filters=filters,
-            enabled=enabled,
-        )
-        self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
-
-    @property
-    def grant_principal(self) -> iam.IPrincipal:
-        """The principal of the worker's function (a worker is an ``iam.IGrantable``)."""
-        return self.function.grant_principal
-
-    # --- extension points ---------------------------------------------------------------
-
-    def build_function(
-        self,
-        *,
-        code: lambda_.Code,
-        handler: str,
-        environment: Mapping[str, str] | None,
-        memory_size: int | None,
-        timeout: Duration | None,
-        log_retention: logs.RetentionDays | None,
-        tracing: bool,
-        snap_start: bool = False,
-    ) -> PipelineFunction:
-        """Build the worker's function. Override to change how it is made (``snap_start`` is passed
-        only when True)."""
-        return build_handler_function(
-            self, code=code, handler=handler, environment=environment, memory_size=memory_size,
-            timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start,
-        )
-
-    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
-        """The worker's alarms, by role. Override to add, drop or change alarms.
-
-        * ``Errors``: Lambda ``Errors`` Sum >= 1 on a 5-minute period (a failed batch returns to
-          the queue; the queue's own alarms watch the backlog and the dead-letter queue).
-        """
-        monitoring.claim_errors_alarm(self.function)
-        return {
-            "Errors": monitoring.add_alarm(
-                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"The function of {PipelineMonitoring.role_path(self)} failed (exception, timeout "
-                "or out of memory): its messages return to the queue and, after max_receive_count "
-                "receives, move to the dead-letter queue.",
-            ),
-        }
-
-    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
-        """Put the worker's function errors on the dashboard."""
-        name = PipelineMonitoring.role_path(self)
-        monitoring.add_to_dashboard("consumer_errors", self.metric_errors_sum().with_(label=f"{name} errors"))
-
-    def metric_errors_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Invocations that failed (count, Sum; ``AWS/Lambda`` ``Errors``, ``FunctionName``)."""
-        return self.function.metric_errors(statistic="Sum", period=period)
-
-    def build_event_source_mapping(
-        self,
-        *,
-        max_batching_window: Duration | None,
-        max_concurrency: int | None,
-        filters: Sequence[Mapping[str, Any]] | None,
-        enabled: bool | None,
-    ) -> lambda_.EventSourceMapping:
-        """Build the SQS event source mapping with the resolved settings."""
-        pollers = self.provisioned_pollers
-        return lambda_.EventSourceMapping(
-            self,
-            "EventSourceMapping",
-            target=self.target,
-            event_source_arn=self.queue.queue_arn,
-            batch_size=self.batch_size,
-            max_batching_window=max_batching_window,
-            report_batch_item_failures=self.report_batch_item_failures,
-            max_concurrency=max_concurrency,
-            filters=list(filters) if filters is not None else None,
-            enabled=enabled,
-            provisioned_poller_config=(
-                lambda_.ProvisionedPollerConfig(minimum_pollers=pollers[0], maximum_pollers=pollers[1])
-                if pollers is not None else None
-            ),
-        )
-
-    def grant_queue_read(self, grantee: iam.IGrantable) -> None:
-        """Exactly ReceiveMessage, DeleteMessage and GetQueueAttributes on this queue, plus
-        ``kms:Decrypt`` on a customer key."""
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(QUEUE_WORKER_ACTIONS),
-            resource_arns=[self.queue.queue_arn],
-        )
-        if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, *QUEUE_WORKER_KEY_ACTIONS)
-
-
-def _check_provisioned_pollers(
-    pollers: tuple[int, int] | None, max_concurrency: int | None
-) -> tuple[int, int] | None:
-    """``(minimum, maximum)`` within Lambda's SQS ranges, minimum <= maximum, no ``max_concurrency``."""
-    if pollers is None:
-        return None
-    if not isinstance(pollers, (tuple, list)) or len(pollers) != 2:
-        raise PipelineValidationError(
-            f"provisioned_pollers must be a (minimum, maximum) pair of pollers (given {pollers!r})"
-        )
-    minimum, maximum = pollers
-    check_range("provisioned_pollers minimum", minimum, d.SQS_MIN_POLLERS_MIN, d.SQS_MIN_POLLERS_MAX)
-    check_range("provisioned_pollers maximum", maximum, d.SQS_MAX_POLLERS_MIN, d.SQS_MAX_POLLERS_MAX)
-    if not Token.is_unresolved(minimum) and not Token.is_unresolved(maximum) and minimum > maximum:
-        raise PipelineValidationError(
-            f"provisioned_pollers minimum must not exceed its maximum (given ({minimum}, {maximum})): pass "
-            f"({maximum}, {minimum}) or raise the maximum"
-        )
-    if max_concurrency is not None:
-        raise PipelineValidationError(
-            f"provisioned_pollers and max_concurrency are mutually exclusive (given provisioned_pollers "
-            f"{tuple(pollers)} and max_concurrency {max_concurrency}): Lambda accepts either provisioned mode or a "
-            "maximum concurrency on an SQS event source mapping; bound concurrency with the maximum pollers (each "
-            "runs up to 10 concurrent invocations) or drop provisioned_pollers"
-        )
-    return (minimum, maximum)
 
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -684,5 +363,17 @@ def _fifo_name(queue_name: str | None, fifo: bool | None) -> tuple[str | None, b
     return name, is_fifo
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+#: Names that moved to :mod:`cdk_event_pipeline.consumers`: still importable from here, with a warning.
+_MOVED = {"QueueWorker": _QueueWorker}
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        warnings.warn(
+            f"cdk_event_pipeline.queue.{name} moved: import it from cdk_event_pipeline.consumers "
+            "(or cdk_event_pipeline)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _MOVED[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Unpack
 
-import jsii
-from aws_cdk import Annotations, Duration, IStableNumberProducer, Lazy, PhysicalName, RemovalPolicy, Size
+from aws_cdk import Annotations, Duration, PhysicalName, RemovalPolicy, Size
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -17,19 +15,28 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._accounts import account_of, crosses_accounts, principal_account, statement_json
-from ._interop import FunctionLike, StreamLike, as_configurable_function, as_function, as_stream
+from ._kinds import FunctionLike, StreamLike, StreamSource, as_configurable_function, as_function, as_stream
+from ._producers import (
+    ProducerEncoding,
+    check_max_record_size,
+    consumer_side_conflict,
+    producer_side_conflict,
+    set_record_limit,
+)
 from ._props import ArchiveProps, StreamConsumerProps
 from ._recursion import RecursionGraph
+from ._stream_alarms import StreamMonitoring
 from ._validation import (
     PipelineValidationError,
     check_duration,
+    check_existing_or_new,
     check_range,
     init_reports_path,
     method_reports_path,
-    seconds_of,
 )
 from .archive import StreamArchive
-from .consumer import KINESIS_READ_ACTIONS, StreamConsumer, consumer_scope
+from .consumers._stream_checks import consumer_scope
+from .consumers.kinesis import KINESIS_READ_ACTIONS, StreamConsumer
 from .monitoring import PipelineMonitoring
 
 #: Exactly what a producer needs: nothing to read, describe or list.
@@ -38,93 +45,9 @@ PRODUCER_ACTIONS = ("kinesis:PutRecord", "kinesis:PutRecords")
 PRODUCER_KEY_ACTIONS = ("kms:GenerateDataKey",)
 #: What a reader needs on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant).
 READER_KEY_ACTIONS = ("kms:Decrypt",)
-#: Attribute of a producer function: the record limits (bytes) of every stream it is connected to.
-_RECORD_LIMITS_ATTRIBUTE = "_cdk_event_pipeline_record_limits"
 
 
-@dataclass(frozen=True)
-class ProducerEncoding:
-    """How one producer connected with :meth:`EventStream.connect_producer` writes records.
-
-    Attributes:
-        path: Construct path of the producer function.
-        compress: Records are gzip-compressed.
-        aggregate: Records are KPL-aggregated.
-    """
-
-    path: str
-    compress: bool
-    aggregate: bool
-
-    @property
-    def is_json(self) -> bool:
-        """Whether the records' data can be JSON (neither compressed nor aggregated)."""
-        return not (self.compress or self.aggregate)
-
-    def describe(self) -> str:
-        """``compress=True``, ``aggregate=True`` or both."""
-        flags = (("compress", self.compress), ("aggregate", self.aggregate))
-        return ", ".join(name + "=True" for name, on in flags if on)
-
-
-_FILTER_CONFLICT_WHY_AND_FIX = (
-    ": Lambda applies a data filter only to JSON data, so every record of that producer would be "
-    "filtered out unprocessed. Fix: filter on another key (e.g. partitionKey) or in the handler, or "
-    "connect the producer with compress=False, aggregate=False"
-)
-
-
-def _consumer_side_conflict(pattern: str, producer: ProducerEncoding, stream_path: str) -> str:
-    return (
-        f"filter {pattern} on the record data can never match the records producer {producer.path} "
-        f"writes to {stream_path} ({producer.describe()})" + _FILTER_CONFLICT_WHY_AND_FIX
-    )
-
-
-def _producer_side_conflict(consumer_path: str, pattern: str, producer: ProducerEncoding) -> str:
-    return (
-        f"producer {producer.path} ({producer.describe()}) writes records that the filter {pattern} "
-        f"of consumer {consumer_path} on the record data can never match" + _FILTER_CONFLICT_WHY_AND_FIX
-    )
-
-
-def _check_max_record_size(size: Size | None) -> int | None:
-    """Validate ``max_record_size``: a whole number of KiB from 1024 to 10240; its bytes, or
-    ``None`` when absent or a token (left to CloudFormation)."""
-    if size is None:
-        return None
-    if not isinstance(size, Size):
-        raise PipelineValidationError(
-            f"max_record_size must be a Size, e.g. Size.mebibytes(4) (given {size!r})"
-        )
-    if size.is_unresolved():
-        return None
-    try:
-        kib = size.to_kibibytes()
-    except RuntimeError:
-        raise PipelineValidationError(
-            f"max_record_size must be a whole number of KiB (given {size.to_bytes()} bytes): Kinesis sets it in KiB"
-        ) from None
-    if not d.STREAM_MAX_RECORD_SIZE_MIN_KIB <= kib <= d.STREAM_MAX_RECORD_SIZE_MAX_KIB:
-        raise PipelineValidationError(
-            f"max_record_size must be between {d.STREAM_MAX_RECORD_SIZE_MIN_KIB} KiB (1 MiB) and "
-            f"{d.STREAM_MAX_RECORD_SIZE_MAX_KIB} KiB (10 MiB) inclusive (given {kib:g} KiB)"
-        )
-    return int(kib) * 1024
-
-
-@jsii.implements(IStableNumberProducer)
-class _IteratorAgeThreshold:
-    """The stream's iterator-age threshold, read when the template is rendered."""
-
-    def __init__(self, stream: EventStream) -> None:
-        self.stream = stream
-
-    def produce(self) -> float:
-        return self.stream.iterator_age_threshold_ms()
-
-
-class EventStream(Construct):
+class EventStream(Construct, StreamSource, StreamMonitoring):
     """A Kinesis data stream for ordered events, or a wrapper around an existing one.
 
     Args:
@@ -191,16 +114,6 @@ class EventStream(Construct):
         self.consumers: list[StreamConsumer] = []
         #: Whether this stream and its producers get alarms (the ``alarms`` prop).
         self.alarms_enabled = alarms
-        new_stream_props = {
-            "stream_name": stream_name,
-            "shard_count": shard_count,
-            "retention": retention,
-            "encryption_key": encryption_key,
-            "shard_level_metrics": shard_level_metrics,
-            "removal_policy": removal_policy,
-            "max_record_size": max_record_size,
-            "warm_throughput": warm_throughput,
-        }
         #: The stream's maximum record size, as given (``None``: Kinesis' 1 MiB default, or unknown
         #: for a wrapped stream).
         self.max_record_size: Size | None = None
@@ -209,30 +122,55 @@ class EventStream(Construct):
         #: Warm throughput in MiB/s, as given.
         self.warm_throughput: int | None = None
         if stream is not None:
-            given = [k for k, v in new_stream_props.items() if v is not None]
-            if given:
-                hint = (
-                    "; to tell consumers the existing stream's retention, pass retention_of_existing"
-                    if "retention" in given else ""
-                )
-                raise PipelineValidationError(
-                    f"stream and {', '.join(given)} are mutually exclusive: pass an existing "
-                    f"stream or the props of a new one, not both{hint}"
-                )
-            self.stream: kinesis.IStream = as_stream(stream)
-            known: Duration = stream.retention if isinstance(stream, EventStream) else d.STREAM_RETENTION
-            self.retention: Duration = retention_of_existing if retention_of_existing is not None else known
-            self.encryption_key = self.stream.encryption_key
-            self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
-            return
+            check_existing_or_new("stream", {
+                "stream_name": stream_name, "shard_count": shard_count, "retention": retention,
+                "encryption_key": encryption_key, "shard_level_metrics": shard_level_metrics,
+                "removal_policy": removal_policy, "max_record_size": max_record_size,
+                "warm_throughput": warm_throughput,
+            }, hint=(
+                "; to tell consumers the existing stream's retention, pass retention_of_existing"
+                if retention is not None else ""
+            ))
+            self._wrap_stream(stream, retention_of_existing)
+        else:
+            self._validate_new_stream(retention_of_existing, shard_count, retention, max_record_size, warm_throughput)
+            self.retention = retention if retention is not None else d.STREAM_RETENTION
+            self.encryption_key = encryption_key
+            self.stream = self.build_stream(
+                stream_name=stream_name,
+                shard_count=shard_count,
+                shard_level_metrics=shard_level_metrics,
+                removal_policy=removal_policy,
+            )
+            self.apply_stream_capacity(self.stream)
+        self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
+
+    # --- the steps of __init__ ------------------------------------------------------------
+
+    def _wrap_stream(self, stream: StreamLike, retention_of_existing: Duration | None) -> None:
+        """Wrap an existing stream: its retention as known (``retention_of_existing``, a wrapped
+        EventStream's, else the 24-hour minimum) and its key."""
+        self.stream: kinesis.IStream = as_stream(stream)
+        known: Duration = stream.retention if isinstance(stream, StreamSource) else d.STREAM_RETENTION
+        self.retention: Duration = retention_of_existing if retention_of_existing is not None else known
+        self.encryption_key = self.stream.encryption_key
+
+    def _validate_new_stream(
+        self,
+        retention_of_existing: Duration | None,
+        shard_count: int | None,
+        retention: Duration | None,
+        max_record_size: Size | None,
+        warm_throughput: int | None,
+    ) -> None:
+        """The props of a new stream, before it exists (sets the record size and warm throughput)."""
         if retention_of_existing is not None:
             raise PipelineValidationError(
                 "retention_of_existing is only valid together with stream: for a new stream, pass retention"
             )
-
         check_range("shard_count", shard_count, d.SHARD_COUNT_MIN, d.SHARD_COUNT_MAX)
         check_duration("retention", retention, d.STREAM_RETENTION_MIN_HOURS * 3600, d.STREAM_RETENTION_MAX_HOURS * 3600)
-        self.max_record_size_bytes = _check_max_record_size(max_record_size)
+        self.max_record_size_bytes = check_max_record_size(max_record_size)
         self.max_record_size = max_record_size
         if warm_throughput is not None and shard_count is not None:
             raise PipelineValidationError(
@@ -243,16 +181,6 @@ class EventStream(Construct):
         check_range("warm_throughput", warm_throughput, d.WARM_THROUGHPUT_MIN_MIBPS, d.WARM_THROUGHPUT_MAX_MIBPS,
                     unit="MiB/s")
         self.warm_throughput = warm_throughput
-        self.retention = retention if retention is not None else d.STREAM_RETENTION
-        self.encryption_key = encryption_key
-        self.stream = self.build_stream(
-            stream_name=stream_name,
-            shard_count=shard_count,
-            shard_level_metrics=shard_level_metrics,
-            removal_policy=removal_policy,
-        )
-        self.apply_stream_capacity(self.stream)
-        self.alarms = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- extension points ---------------------------------------------------------------
 
@@ -302,82 +230,6 @@ class EventStream(Construct):
             cfn.max_record_size_in_kib = self.max_record_size.to_kibibytes()
         if self.warm_throughput is not None:
             cfn.warm_throughput_mi_bps = self.warm_throughput
-
-    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
-        """The stream's alarms, by role. Override to add, drop or change alarms.
-
-        * ``WriteThroughputExceeded`` / ``ReadThroughputExceeded``: Sum >= 1 in 3 of 5
-          one-minute periods (sustained throttling; single bursts are retried by producers and
-          by Lambda);
-        * ``PutRecordsFailedRecords``: Sum >= 1 in 3 of 5 one-minute periods;
-        * ``GetRecordsIteratorAge``: ``GetRecords.IteratorAgeMilliseconds`` Maximum (the slowest
-          GetRecords reader) >= half the smallest ``max_record_age`` of the stream's GetRecords
-          consumers, so it fires before the fastest of them gives up on records (sends them to its
-          on-failure destination); half the retention while the stream has no such consumer.
-          Computed when the template is rendered (consumers are added after the stream).
-          Enhanced fan-out consumers are not GetRecords readers: their own alarm covers them.
-
-        Roles are also the alarms' construct ids (``<role>Alarm``): keep them distinct from
-        the consumers' (a child named ``Default`` adds nothing to a logical id).
-        """
-        name = PipelineMonitoring.role_path(self)
-        period = d.STREAM_THROTTLE_ALARM_PERIOD
-
-        def sustained(kind: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
-            return monitoring.add_alarm(
-                self, kind, metric, threshold=d.ALARM_COUNT_THRESHOLD, description=description,
-                evaluation_periods=d.STREAM_THROTTLE_ALARM_EVALUATION_PERIODS,
-                datapoints_to_alarm=d.STREAM_THROTTLE_ALARM_DATAPOINTS,
-            )
-
-        return {
-            "WriteThroughputExceeded": sustained(
-                "WriteThroughputExceeded", self.metric_write_throughput_exceeded_sum(period),
-                f"Writes to {name} are throttled: add shards or spread partition keys.",
-            ),
-            "ReadThroughputExceeded": sustained(
-                "ReadThroughputExceeded", self.metric_read_throughput_exceeded_sum(period),
-                f"Reads of {name} are throttled: too many GetRecords readers per shard "
-                "(use enhanced fan-out) or too few shards.",
-            ),
-            "PutRecordsFailedRecords": sustained(
-                "PutRecordsFailedRecords", self.metric_put_records_failed_records_sum(period),
-                f"PutRecords calls to {name} keep returning failed records: check producers retry them.",
-            ),
-            "GetRecordsIteratorAge": monitoring.add_alarm(
-                self, "GetRecordsIteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
-                threshold=Lazy.number(_IteratorAgeThreshold(self)),
-                description=f"A GetRecords reader of {name} is more than half of its consumers' smallest "
-                "max_record_age behind: consumers send records older than their max_record_age to their "
-                "on-failure destination unprocessed, and records expire at the retention.",
-            ),
-        }
-
-    def iterator_age_threshold_ms(self) -> int:
-        """Threshold of the ``GetRecordsIteratorAge`` alarm: half the smallest known
-        ``max_record_age`` of the GetRecords consumers, else half the retention (milliseconds)."""
-        retention_s = seconds_of(self.retention) or d.STREAM_RETENTION_MIN_HOURS * 3600
-        bound = retention_s * d.STREAM_ITERATOR_AGE_ALARM_FRACTION_OF_RETENTION
-        for consumer in self.consumers:
-            age_s = seconds_of(consumer.max_record_age)
-            if not consumer.enhanced_fan_out and age_s is not None:
-                bound = min(bound, age_s * d.CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE)
-        return int(bound * 1000)
-
-    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
-        """Put the stream's producer rates, put failures, throttles and iterator age on the dashboard."""
-        name = PipelineMonitoring.role_path(self)
-        monitoring.add_to_dashboard("producer_rates", self.metric_incoming_records_sum().with_(label=f"{name} records"))
-        monitoring.add_to_dashboard(
-            "producer_rates", self.metric_incoming_bytes_sum().with_(label=f"{name} bytes"), right=True
-        )
-        monitoring.add_to_dashboard(
-            "producer_errors",
-            self.metric_put_records_failed_records_sum().with_(label=f"{name} failed records"),
-            self.metric_write_throughput_exceeded_sum().with_(label=f"{name} write throttles"),
-            self.metric_read_throughput_exceeded_sum().with_(label=f"{name} read throttles"),
-        )
-        monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=f"{name} GetRecords"))
 
     def consumer_defaults(self) -> StreamConsumerProps:
         """Props every consumer added with :meth:`add_consumer` starts from.
@@ -502,7 +354,7 @@ class EventStream(Construct):
             for consumer in self.consumers:
                 for pattern in consumer.data_filters:
                     raise PipelineValidationError(
-                        _producer_side_conflict(consumer.node.path, pattern, producer), path=self.node.path
+                        producer_side_conflict(consumer.node.path, pattern, producer), path=self.node.path
                     )
         cross_account = crosses_accounts(account_of(fn), account_of(self.stream))
         fn.add_environment(env_var, self.stream.stream_arn if cross_account else self.stream.stream_name)
@@ -514,14 +366,8 @@ class EventStream(Construct):
         PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
 
     def _set_record_limit(self, fn: lambda_.Function) -> None:
-        """Give ``fn`` the smallest record limit of the streams it produces to, once one has
-        ``max_record_size`` (an unknown or default limit counts as 1 MiB)."""
-        limits: list[int] = getattr(fn, _RECORD_LIMITS_ATTRIBUTE, [])
-        default = d.STREAM_DEFAULT_MAX_RECORD_SIZE_KIB * 1024
-        limits = [*limits, self.max_record_size_bytes if self.max_record_size_bytes is not None else default]
-        setattr(fn, _RECORD_LIMITS_ATTRIBUTE, limits)
-        if any(limit != default for limit in limits):
-            fn.add_environment(d.PRODUCER_MAX_RECORD_BYTES_ENV, str(min(limits)))
+        """Give ``fn`` the smallest record limit of the streams it produces to."""
+        set_record_limit(fn, self.max_record_size_bytes)
 
     def check_consumer_filters(self, consumer_path: str, data_filters: Sequence[str]) -> None:
         """Raise when a new consumer's data filters cannot match what a connected producer writes.
@@ -535,7 +381,7 @@ class EventStream(Construct):
                 continue
             for pattern in data_filters:
                 raise PipelineValidationError(
-                    _consumer_side_conflict(pattern, producer, self.node.path), path=consumer_path
+                    consumer_side_conflict(pattern, producer, self.node.path), path=consumer_path
                 )
 
     # --- consumers --------------------------------------------------------------------------
@@ -582,29 +428,3 @@ class EventStream(Construct):
         """
         props.setdefault("encryption_key", self.encryption_key)
         return StreamArchive(self, id, stream=self, **props)
-
-    # --- metrics (StreamName dimension always set by the L2 helpers) ------------------------
-
-    def metric_iterator_age_max(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Age of the oldest record read by any GetRecords consumer (milliseconds, Maximum)."""
-        return self.stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=period)
-
-    def metric_write_throughput_exceeded_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Writes throttled by the stream (count, Sum)."""
-        return self.stream.metric_write_provisioned_throughput_exceeded(statistic="Sum", period=period)
-
-    def metric_read_throughput_exceeded_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Reads throttled by the stream (count, Sum)."""
-        return self.stream.metric_read_provisioned_throughput_exceeded(statistic="Sum", period=period)
-
-    def metric_incoming_records_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Records put (count, Sum)."""
-        return self.stream.metric_incoming_records(statistic="Sum", period=period)
-
-    def metric_incoming_bytes_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Bytes put (bytes, Sum)."""
-        return self.stream.metric_incoming_bytes(statistic="Sum", period=period)
-
-    def metric_put_records_failed_records_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Records rejected inside PutRecords calls (count, Sum)."""
-        return self.stream.metric_put_records_failed_records(statistic="Sum", period=period)

@@ -16,6 +16,7 @@ by intent, each an exact action list on the table (and its indexes, only if it h
 
 from __future__ import annotations
 
+import warnings
 from typing import Unpack
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
@@ -23,16 +24,17 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from . import _defaults as d
 from ._accounts import account_of, crosses_accounts, principal_account, statement_json
-from ._interop import FunctionLike, TableLike, as_configurable_function, as_function, as_table
+from ._kinds import FunctionLike, TableLike, TableSource, as_configurable_function, as_function, as_table
 from ._props import ConsumerProps
 from ._recursion import RecursionGraph
-from ._validation import PipelineValidationError, init_reports_path, method_reports_path
-from .consumer import StreamConsumerBase, consumer_scope
+from ._validation import PipelineValidationError, check_existing_or_new, init_reports_path, method_reports_path
+from .consumers._stream_checks import consumer_scope
+from .consumers.dynamodb import DYNAMODB_STREAM_READ_ACTIONS, TABLE_READ_KEY_ACTIONS
+from .consumers.dynamodb import TableChangeConsumer as _TableChangeConsumer
 
 #: What a reader needs: single-item reads, queries, batched reads. No Scan (a full-table read is
 #: rarely what a handler means; grant it by name if it is).
@@ -43,15 +45,7 @@ WRITER_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteIte
 _WRITE_ACTIONS = frozenset({*WRITER_ACTIONS, "dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert",
                             "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"})
 #: KMS actions on a customer key: every caller decrypts; writers also encrypt.
-TABLE_READ_KEY_ACTIONS = ("kms:Decrypt",)
 TABLE_WRITE_KEY_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
-#: What Lambda's DynamoDB Streams event source mapping needs, on this table's stream ARN only:
-#: exactly the policy of the DynamoDB developer guide's "IAM policy to allow an AWS Lambda
-#: function to access DynamoDB stream records" (which scopes ``ListStreams`` to the table's
-#: stream too). CDK's ``grant_stream_read`` would add ``ListStreams`` on ``"*"`` instead.
-DYNAMODB_STREAM_READ_ACTIONS = (
-    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
-)
 #: The stream actions a stream's resource-based policy grants a reader of another account: the three
 #: that act on one stream, as in the DynamoDB developer guide's "Resource-based policy for a stream"
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-examples.html).
@@ -61,7 +55,7 @@ DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS = (
 )
 
 
-class EntityTable(Construct):
+class EntityTable(Construct, TableSource):
     """A DynamoDB table for entities, or a wrapper around an existing one.
 
     Args:
@@ -104,26 +98,16 @@ class EntityTable(Construct):
         removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        new_table_props = {
-            "table_name": table_name,
-            "partition_key": partition_key,
-            "sort_key": sort_key,
-            "time_to_live_attribute": time_to_live_attribute,
-            "stream": stream,
-            "encryption_key": encryption_key,
-            "removal_policy": removal_policy,
-        }
         if table is not None:
-            given = [k for k, v in new_table_props.items() if v is not None]
-            if given:
-                raise PipelineValidationError(
-                    f"table and {', '.join(given)} are mutually exclusive: pass an existing "
-                    "table or the props of a new one, not both"
-                )
+            check_existing_or_new("table", {
+                "table_name": table_name, "partition_key": partition_key, "sort_key": sort_key,
+                "time_to_live_attribute": time_to_live_attribute, "stream": stream,
+                "encryption_key": encryption_key, "removal_policy": removal_policy,
+            })
             self.table: dynamodb.ITable = as_table(table)
             self.encryption_key: kms.IKey | None = self.table.encryption_key
             self.stream_view_type: dynamodb.StreamViewType | None = None
-            self.index_names: list[str] = list(table.index_names) if isinstance(table, EntityTable) else []
+            self.index_names: list[str] = list(table.index_names) if isinstance(table, TableSource) else []
             self._owns_table = False
             return
 
@@ -182,9 +166,9 @@ class EntityTable(Construct):
             removal_policy=removal_policy,
         )
 
-    def change_consumer_class(self) -> type[TableChangeConsumer]:
+    def change_consumer_class(self) -> type[_TableChangeConsumer]:
         """The class :meth:`add_change_consumer` instantiates. Override to use a subclass."""
-        return TableChangeConsumer
+        return _TableChangeConsumer
 
     # --- attributes ---------------------------------------------------------------------
 
@@ -427,7 +411,7 @@ class EntityTable(Construct):
     @method_reports_path
     def add_change_consumer(
         self, id: str, *, stream_view_type: dynamodb.StreamViewType | None = None, **props: Unpack[ConsumerProps]
-    ) -> TableChangeConsumer:
+    ) -> _TableChangeConsumer:
         """Add a :class:`TableChangeConsumer` of this table's stream (a child of this construct).
 
         Enables the stream when the table has none. With ``function=`` a function of another
@@ -450,83 +434,17 @@ class EntityTable(Construct):
         return self.change_consumer_class()(scope, id, table=self, **props)
 
 
-class TableChangeConsumer(StreamConsumerBase):
-    """A Lambda consumer of a DynamoDB table's change stream.
+#: Names that moved to :mod:`cdk_event_pipeline.consumers`: still importable from here, with a warning.
+_MOVED = {"TableChangeConsumer": _TableChangeConsumer}
 
-    Same failure handling as the Kinesis consumer (bisect, finite retries and record age,
-    partial batch responses, an on-failure destination); see
-    :class:`~cdk_event_pipeline.StreamConsumerBase` for every prop. What differs: batches of up
-    to 10000 records, starting positions LATEST or TRIM_HORIZON only, and a source retention
-    fixed at 24 hours (the default record-age limit is therefore 12 hours).
 
-    The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords``,
-    ``dynamodb:GetShardIterator`` and ``dynamodb:ListStreams`` on the table's stream ARN, as in
-    the DynamoDB developer guide's policy for Lambda stream readers (plus ``kms:Decrypt`` on a
-    customer key). Never on ``"*"``.
-
-    Args:
-        table: The :class:`EntityTable` whose stream to read (its stream must be enabled:
-            use :meth:`EntityTable.add_change_consumer`), or any ``dynamodb.ITable`` with a
-            known ``table_stream_arn``.
-        **props: See :class:`~cdk_event_pipeline.StreamConsumerBase` (typed as
-            :class:`ConsumerProps`); ``source_retention`` cannot be set.
-
-    Example::
-
-        items = EntityTable(self, "Items")
-        items.add_change_consumer("OnChange", code=code_from_dir("lambdas/changes"),
-                                  handler="changes_handler.handler")
-    """
-
-    max_batch_size = d.DYNAMODB_BATCH_SIZE_MAX
-    allowed_starting_positions = (
-        lambda_.StartingPosition.LATEST,
-        lambda_.StartingPosition.TRIM_HORIZON,
-    )
-
-    @init_reports_path
-    def __init__(self, scope: Construct, id: str, *, table: TableLike, **props: Unpack[ConsumerProps]) -> None:
-        if "source_retention" in props:
-            raise PipelineValidationError(
-                "source_retention cannot be set for a DynamoDB stream: DynamoDB Streams keep records "
-                "for 24 hours"
-            )
-        #: The EntityTable read, or ``None`` when given a plain ``dynamodb.ITable``.
-        self.entity_table: EntityTable | None = table if isinstance(table, EntityTable) else None
-        #: The table whose stream is read.
-        self.table: dynamodb.ITable = as_table(table)
-        stream_arn = table.table_stream_arn
-        if stream_arn is None:
-            raise PipelineValidationError(
-                "the table has no stream: add the consumer with EntityTable.add_change_consumer "
-                "(it enables the stream), set the table's stream prop, or import the table with "
-                "table_stream_arn"
-            )
-        self.stream_arn: str = stream_arn
-        self.encryption_key: kms.IKey | None = table.encryption_key
-        super().__init__(scope, id, source_retention=d.DYNAMODB_STREAM_RETENTION, **props)
-
-    def _event_source_arn(self) -> str:
-        return self.stream_arn
-
-    def _recursion_source(self) -> tuple[IConstruct, str]:
-        return (self.entity_table if self.entity_table is not None else self.table), "table"
-
-    def grant_source_read(self, grantee: iam.IGrantable) -> None:
-        """DescribeStream, GetRecords, GetShardIterator, ListStreams on the stream; ``kms:Decrypt``
-        on a customer key. A function of another account is also allowed on the stream's
-        resource-based policy (see :meth:`EntityTable.share_stream`)."""
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(DYNAMODB_STREAM_READ_ACTIONS), resource_arns=[self.stream_arn]
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        warnings.warn(
+            f"cdk_event_pipeline.table.{name} moved: import it from cdk_event_pipeline.consumers "
+            "(or cdk_event_pipeline)",
+            DeprecationWarning,
+            stacklevel=2,
         )
-        if self.entity_table is not None:
-            self.entity_table.share_stream(grantee)
-        elif crosses_accounts(account_of(self.table), principal_account(grantee)):
-            Annotations.of(self).add_warning_v2(
-                "cdk-event-pipeline:ForeignTableStreamResourcePolicy",
-                f"The table belongs to account {account_of(self.table)}: this app cannot change its stream's "
-                "resource policy. Its owner must allow this function's role dynamodb:DescribeStream, "
-                "dynamodb:GetRecords and dynamodb:GetShardIterator on the stream, or the mapping cannot read it.",
-            )
-        if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, *TABLE_READ_KEY_ACTIONS)
+        return _MOVED[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

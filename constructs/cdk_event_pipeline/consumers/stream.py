@@ -1,0 +1,493 @@
+"""The stream consumers' base: everything Kinesis and DynamoDB Streams consumers share (defaults,
+validation, the on-failure destination, idempotency, the mapping itself, alarms and metrics).
+
+Defaults, each differing from AWS's for the reason given in :mod:`cdk_event_pipeline._defaults`:
+bisect the batch on a function error, 10 retries, a record-age limit of half the stream's
+retention, partial batch responses, and an encrypted, TLS-only SQS dead-letter queue as the
+on-failure destination. Nothing blocks a shard for longer than the retry/age bounds, and nothing
+is dropped without a record of it in the destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Unpack
+
+import jsii
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .. import _defaults as d
+from .._destinations import ExactS3Destination, ExactSqsDestination
+from .._kinds import FunctionLike, QueueLike, TableLike, as_function, as_queue, as_table
+from .._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
+from .._props import DeadLetterQueueProps
+from .._validation import (
+    PipelineValidationError,
+    check_duration,
+    check_exclusive,
+    check_range,
+    init_reports_path,
+    seconds_of,
+)
+from ..monitoring import PipelineMonitoring
+from ._base import FunctionConsumer
+from ._stream_checks import check_max_record_age, check_starting_position
+
+#: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
+
+
+@jsii.implements(iam.IGrantable)
+class StreamConsumerBase(FunctionConsumer):
+    """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
+
+    A consumer is an ``iam.IGrantable`` standing for its function: ``bucket.grant_read(consumer)``
+    grants the consumer's function.
+
+    Subclasses implement :meth:`_event_source_arn`, :meth:`grant_source_read` and
+    :meth:`_recursion_source`, and may
+    override the ``build_*`` methods to change one decision (how the function is built, what
+    the dead-letter queue looks like, how the mapping is made).
+
+    Args:
+        scope: Parent construct.
+        id: Construct id.
+        function: An existing function to attach instead of building one (any
+            ``lambda_.IFunction``, e.g. a :class:`PipelineFunction`, or another consumer's or
+            worker's function). Mutually exclusive with ``code``/``handler``.
+            Default: - a new :class:`PipelineFunction`.
+        code: Code of the new function. Required unless ``function`` is given.
+        handler: ``module.function`` of the new function. Required unless ``function`` is given.
+        environment: Extra environment variables of the new function. Default: - none.
+        memory_size: MB of the new function. Default: 256.
+        timeout: Timeout of the new function. Default: 30 seconds.
+        log_retention: Retention of the new function's log group. Default: one month.
+        tracing: Active X-Ray tracing on the new function. Default: False.
+        batch_size: Records per invocation, 1-10000. Default: 100.
+        max_batching_window: Time to gather records before invoking, 0-300 seconds.
+            Default: - no window (invoke as soon as records are available).
+        starting_position: Where to begin reading. Default: LATEST.
+        starting_position_timestamp: With ``starting_position`` AT_TIMESTAMP (Kinesis only), the Unix
+            time in seconds to start reading from; required then, rejected otherwise. Default: - none.
+        bisect_batch_on_error: Split a failing batch in two and retry each half. Default: True.
+        retry_attempts: Retries of a failing batch, 0-10000 (never infinite). Default: 10.
+        max_record_age: Oldest record sent to the function, 60 seconds - 7 days and not longer
+            than the source's retention. Default: - half the source's retention.
+        report_batch_item_failures: The function returns partial batch responses. Default: True.
+        parallelization_factor: Concurrent batches per shard, 1-10 (order is kept per
+            partition key). Default: 1.
+        tumbling_window: Aggregation window, 0-900 seconds. Default: - none.
+        filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
+            Default: - every record.
+        enabled: Whether the mapping polls. Default: True.
+        dead_letter_queue: Your own SQS queue (an ``sqs.IQueue`` or a :class:`WorkQueue`) as the
+            on-failure destination (gets metadata of the failed batch: shard, sequence range).
+            Mutually exclusive with ``failure_bucket``.
+            Default: - an encrypted, TLS-only queue with 14-day retention, made for this consumer.
+        failure_bucket: An S3 bucket as the on-failure destination: keeps the whole failed
+            records (not just metadata). Default: - the dead-letter queue above.
+        source_retention: Retention of the source, to bound and derive ``max_record_age``.
+            Default: 24 hours (the minimum of both Kinesis and DynamoDB Streams).
+        idempotency: Apply each record at most once per key (Kinesis and DynamoDB Streams are
+            at-least-once). ``True`` creates a DynamoDB table for this consumer (partition key
+            ``id``, TTL ``expiration``); or pass your own table with that schema (a
+            ``dynamodb.ITable`` or an :class:`EntityTable`). The function
+            gets ``IDEMPOTENCY_TABLE_NAME`` and exactly GetItem/PutItem/UpdateItem/DeleteItem
+            on the table, which the runtime's ``pipeline_handler`` uses. Default: False.
+        alarms: Make this consumer's alarms (see :meth:`build_alarms`) through the stack's
+            :class:`PipelineMonitoring`. Default: True.
+        max_hops: The most hops (see the envelope's ``hops``) a record may carry when it reaches
+            this consumer, 0-1000000; a record with more fails before the handler runs and goes to
+            the on-failure destination: the run-time recursion guard. Sets
+            ``EVENT_PIPELINE_MAX_HOPS`` on the function. Default: - the runtime's 10.
+        snap_start: Build the function with Lambda SnapStart (Python 3.12+): a published version,
+            an alias ``live`` the mapping invokes, and a snapshot of the initialized function each
+            new environment resumes from (see :class:`PipelineFunction`). Only for a function the
+            consumer builds. Default: False.
+    """
+
+    #: The largest batch size the source allows.
+    max_batch_size: int = d.BATCH_SIZE_MAX
+    #: Starting positions the source accepts.
+    allowed_starting_positions: tuple[lambda_.StartingPosition, ...] = (
+        lambda_.StartingPosition.LATEST,
+        lambda_.StartingPosition.TRIM_HORIZON,
+    )
+    grants_hint = "the read and on-failure permissions yourself (see StreamConsumer.grant_source_read)"
+
+    @init_reports_path
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: FunctionLike | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        tracing: bool = False,
+        batch_size: int | None = None,
+        max_batching_window: Duration | None = None,
+        starting_position: lambda_.StartingPosition | None = None,
+        starting_position_timestamp: float | None = None,
+        bisect_batch_on_error: bool | None = None,
+        retry_attempts: int | None = None,
+        max_record_age: Duration | None = None,
+        report_batch_item_failures: bool | None = None,
+        parallelization_factor: int | None = None,
+        tumbling_window: Duration | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        enabled: bool | None = None,
+        dead_letter_queue: QueueLike | None = None,
+        failure_bucket: s3.IBucket | None = None,
+        source_retention: Duration | None = None,
+        idempotency: bool | TableLike | None = None,
+        alarms: bool = True,
+        max_hops: int | None = None,
+        snap_start: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        self.source_retention = source_retention if source_retention is not None else d.STREAM_RETENTION
+        given_function = as_function(function) if function is not None else None
+        self._validate_props(
+            given_function, code=code, handler=handler, dead_letter_queue=dead_letter_queue,
+            failure_bucket=failure_bucket, batch_size=batch_size, max_batching_window=max_batching_window,
+            retry_attempts=retry_attempts, parallelization_factor=parallelization_factor,
+            tumbling_window=tumbling_window, max_record_age=max_record_age, starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp, max_hops=max_hops, snap_start=snap_start,
+        )
+        self._resolve_settings(
+            batch_size=batch_size, retry_attempts=retry_attempts, max_record_age=max_record_age,
+            bisect_batch_on_error=bisect_batch_on_error, report_batch_item_failures=report_batch_item_failures,
+            parallelization_factor=parallelization_factor, starting_position=starting_position,
+        )
+        self._attach_function(
+            given_function, code=code, handler=handler, environment=environment, memory_size=memory_size,
+            timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start, max_hops=max_hops,
+        )
+        self._add_idempotency(idempotency)
+        self._add_on_failure_destination(dead_letter_queue, failure_bucket)
+        if self.role is not None:  # without a known role the warning above asks for the grants
+            self.grant_source_read(self.function)
+            self.on_failure.grant(self.function)
+        self.event_source_mapping = self.build_event_source_mapping(
+            max_batching_window=max_batching_window,
+            starting_position_timestamp=starting_position_timestamp,
+            tumbling_window=tumbling_window,
+            filters=filters,
+            enabled=enabled,
+        )
+        self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
+
+    # --- the steps of __init__ ------------------------------------------------------------
+
+    def _validate_props(
+        self,
+        given_function: lambda_.IFunction | None,
+        *,
+        code: lambda_.Code | None,
+        handler: str | None,
+        dead_letter_queue: QueueLike | None,
+        failure_bucket: s3.IBucket | None,
+        batch_size: int | None,
+        max_batching_window: Duration | None,
+        retry_attempts: int | None,
+        parallelization_factor: int | None,
+        tumbling_window: Duration | None,
+        max_record_age: Duration | None,
+        starting_position: lambda_.StartingPosition | None,
+        starting_position_timestamp: float | None,
+        max_hops: int | None,
+        snap_start: bool,
+    ) -> None:
+        """Every prop, before any resource exists."""
+        self._check_function_props(given_function, code, handler)
+        check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
+        check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
+        check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
+        check_range("retry_attempts", retry_attempts, d.RETRY_ATTEMPTS_MIN, d.RETRY_ATTEMPTS_MAX)
+        check_range("parallelization_factor", parallelization_factor,
+                    d.PARALLELIZATION_FACTOR_MIN, d.PARALLELIZATION_FACTOR_MAX)
+        check_duration("tumbling_window", tumbling_window, 0, d.TUMBLING_WINDOW_MAX_SECONDS)
+        check_max_record_age(max_record_age, seconds_of(self.source_retention))
+        position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
+        self._validate_starting_position(position, starting_position_timestamp)
+        self._check_function_options(given_function, max_hops, snap_start)
+
+    def _resolve_settings(
+        self,
+        *,
+        batch_size: int | None,
+        retry_attempts: int | None,
+        max_record_age: Duration | None,
+        bisect_batch_on_error: bool | None,
+        report_batch_item_failures: bool | None,
+        parallelization_factor: int | None,
+        starting_position: lambda_.StartingPosition | None,
+    ) -> None:
+        """The resolved settings (public, read-only by convention)."""
+        self.batch_size = batch_size if batch_size is not None else d.BATCH_SIZE
+        self.retry_attempts = retry_attempts if retry_attempts is not None else d.RETRY_ATTEMPTS
+        self.max_record_age = max_record_age if max_record_age is not None else self.default_max_record_age()
+        self.bisect_batch_on_error = bisect_batch_on_error if bisect_batch_on_error is not None else True
+        self.report_batch_item_failures = report_batch_item_failures if report_batch_item_failures is not None else True
+        self.parallelization_factor = parallelization_factor if parallelization_factor is not None else (
+            d.PARALLELIZATION_FACTOR)
+        self.starting_position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
+
+    def _add_idempotency(self, idempotency: bool | TableLike | None) -> None:
+        """The idempotency table (built, or given), its environment variable and exact grants."""
+        self.idempotency_table: dynamodb.ITable | None = None
+        if idempotency is None or idempotency is False:
+            return
+        if not isinstance(self.function, lambda_.Function):
+            raise PipelineValidationError(
+                "idempotency needs a function whose environment can be set: pass code/handler, "
+                "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
+            )
+        self.idempotency_table = self.build_idempotency_table() if idempotency is True else as_table(idempotency)
+        self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
+        self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
+
+    def _add_on_failure_destination(
+        self, dead_letter_queue: QueueLike | None, failure_bucket: s3.IBucket | None
+    ) -> None:
+        """The on-failure destination: the bucket, the given queue, or :meth:`build_dead_letter_queue`."""
+        self.dead_letter_queue: sqs.IQueue | None = None
+        self.failure_bucket: s3.IBucket | None = failure_bucket
+        if failure_bucket is not None:
+            self.on_failure: ExactSqsDestination | ExactS3Destination = ExactS3Destination(failure_bucket)
+            return
+        self.dead_letter_queue = (
+            as_queue(dead_letter_queue) if dead_letter_queue is not None else self.build_dead_letter_queue()
+        )
+        self.on_failure = ExactSqsDestination(self.dead_letter_queue)
+        retention_s = seconds_of(self.source_retention)
+        if retention_s is not None and retention_s > d.DLQ_RETENTION_MAX_SECONDS:
+            Annotations.of(self).add_warning_v2(
+                "cdk-event-pipeline:RetentionLongerThanDlq",
+                "The source keeps records longer than SQS keeps the on-failure metadata "
+                "(14 days): use failure_bucket to keep failed records for as long.",
+            )
+
+    # --- extension points ---------------------------------------------------------------
+
+    def build_dead_letter_queue(self, **overrides: Unpack[DeadLetterQueueProps]) -> sqs.IQueue:
+        """Build the on-failure queue: SQS-managed encryption, TLS only, 14-day retention.
+
+        Override to change it; change one setting without touching the L1 by calling
+        ``super().build_dead_letter_queue(visibility_timeout=Duration.minutes(5))`` (any of
+        :class:`DeadLetterQueueProps`; the rest keep these defaults).
+        """
+        props: DeadLetterQueueProps = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "retention_period": d.DLQ_RETENTION,
+            **overrides,
+        }
+        queue = sqs.Queue(self, "DeadLetterQueue", enforce_ssl=True, **props)
+        acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
+        return queue
+
+    def build_idempotency_table(self) -> dynamodb.ITable:
+        """The consumer's idempotency table: on-demand, partition key ``id``, TTL ``expiration``.
+
+        Its items are transient markers (expired by TTL after a day), so the table is destroyed
+        with the stack rather than retained.
+        """
+        return dynamodb.TableV2(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def default_max_record_age(self) -> Duration:
+        """Half the source's retention, within Lambda's 60 s - 7 days."""
+        retention_s = seconds_of(self.source_retention)
+        if retention_s is None:
+            retention_s = d.STREAM_RETENTION_MIN_HOURS * 3600
+        seconds = int(retention_s * d.MAX_RECORD_AGE_FRACTION_OF_RETENTION)
+        seconds = max(d.MAX_RECORD_AGE_MIN_SECONDS, min(d.MAX_RECORD_AGE_MAX_SECONDS, seconds))
+        return Duration.seconds(seconds)
+
+    def build_event_source_mapping(
+        self,
+        *,
+        max_batching_window: Duration | None,
+        starting_position_timestamp: float | None,
+        tumbling_window: Duration | None,
+        filters: Sequence[Mapping[str, Any]] | None,
+        enabled: bool | None,
+    ) -> lambda_.EventSourceMapping:
+        """Build the event source mapping with the resolved settings."""
+        return lambda_.EventSourceMapping(
+            self,
+            "EventSourceMapping",
+            target=self.target,
+            event_source_arn=self._event_source_arn(),
+            batch_size=self.batch_size,
+            max_batching_window=max_batching_window,
+            starting_position=self.starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            bisect_batch_on_error=self.bisect_batch_on_error,
+            retry_attempts=self.retry_attempts,
+            max_record_age=self.max_record_age,
+            report_batch_item_failures=self.report_batch_item_failures,
+            parallelization_factor=self.parallelization_factor,
+            tumbling_window=tumbling_window,
+            filters=list(filters) if filters is not None else None,
+            enabled=enabled,
+            on_failure=self.on_failure,
+            # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
+            # DroppedEventCount, OnFailureDestinationDeliveredEventCount (Kinesis, DynamoDB).
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
+        )
+
+    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
+        """The consumer's alarms, by role. Override to add, drop or change alarms.
+
+        * ``IteratorAge``: Lambda ``IteratorAge`` Maximum >= half of ``max_record_age``
+          (records older than ``max_record_age`` go to the on-failure destination unprocessed);
+        * ``Errors`` / ``Throttles``: Lambda ``Errors`` / ``Throttles`` Sum >= 1;
+        * ``DlqDepth``: ``ApproximateNumberOfMessagesVisible`` Maximum >= 1 on the SQS
+          on-failure destination (not made for an S3 destination: ``OnFailureDelivered`` covers it);
+        * ``DroppedEvents``: the mapping's ``DroppedEventCount`` Sum >= 1 (records lost: past
+          the age/retry limits and not delivered to the destination);
+        * ``OnFailureDelivered``: the mapping's ``OnFailureDestinationDeliveredEventCount`` Sum >= 1.
+
+        All on 5-minute periods, one period to alarm.
+        """
+        name = PipelineMonitoring.role_path(self)
+        age_s = (
+            seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
+        )
+        monitoring.claim_errors_alarm(self.function)
+        made = {
+            "IteratorAge": monitoring.add_alarm(
+                self, "IteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
+                threshold=int(age_s * d.CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE * 1000),
+                description=f"{name} is more than half its max_record_age behind: at max_record_age its "
+                "records go to the on-failure destination unprocessed. Check errors, duration, "
+                "batch size and parallelization factor.",
+            ),
+            "Errors": monitoring.add_alarm(
+                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"The function of {name} failed (exception, timeout or out of memory): "
+                "the batch is bisected and retried.",
+            ),
+            "Throttles": monitoring.add_alarm(
+                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"Invocations of {name} were throttled: raise its reserved or the account's concurrency.",
+            ),
+        }
+        dlq_depth = self.metric_dlq_depth_max(d.ALARM_PERIOD)
+        if dlq_depth is not None:
+            made["DlqDepth"] = monitoring.add_alarm(
+                self, "DlqDepth", dlq_depth, threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"Failed batches of {name} wait in its dead-letter queue: fix the cause and "
+                "run `event-pipeline redrive` before the records expire from the stream.",
+            )
+        made["DroppedEvents"] = monitoring.add_alarm(
+            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
+            description=f"{name} dropped records that also failed to reach its on-failure destination: "
+            "they are lost unless replayed from the stream.",
+        )
+        made["OnFailureDelivered"] = monitoring.add_alarm(
+            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD),
+            threshold=d.ALARM_COUNT_THRESHOLD,
+            description=f"{name} gave up on records and sent them to its on-failure destination: "
+            "fix the cause and redrive them.",
+        )
+        return made
+
+    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
+        """Put the consumer's lag, errors, throttles, dropped events and DLQ depth on the dashboard."""
+        name = PipelineMonitoring.role_path(self)
+        monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=name))
+        monitoring.add_to_dashboard(
+            "consumer_errors",
+            self.metric_errors_sum().with_(label=f"{name} errors"),
+            self.metric_throttles_sum().with_(label=f"{name} throttles"),
+        )
+        monitoring.add_to_dashboard(
+            "consumer_dropped",
+            self.metric_dropped_events_sum().with_(label=f"{name} dropped"),
+            self.metric_on_failure_delivered_sum().with_(label=f"{name} on-failure"),
+        )
+        dlq_depth = self.metric_dlq_depth_max()
+        if dlq_depth is not None:
+            monitoring.add_to_dashboard("dlq_depth", dlq_depth.with_(label=name))
+
+    # --- metrics (dimensions set by the L2 helpers / the mapping's own id) -----------------
+
+    def metric_iterator_age_max(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Age of the last record of each batch when it was sent to the function (ms, Maximum;
+        ``AWS/Lambda`` ``IteratorAge``, dimension ``FunctionName``)."""
+        return self.function.metric("IteratorAge", statistic="Maximum", period=period)
+
+    def metric_throttles_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Invocations throttled (count, Sum; ``AWS/Lambda`` ``Throttles``, ``FunctionName``)."""
+        return self.function.metric_throttles(statistic="Sum", period=period)
+
+    def metric_dlq_depth_max(self, period: Duration | None = None) -> cloudwatch.Metric | None:
+        """Messages in the SQS on-failure destination (Maximum; ``AWS/SQS``
+        ``ApproximateNumberOfMessagesVisible``, ``QueueName``), or ``None`` with an S3 destination."""
+        if self.dead_letter_queue is None:
+            return None
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period)
+
+    def metric_dropped_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Records the mapping dropped past its age/retry limits and could not deliver to the
+        on-failure destination (Sum; ``AWS/Lambda`` ``DroppedEventCount``,
+        ``EventSourceMappingUUID``; needs the mapping's ``EventCount`` metrics, enabled here)."""
+        return self.metric_event_source_mapping("DroppedEventCount", period=period)
+
+    def metric_on_failure_delivered_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Records sent to the on-failure destination (Sum; ``AWS/Lambda``
+        ``OnFailureDestinationDeliveredEventCount``, ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("OnFailureDestinationDeliveredEventCount", period=period)
+
+    def metric_event_source_mapping(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
+        ``FilteredOutEventCount``, ``InvokedEventCount``, ``FailedInvokeEventCount``, ...),
+        with the ``EventSourceMappingUUID`` dimension set to this mapping's id."""
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
+            statistic=statistic,
+            period=period,
+        )
+
+    # --- the source -------------------------------------------------------------------------
+
+    def grant_source_read(self, grantee: iam.IGrantable) -> None:
+        """Grant exactly what the mapping needs to read the source."""
+        raise NotImplementedError
+
+    def _event_source_arn(self) -> str:
+        raise NotImplementedError
+
+    def _validate_starting_position(
+        self, position: lambda_.StartingPosition, timestamp: float | None
+    ) -> None:
+        check_starting_position(position, timestamp, self.allowed_starting_positions)
