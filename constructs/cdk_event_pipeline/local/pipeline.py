@@ -40,9 +40,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from . import _moto
 from .assembly import synthesize
 from .destinations import S3Destination, SqsDestination
-from .endpoint import LocalEndpoint, is_in_process
+from .endpoint import LocalEndpoint, hold_speedups, is_in_process
 from .events import RunnerEvent
 from .functions import LocalFunction
 from .resources import LocalResource
@@ -232,6 +233,8 @@ class LocalPipeline:
         self.runner = runner
         self.endpoint = endpoint
         self._paths = self._index()
+        # the moto speed-ups while the pipeline is open (an in-process endpoint that wants them)
+        self._release_speedups = hold_speedups(runner.endpoint_url)
 
     # --- construction -----------------------------------------------------------------------
 
@@ -278,7 +281,9 @@ class LocalPipeline:
         return cls.from_assembly(synthesize(app_dir, target), **kwargs)
 
     def close(self) -> None:
-        """Stop the endpoint the pipeline owns and remove its scratch files."""
+        """Stop the endpoint the pipeline owns, remove its scratch files, undo the moto speed-ups
+        (unless something else still holds them)."""
+        self._release_speedups()
         self.runner.close()
         if self.endpoint is not None:
             self.endpoint.stop()
@@ -548,15 +553,12 @@ class LocalPipeline:
         return out
 
     def _peek_in_process(self, url: str) -> list[Message]:
-        from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
-        from moto.sqs.models import sqs_backends  # noqa: PLC0415
-
-        queue = sqs_backends[DEFAULT_ACCOUNT_ID][self.runner.region].get_queue(url.rstrip("/").rsplit("/", 1)[-1])
+        messages = _moto.queue_messages(self.runner.region, url.rstrip("/").rsplit("/", 1)[-1])
         return [
             Message(m.id, m.body, _json_or_text(m.body), int(m.approximate_receive_count),
                     {k: v.get("string_value") for k, v in (m.message_attributes or {}).items()},
                     getattr(m, "group_id", None))
-            for m in list(queue._messages)  # noqa: SLF001 - read-only look at moto's queue
+            for m in messages
         ]
 
     def queue_messages(self, queue: str) -> list[Message]:
