@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import string
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 from ._patcher import Patcher, Unavailable
@@ -104,11 +105,30 @@ def random_string(p: Patcher) -> None:
     p.set(random_class, "get_random_string", get_random_string)
 
 
-def queue_messages(region: str, queue_name: str) -> list[Any]:
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message in a moto queue, as sent (moto's own object is not handed out).
+
+    Attributes:
+        id: Its message id.
+        body: The body as sent (moto before 5.2 keeps an XML-escaped ``body`` and the sent text
+            in ``original_body``).
+        receive_count: ``ApproximateReceiveCount``.
+        attributes: Message attributes, moto's dicts (``string_value``, ...), by name.
+        group_id: ``MessageGroupId`` (FIFO queues), or None.
+    """
+
+    id: str
+    body: str
+    receive_count: int
+    attributes: dict[str, Any]
+    group_id: str | None
+
+
+def queue_messages(region: str, queue_name: str) -> list[QueuedMessage]:
     """The messages in a moto SQS queue of this process, oldest first, without receiving them.
 
-    Each has moto's ``id``, ``body``, ``approximate_receive_count``, ``message_attributes`` and
-    ``group_id`` (FIFO). Raises :class:`Unavailable` when moto keeps its queues another way.
+    Raises :class:`Unavailable` when moto keeps its queues another way (the caller receives them).
     """
     from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
@@ -117,7 +137,10 @@ def queue_messages(region: str, queue_name: str) -> list[Any]:
     messages = getattr(queue, "_messages", None)
     if messages is None:
         raise Unavailable(f"{SQS}.Queue has no _messages")
-    return list(messages)
+    return [QueuedMessage(m.id, m.original_body if hasattr(type(m), "original_body") else m.body,
+                          int(m.approximate_receive_count), dict(m.message_attributes or {}),
+                          getattr(m, "group_id", None))
+            for m in list(messages)]
 
 
 def reset() -> None:
