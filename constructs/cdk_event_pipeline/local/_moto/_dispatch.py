@@ -24,8 +24,16 @@ state = SimpleNamespace(routes=None, direct=None)
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
+def _stub_shape(p: Patcher) -> None:
+    """moto's stub answers with ``method(normalize_request(request), .raw_url, .headers)``: what
+    :func:`answer` and :func:`answer_json` do the same way."""
+    p.need("moto.core.botocore_stubber", "BotocoreStubber.process_request", params=("self", "request"),
+           uses=("normalize_request", "raw_url", "backend_url_patterns", "get_backend", "urls"))
+
+
 def dispatch(p: Patcher) -> None:
     """Route requests by a per-host cache of moto's backend URL patterns."""
+    _stub_shape(p)
     backend_index = p.need("moto.backend_index")
     p.need("moto.backend_index", "backend_url_patterns")
     get_backend = p.need("moto.backends", "get_backend")
@@ -40,6 +48,7 @@ def dispatch(p: Patcher) -> None:
 
 def direct(p: Patcher) -> None:
     """Build moto's request object for a JSON-protocol call directly (needs ``dispatch``)."""
+    _stub_shape(p)
     request_class = p.need("moto.core.request", "Request", kind=type)
     key_for_header = p.need("moto.core.request", "environ_key_for_header", params=("header_name",))
     preserved = p.need("moto.core.request", "PRESERVED_HEADER_NAMES_ENVIRON_KEY")
