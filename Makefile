@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test lint bench demo clean
+.PHONY: setup synth test lint bench demo clean test-moto-lowest
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -72,4 +72,23 @@ security: synth $(CHECKOV_STAMP)
 $(CHECKOV_STAMP): | $(PY_STAMP)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# The local runner on the lowest moto the [local] extra allows (pyproject.toml: moto[server]>=5.2,<6),
+# installed the way a user's project would install it: `pip install -e '.[local]' 'moto[server]==5.2.0'`
+# plus the test tools the local suite needs (pytest and the plugins pyproject.toml's addopts use, as
+# ranged in the dev extra), in a venv of its own inside .venv. `make test` runs the newest moto (the
+# dev extra's pin); this target runs tests/local (~1 min after the set-up) on the lowest. The speed-ups
+# that release lacks are listed in one MotoSpeedupUnavailable warning (docs/local-runner.md).
+MOTO_LOWEST       := 5.2.0
+MOTO_LOWEST_VENV  := $(VENV)/moto-lowest
+MOTO_LOWEST_STAMP := $(MOTO_LOWEST_VENV)/.installed-$(MOTO_LOWEST)
+
+test-moto-lowest: $(MOTO_LOWEST_STAMP) $(NODE_STAMP)
+	$(MOTO_LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/local
+
+$(MOTO_LOWEST_STAMP): pyproject.toml | $(PY_STAMP)
+	$(PYTHON) -m venv $(MOTO_LOWEST_VENV)
+	$(MOTO_LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local]' \
+	    'moto[server]==$(MOTO_LOWEST)' 'pytest>=8' 'hypothesis>=6.100' 'pytest-benchmark>=4'
 	touch $@

@@ -9,7 +9,7 @@ interleaved round by round, so their ratio is measured under the same machine lo
   runner did before, and still does with ``--endpoint-url``);
 * ``in-process``: the same calls answered by moto in this process (botocore hooks), no moto
   speed-ups;
-* ``fast``: in-process plus the memoized moto internals (``_moto_speedups``; the default);
+* ``fast``: in-process plus the moto speed-ups (the ``local._moto`` adapter; the default);
 * ``baseline``: ``fast`` as another checkout of the project does it (``--baseline DIR``, e.g. the
   commit before a change: ``git archive main constructs tests lambdas | tar -x -C DIR``); its
   library and its scenario are imported from ``DIR``, everything else (the app, the venv) is shared.

@@ -10,7 +10,7 @@ import json
 
 from cdk_event_pipeline.local import EventFilter
 from cdk_event_pipeline.local.demo import _patched
-from cdk_event_pipeline.local.pipeline import _decode_data
+from cdk_event_pipeline.local.values import decode_data as _decode_data
 
 ORDER = {"type": "order.placed", "data": {"order_id": "o-1", "quantity": "three"}}
 # base64 of the order with a character outside the alphabet inserted: a lenient decoder skips it

@@ -101,22 +101,22 @@ def _say(event: RunnerEvent) -> None:
         print(f"   {who:<17} discarded [{d['first']}..{d['last']}] ({d['condition']}; no destination)")
 
 
-def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: str | None = None) -> int:
-    """Run the story; return 0 when the poison order was isolated, kept, and recovered after the fix."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    aws = {"endpoint_url": endpoint, "region_name": region}
+def _deploy(outdir: Path, endpoint: str, region: str, stack: str | None, dynamodb: Any) -> LocalRunner:
+    """Step 1: the app's resources and functions on the endpoint; the inventory stocked."""
     print(f"1. Deploy {outdir} on {endpoint} (resources by API, handlers loaded from the assets)")
     quiet = {"POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true"}
     runner = LocalRunner.from_assembly(outdir, stack, endpoint_url=endpoint, region=region,
                                        extra_environment=quiet).deploy()
     print(f"   {len(runner.functions)} functions: {', '.join(sorted(_who(f) for f in runner.functions))}")
-    dynamodb = boto3.client("dynamodb", **aws)
     inventory_table = runner.resource("InventoryTable").ref
     for sku, stock in STOCK.items():
         dynamodb.put_item(TableName=inventory_table, Item={"sku": {"S": sku}, "stock": {"N": str(stock)}})
     print(f"   stock: {STOCK}")
+    return runner
 
+
+def _feed(runner: LocalRunner, aws: dict[str, Any]) -> None:
+    """Steps 2 and 3: items through the API handler, orders on the stream."""
     print("2. PUT /items/{id} through the API handler (function URL requests)")
     for item_id, body in ITEMS.items():
         response = runner.invoke("Api", function_url_event("PUT", f"/items/{item_id}", body))
@@ -132,20 +132,30 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
         producer.put_event("order.placed", order, partition_key=order_id, id=order_id)
     producer.flush()
 
+
+def _stock(dynamodb: Any, table: str, sku: str) -> int:
+    return int(dynamodb.get_item(TableName=table, Key={"sku": {"S": sku}})["Item"]["stock"]["N"])
+
+
+def _poll(runner: LocalRunner, dynamodb: Any) -> list[RunnerEvent]:
+    """Step 4: the mappings poll until idle; return the give-ups (on-failure events)."""
     print("4. The event source mappings poll (template settings: batch sizes, bisect, retries, filters)")
     runner.log.listeners.append(_say)
     runner.run(max_invocations=2000)
     runner.log.listeners.remove(_say)
-    stock_now = {sku: int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": sku}})["Item"]["stock"]["N"])
-                 for sku in STOCK}
+    inventory_table = runner.resource("InventoryTable").ref
+    stock_now = {sku: _stock(dynamodb, inventory_table, sku) for sku in STOCK}
     print(f"   stock now: {stock_now}  (o-2 rejected: never below zero; o-3 not applied)")
     items_table = runner.resource("ItemsTable").ref
     statuses = {i: dynamodb.get_item(TableName=items_table, Key={"id": {"S": i}}).get("Item", {})
                 .get("status", {}).get("S")
                 for i in ITEMS}
     print(f"   items after the worker: {statuses}")
-    isolated = [e for e in runner.log.of("on-failure")]
+    return list(runner.log.of("on-failure"))
 
+
+def _redrive(runner: LocalRunner, endpoint: str, region: str) -> int:
+    """Steps 5 and 6, per order consumer: redrive before the fix (kept), deploy the fix, redrive (recovered)."""
     code = 0
     for name in ORDER_CONSUMERS:
         consumer = runner.function(name)
@@ -159,9 +169,21 @@ def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: s
         print(f"   redrive: {run.counts or 'no messages'}; {run.records_delivered} record(s) delivered, "
               f"{run.records_missing} missing (exit {code})")
         if first == 0 or code != 0:
-            code = code or 1
-            break
-    mug = int(dynamodb.get_item(TableName=inventory_table, Key={"sku": {"S": "mug"}})["Item"]["stock"]["N"])
+            return code or 1
+    return code
+
+
+def run_demo(outdir: Path, endpoint: str, *, region: str = "us-east-1", stack: str | None = None) -> int:
+    """Run the story; return 0 when the poison order was isolated, kept, and recovered after the fix."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    aws = {"endpoint_url": endpoint, "region_name": region}
+    dynamodb = boto3.client("dynamodb", **aws)
+    runner = _deploy(outdir, endpoint, region, stack, dynamodb)
+    _feed(runner, aws)
+    isolated = _poll(runner, dynamodb)
+    code = _redrive(runner, endpoint, region)
+    mug = _stock(dynamodb, runner.resource("InventoryTable").ref, "mug")
     print(f"   mug stock after the redrive: {mug}")
     ok = len(isolated) == len(ORDER_CONSUMERS) and code == 0 and mug == STOCK["mug"] - 3 - 3
     print("Done: the poison order was isolated, kept in the DLQs, and recovered after the fix; every other "

@@ -27,28 +27,29 @@ without HTTP).
 from __future__ import annotations
 
 import base64
-import binascii
-import contextlib
 import json
 import os
 import tempfile
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .assembly import synthesize
 from .destinations import S3Destination, SqsDestination
-from .endpoint import LocalEndpoint, is_in_process
+from .endpoint import LocalEndpoint, hold_speedups, is_in_process
 from .events import RunnerEvent
 from .functions import LocalFunction
+from .peek import peek
+from .reports import Invocation, MappingReport, Message, NotIdleError, RunReport, mapping_reports
 from .resources import LocalResource
-from .runner import LocalRunner, RunStats
+from .runner import LocalRunner
 from .sqs import SqsPoller
 from .streams import StreamPoller
+from .values import decode_data, dynamo, json_or_text, payload, plain
+
+__all__ = ["DEFAULT_MAX_INVOCATIONS", "Invocation", "LocalPipeline", "MappingReport", "Message", "NotIdleError",
+           "RunReport"]
 
 #: Default bound of :meth:`LocalPipeline.run_until_idle`.
 DEFAULT_MAX_INVOCATIONS = 10_000
@@ -63,163 +64,6 @@ _TYPES = {
 }
 
 
-class NotIdleError(AssertionError):
-    """:meth:`LocalPipeline.run_until_idle` hit its bound with work left (a stalled shard, a loop)."""
-
-
-@dataclass(frozen=True)
-class Message:
-    """A queue message, read without consuming it.
-
-    Attributes:
-        message_id: Its id.
-        body: The raw body.
-        json: The body parsed as JSON, or None when it is not JSON.
-        receive_count: ``ApproximateReceiveCount``.
-        attributes: Message attributes (name -> string value).
-        group_id: ``MessageGroupId`` (FIFO queues).
-    """
-
-    message_id: str
-    body: str
-    json: Any
-    receive_count: int = 0
-    attributes: dict[str, Any] = field(default_factory=dict)
-    group_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One invocation a mapping made (or a direct :meth:`LocalPipeline.invoke`).
-
-    Attributes:
-        mapping: The mapping's construct path (the function's, for a direct invoke).
-        function: The function's construct path.
-        outcome: ``ok``, ``partial`` or ``error``.
-        error: The error (one line), or None.
-        records: The records sent, decoded: Kinesis data as JSON (else text, else base64),
-            SQS bodies as JSON (else text), DynamoDB ``dynamodb`` maps. Empty for a tumbling
-            window's final invocation.
-        ids: Sequence numbers (streams) or message ids (SQS) of the records, in order.
-        failed: The identifiers the function reported in ``batchItemFailures``.
-        attempt: Attempt number of this batch (1 = first).
-        timed_out: The function timed out.
-        window: The tumbling window (``{"start", "end"}``), or None.
-        final_window: A window's final invocation.
-        detail: The runner's raw event detail.
-    """
-
-    mapping: str
-    function: str
-    outcome: str
-    error: str | None
-    records: list[Any]
-    ids: list[str]
-    failed: list[str]
-    attempt: int
-    timed_out: bool
-    window: dict[str, str] | None
-    final_window: bool
-    detail: dict[str, Any]
-
-
-@dataclass
-class MappingReport:
-    """What one mapping did (cumulative over the pipeline's runs)."""
-
-    mapping: str
-    function: str
-    source: str
-    invocations: int = 0
-    ok: int = 0
-    partial: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    records_sent: int = 0
-    filtered: int = 0
-    discarded: Counter[str] = field(default_factory=Counter)
-    on_failure: int = 0
-
-    def line(self) -> str:
-        """One line for a terminal."""
-        gave_up = ", ".join(f"{n} {c}" for c, n in sorted(self.discarded.items())) or "none"
-        return (f"{self.mapping:<40} {self.invocations:>6} invocations ({self.ok} ok, {self.partial} partial, "
-                f"{self.errors} failed, {self.timeouts} timed out), {self.records_sent} records sent, "
-                f"{self.filtered} filtered out, given up: {gave_up}")
-
-
-@dataclass
-class RunReport:
-    """The result of :meth:`LocalPipeline.run_until_idle` / :meth:`LocalPipeline.run`.
-
-    Attributes:
-        stats: This run's steps / invocations / idleness.
-        mappings: Per mapping (cumulative), by construct path.
-    """
-
-    stats: RunStats
-    mappings: dict[str, MappingReport]
-
-    @property
-    def idle(self) -> bool:
-        """Every mapping ran out of work."""
-        return self.stats.idle
-
-    def __str__(self) -> str:
-        lines = [m.line() for m in self.mappings.values()]
-        lines.append(f"{self.stats.invocations} invocations in this run; idle={self.stats.idle}")
-        return "\n".join(lines)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimal numbers as int / float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    return value
-
-
-def _dynamo(value: Any) -> Any:
-    """Python floats as Decimal (what boto3's serializer accepts)."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dynamo(v) for v in value]
-    return value
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _decode_data(data: str) -> Any:
-    """Kinesis ``data`` as a test reads it: JSON, else UTF-8 text, else the base64 text itself
-    (also when it is not valid base64: decoded strictly, never by skipping characters)."""
-    try:
-        raw = base64.b64decode(data, validate=True)
-        return _json_or_text(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return data
-
-
-def _payload(data: Any) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        return data.encode("utf-8")
-    return json.dumps(data, default=str).encode("utf-8")
-
-
 class LocalPipeline:
     """A deployed-locally stack, with the operations tests and the CLI need.
 
@@ -232,6 +76,8 @@ class LocalPipeline:
         self.runner = runner
         self.endpoint = endpoint
         self._paths = self._index()
+        # the moto speed-ups while the pipeline is open (an in-process endpoint that wants them)
+        self._release_speedups = hold_speedups(runner.endpoint_url)
 
     # --- construction -----------------------------------------------------------------------
 
@@ -278,7 +124,9 @@ class LocalPipeline:
         return cls.from_assembly(synthesize(app_dir, target), **kwargs)
 
     def close(self) -> None:
-        """Stop the endpoint the pipeline owns and remove its scratch files."""
+        """Stop the endpoint the pipeline owns, remove its scratch files, undo the moto speed-ups
+        (unless something else still holds them)."""
+        self._release_speedups()
         self.runner.close()
         if self.endpoint is not None:
             self.endpoint.stop()
@@ -392,7 +240,7 @@ class LocalPipeline:
         sequences: list[str] = []
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
-            entries = [{"Data": _payload(r),
+            entries = [{"Data": payload(r),
                         "PartitionKey": partition_key(r) if callable(partition_key) else partition_key}
                        for r in chunk]
             response = client.put_records(StreamName=name, Records=entries)
@@ -446,7 +294,7 @@ class LocalPipeline:
         client = self.client("dynamodb")
         name = self.resource(table, "table").ref
         for item in items:
-            client.put_item(TableName=name, Item={k: serializer.serialize(_dynamo(v)) for k, v in item.items()})
+            client.put_item(TableName=name, Item={k: serializer.serialize(dynamo(v)) for k, v in item.items()})
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Invoke a function directly; a function error raises :class:`~.functions.FunctionError`."""
@@ -501,7 +349,7 @@ class LocalPipeline:
             records = [self._stream_record(poller, d.get("shard", ""), i) for i in ids]
         elif isinstance(poller, SqsPoller):
             ids = list(d.get("message_ids") or [])
-            records = [_json_or_text(b) for b in d.get("bodies") or []]
+            records = [json_or_text(b) for b in d.get("bodies") or []]
         else:
             ids, records = [], []
         return Invocation(
@@ -519,45 +367,12 @@ class LocalPipeline:
         if record.source == "dynamodb":
             return (record.dynamodb or {}).get("dynamodb")
         data = base64.b64encode(record.data or b"").decode("ascii")
-        return _decode_data(data)
+        return decode_data(data)
 
     def _peek(self, url: str) -> list[Message]:
         """A queue's messages without consuming them (in-process: moto's state; else receive + release)."""
-        if self.endpoint is not None or is_in_process(self.runner.endpoint_url):
-            with contextlib.suppress(Exception):
-                return self._peek_in_process(url)
-        client = self.client("sqs")
-        out: list[Message] = []
-        seen: set[str] = set()
-        handles = []
-        while True:
-            page = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                          AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
-            fresh = [m for m in page if m["MessageId"] not in seen]
-            if not fresh:
-                break
-            for m in fresh:
-                seen.add(m["MessageId"])
-                handles.append(m["ReceiptHandle"])
-                out.append(Message(m["MessageId"], m["Body"], _json_or_text(m["Body"]),
-                                   int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
-                                   {k: v.get("StringValue") for k, v in (m.get("MessageAttributes") or {}).items()},
-                                   m.get("Attributes", {}).get("MessageGroupId")))
-        for handle in handles:
-            client.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return out
-
-    def _peek_in_process(self, url: str) -> list[Message]:
-        from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
-        from moto.sqs.models import sqs_backends  # noqa: PLC0415
-
-        queue = sqs_backends[DEFAULT_ACCOUNT_ID][self.runner.region].get_queue(url.rstrip("/").rsplit("/", 1)[-1])
-        return [
-            Message(m.id, m.body, _json_or_text(m.body), int(m.approximate_receive_count),
-                    {k: v.get("string_value") for k, v in (m.message_attributes or {}).items()},
-                    getattr(m, "group_id", None))
-            for m in list(queue._messages)  # noqa: SLF001 - read-only look at moto's queue
-        ]
+        in_process = self.endpoint is not None or is_in_process(self.runner.endpoint_url)
+        return peek(self.client("sqs"), url, region=self.runner.region, in_process=in_process)
 
     def queue_messages(self, queue: str) -> list[Message]:
         """The messages in a queue, read without consuming them."""
@@ -616,7 +431,7 @@ class LocalPipeline:
         kwargs: dict[str, Any] = {"TableName": name}
         while True:
             page = client.scan(**kwargs)
-            items += [{k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
+            items += [{k: plain(deserializer.deserialize(v)) for k, v in item.items()}
                       for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return items
@@ -624,32 +439,9 @@ class LocalPipeline:
 
     def mappings(self) -> dict[str, MappingReport]:
         """What each mapping did so far, by construct path."""
-        reports: dict[str, MappingReport] = {}
-        by_id: dict[str, MappingReport] = {}
-        for lid, poller in self.runner.pollers.items():
-            source = "sqs" if isinstance(poller, SqsPoller) else poller.reader.kind
-            report = MappingReport(self.path(lid), self.path(poller.function.logical_id), source)
-            reports[report.mapping] = by_id[lid] = report
-        for event in self.runner.log.events:
-            found = by_id.get(event.mapping)
-            if found is None:
-                continue
-            report = found
-            d = event.detail
-            if event.kind == "invoke":
-                report.invocations += 1
-                report.records_sent += int(d.get("count") or 0)
-                outcome = d.get("outcome")
-                report.ok += outcome == "ok"
-                report.partial += outcome == "partial"
-                report.errors += outcome == "error"
-                report.timeouts += bool(d.get("timed_out"))
-            elif event.kind == "filtered":
-                report.filtered += int(d.get("count") or 0)
-            elif event.kind in {"on-failure", "discarded"}:
-                report.discarded[str(d.get("condition"))] += int(d.get("count") or 0)
-                report.on_failure += event.kind == "on-failure"
-        return reports
+        mappings = [(lid, poller.function.logical_id, "sqs" if isinstance(poller, SqsPoller) else poller.reader.kind)
+                    for lid, poller in self.runner.pollers.items()]
+        return mapping_reports(mappings, self.runner.log.events, self.path)
 
     def notes(self) -> list[str]:
         """What the runner could not model for this app (skipped functions, placeholders, ...)."""

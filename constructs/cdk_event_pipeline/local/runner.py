@@ -36,7 +36,7 @@ from botocore.config import Config
 
 from .assembly import AssemblyError, StackTemplate, load_assembly
 from .destinations import Destination, S3Destination, SnsDestination, SqsDestination
-from .endpoint import DUMMY_CREDENTIALS, register
+from .endpoint import DUMMY_CREDENTIALS, hold_speedups, register
 from .events import EventLog
 from .filters import EventFilter
 from .functions import KNOWN_EXTERNAL_LAYERS, FunctionError, LocalFunction
@@ -376,9 +376,17 @@ class LocalRunner:
 
         Returns:
             What was done; ``idle`` is True when every mapping ran out of work.
+
+        The moto speed-ups are in place for the run when the endpoint is an in-process one that
+        wants them (:func:`~.endpoint.hold_speedups`), and undone after it unless a pipeline or
+        another run still holds them.
         """
-        with _heap_frozen():
-            return self._run(max_invocations, max_steps if max_steps is not None else max_rounds, until)
+        release = hold_speedups(self.endpoint_url)
+        try:
+            with _heap_frozen():
+                return self._run(max_invocations, max_steps if max_steps is not None else max_rounds, until)
+        finally:
+            release()
 
     def _run(self, max_invocations: int | None, max_steps: int | None, until: Callable[[], bool] | None) -> RunStats:
         steps = 0

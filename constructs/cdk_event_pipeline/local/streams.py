@@ -53,15 +53,11 @@ integers, and only within a shard.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from ..tools.records import SourceRecord, dynamodb_event_record, kinesis_event_record
 from .destinations import (
@@ -73,248 +69,21 @@ from .destinations import (
 from .events import EventLog
 from .filters import EventFilter
 from .invoke import LocalFunctionLike, Outcome, read_response, run
+from .stream_lanes import Lane, Pending, StreamMappingConfig, Window, Work, epoch, iso, key_group
+from .stream_readers import READ_LIMIT, DynamoDBStreamReader, KinesisReader, ShardReader
+
+__all__ = ["PAYLOAD_LIMIT_BYTES", "READ_LIMIT", "RETRY_BACKOFF_BASE_SECONDS", "RETRY_BACKOFF_MAX_SECONDS",
+           "WINDOW_STATE_LIMIT_BYTES", "DynamoDBStreamReader", "KinesisReader", "Lane", "Pending", "ShardReader",
+           "StreamMappingConfig", "StreamPoller"]
 
 #: Retry backoff (seconds, on the lane's clock): doubles per attempt, capped. Lambda documents
 #: "exponential backoff" without the numbers.
 RETRY_BACKOFF_BASE_SECONDS = 1.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
-#: Records read per GetRecords call (the Kinesis API maximum).
-READ_LIMIT = 10000
 #: Lambda's synchronous invocation payload limit (bytes).
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 #: A tumbling window's state limit per shard (bytes): "Your state can be a maximum of 1 MB per shard".
 WINDOW_STATE_LIMIT_BYTES = 1024 * 1024
-
-
-class ShardReader(Protocol):
-    """Reads one stream's shards."""
-
-    kind: Literal["kinesis", "dynamodb"]
-    stream_arn: str
-
-    def shard_ids(self) -> list[str]:
-        """The stream's shards, parents before children."""
-        ...
-
-    def read_after(self, shard_id: str, after: int | None, limit: int) -> list[SourceRecord]:
-        """Records with a sequence number greater than ``after`` (all when None), in order."""
-        ...
-
-
-@dataclass
-class KinesisReader:
-    """:class:`ShardReader` over Kinesis (moto-aware: positions are sequence numbers)."""
-
-    client: Any
-    stream_name: str
-    stream_arn: str
-    kind: Literal["kinesis", "dynamodb"] = "kinesis"
-
-    def shard_ids(self) -> list[str]:
-        """ListShards, all pages."""
-        shards: list[str] = []
-        kwargs: dict[str, Any] = {"StreamName": self.stream_name}
-        while True:
-            page = self.client.list_shards(**kwargs)
-            shards += [s["ShardId"] for s in page.get("Shards", [])]
-            token = page.get("NextToken")
-            if not token:
-                return shards
-            kwargs = {"NextToken": token}
-
-    def read_after(self, shard_id: str, after: int | None, limit: int) -> list[SourceRecord]:
-        """One GetRecords call from an AFTER_SEQUENCE_NUMBER (or TRIM_HORIZON) iterator."""
-        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
-        if after is None:
-            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=str(after))
-        iterator = self.client.get_shard_iterator(**kwargs)["ShardIterator"]
-        page = self.client.get_records(ShardIterator=iterator, Limit=min(limit, READ_LIMIT))
-        return [
-            SourceRecord(
-                source="kinesis", stream_arn=self.stream_arn, shard_id=shard_id,
-                sequence_number=r["SequenceNumber"], partition_key=r["PartitionKey"], data=r["Data"],
-                arrival=r.get("ApproximateArrivalTimestamp"),
-            )
-            for r in page.get("Records", [])
-            if after is None or int(r["SequenceNumber"]) > after
-        ]
-
-
-@dataclass
-class DynamoDBStreamReader:
-    """:class:`ShardReader` over DynamoDB Streams."""
-
-    client: Any
-    stream_arn: str
-    kind: Literal["kinesis", "dynamodb"] = "dynamodb"
-
-    def shard_ids(self) -> list[str]:
-        """DescribeStream's shards."""
-        description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        return [s["ShardId"] for s in description.get("Shards", [])]
-
-    def read_after(self, shard_id: str, after: int | None, limit: int) -> list[SourceRecord]:
-        """GetRecords pages from TRIM_HORIZON / AFTER_SEQUENCE_NUMBER until an empty page."""
-        kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
-        if after is None:
-            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(after))
-        iterator = self.client.get_shard_iterator(**kwargs).get("ShardIterator")
-        out: list[SourceRecord] = []
-        while iterator and len(out) < limit:
-            page = self.client.get_records(ShardIterator=iterator, Limit=1000)
-            raw = page.get("Records", [])
-            if not raw:
-                break
-            iterator = page.get("NextShardIterator")
-            for item in raw:
-                seq = item["dynamodb"]["SequenceNumber"]
-                if after is not None and int(seq) <= after:
-                    continue
-                out.append(SourceRecord(
-                    source="dynamodb", stream_arn=self.stream_arn, shard_id=shard_id, sequence_number=str(seq),
-                    arrival=item["dynamodb"].get("ApproximateCreationDateTime"), dynamodb=item,
-                ))
-        return out
-
-
-@dataclass(frozen=True)
-class StreamMappingConfig:
-    """The stream-relevant properties of an ``AWS::Lambda::EventSourceMapping``.
-
-    Defaults are Lambda's (services-kinesis-parameters): batch 100, no window, no bisect,
-    infinite retries and record age, parallelization 1, no tumbling window.
-    """
-
-    batch_size: int = 100
-    batching_window_seconds: float = 0.0
-    starting_position: str = "TRIM_HORIZON"
-    starting_position_timestamp: float | None = None
-    parallelization_factor: int = 1
-    bisect_on_error: bool = False
-    maximum_retry_attempts: int = -1
-    maximum_record_age_seconds: int = -1
-    report_batch_item_failures: bool = False
-    tumbling_window_seconds: int = 0
-    enabled: bool = True
-
-    @classmethod
-    def from_properties(cls, props: Mapping[str, Any]) -> StreamMappingConfig:
-        """Build from resolved template properties."""
-        timestamp = props.get("StartingPositionTimestamp")
-        return cls(
-            batch_size=int(props.get("BatchSize", 100)),
-            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
-            starting_position_timestamp=float(timestamp) if timestamp is not None else None,
-            parallelization_factor=int(props.get("ParallelizationFactor", 1)),
-            bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-            maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
-            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-            tumbling_window_seconds=int(props.get("TumblingWindowInSeconds", 0) or 0),
-            enabled=bool(props.get("Enabled", True)),
-        )
-
-
-@dataclass(eq=False)
-class Pending:
-    """A record read from a shard, waiting in its lane.
-
-    Attributes:
-        record: The record.
-        arrival: Its arrival (Kinesis) / creation (DynamoDB) time, epoch seconds.
-        text: The record as it appears in the invocation event (JSON).
-        matched: It passes the mapping's filter.
-    """
-
-    record: SourceRecord
-    arrival: float
-    text: str
-    matched: bool = True
-
-    @property
-    def seq(self) -> int:
-        """Its sequence number."""
-        return self.record.seq
-
-    @property
-    def size(self) -> int:
-        """Its size in the invocation event, bytes."""
-        return len(self.text.encode("utf-8"))
-
-
-@dataclass
-class _Work:
-    records: list[Pending]
-    retries: int = 0
-    invocations: int = 0
-    last_error: str | None = None
-    last_function_error: str | None = None
-    final: bool = False
-    terminated_early: bool = False
-
-
-@dataclass
-class _Window:
-    start: float
-    end: float
-    state: Any = field(default_factory=dict)
-
-
-@dataclass
-class Lane:
-    """One ordered sequence of records: a shard, or a key group of it (parallelization).
-
-    Attributes:
-        shard_id: The shard.
-        index: The lane's key group (0 without parallelization).
-        now: The lane's own clock (epoch seconds).
-        pending: Records after the checkpoint, in order, not yet done.
-        checkpoint: Sequence number of the last record done (processed, filtered out or
-            discarded), or None before the first.
-        work: Batches being retried / bisected, first one next.
-        window: The open tumbling window, if any.
-    """
-
-    shard_id: str
-    index: int = 0
-    now: float = 0.0
-    pending: deque[Pending] = field(default_factory=deque)
-    checkpoint: int | None = None
-    work: list[_Work] = field(default_factory=list)
-    window: _Window | None = None
-
-    @property
-    def busy(self) -> bool:
-        """It has records or a batch to handle now."""
-        return bool(self.work or self.pending)
-
-
-def _epoch(moment: datetime | float | None, default: float) -> float:
-    if moment is None:
-        return default
-    if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    return float(moment)
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _key_group(record: SourceRecord, lanes: int) -> int:
-    if lanes <= 1:
-        return 0
-    key = record.partition_key if record.partition_key is not None else json.dumps(
-        (record.dynamodb or {}).get("dynamodb", {}).get("Keys"), sort_keys=True, default=str
-    )
-    return int.from_bytes(hashlib.md5(key.encode("utf-8"), usedforsecurity=False).digest()[:8], "big") % lanes
 
 
 class StreamPoller:
@@ -401,7 +170,7 @@ class StreamPoller:
             after = page[-1].seq
 
     def _pending(self, record: SourceRecord) -> Pending:
-        arrival = _epoch(record.arrival, time.time())
+        arrival = epoch(record.arrival, time.time())
         event_record = (kinesis_event_record(record, self.identity_arn) if record.source == "kinesis"
                         else dynamodb_event_record(record))
         text = json.dumps(event_record, separators=(",", ":"))
@@ -424,7 +193,7 @@ class StreamPoller:
         for record in page:
             self.index[(shard_id, record.sequence_number)] = record
             pending = self._pending(record)
-            lane = self.lanes[(shard_id, _key_group(record, lanes))]
+            lane = self.lanes[(shard_id, key_group(record, lanes))]
             skip = self._skip_before.get(shard_id)
             if skip is not None:
                 if pending.arrival < skip:
@@ -481,7 +250,7 @@ class StreamPoller:
         event: dict[str, Any] = json.loads(text)
         if lane.window is not None:
             event.update({
-                "window": {"start": _iso(lane.window.start), "end": _iso(lane.window.end)},
+                "window": {"start": iso(lane.window.start), "end": iso(lane.window.end)},
                 "state": json.loads(json.dumps(lane.window.state)),
                 "shardId": lane.shard_id,
                 "eventSourceARN": self.reader.stream_arn,
@@ -490,7 +259,7 @@ class StreamPoller:
             })
         return event
 
-    def _discard(self, lane: Lane, work: _Work, records: list[Pending], condition: str) -> None:
+    def _discard(self, lane: Lane, work: Work, records: list[Pending], condition: str) -> None:
         detail = {
             "shard": lane.shard_id, "lane": lane.index, "first": records[0].record.sequence_number,
             "last": records[-1].record.sequence_number, "count": len(records), "condition": condition,
@@ -515,7 +284,7 @@ class StreamPoller:
         size = self.config.tumbling_window_seconds
         return math.floor(pending.arrival / size) * size
 
-    def _next_work(self, lane: Lane) -> _Work | None:
+    def _next_work(self, lane: Lane) -> Work | None:
         """The lane's next batch (checkpointing filtered-out records first), or None."""
         config = self.config
         skipped = 0
@@ -529,7 +298,7 @@ class StreamPoller:
         if lane.window is not None:
             if not lane.pending or self._window_of(lane.pending[0]) > lane.window.start:
                 lane.now = max(lane.now, lane.window.end)
-                return _Work([], final=True)
+                return Work([], final=True)
         if not lane.pending:
             return None
         if lane.shard_id in self._more and len(lane.pending) < config.batch_size:
@@ -537,7 +306,7 @@ class StreamPoller:
         tumbling = config.tumbling_window_seconds > 0
         if tumbling and lane.window is None:
             start = self._window_of(lane.pending[0])
-            lane.window = _Window(start, start + config.tumbling_window_seconds)
+            lane.window = Window(start, start + config.tumbling_window_seconds)
         limit = PAYLOAD_LIMIT_BYTES - len(json.dumps(self._event(lane, [])).encode("utf-8"))
         batch: list[Pending] = []
         size = 0
@@ -563,12 +332,12 @@ class StreamPoller:
             self.log.emit("info", self.mapping_id, self.function.logical_id, shard=lane.shard_id,
                           message=f"record {batch[0].record.sequence_number} alone exceeds the 6 MB payload "
                           "limit; invoked alone (AWS documents nothing for this case)")
-        return _Work(batch)
+        return Work(batch)
 
-    def _backoff(self, work: _Work) -> float:
+    def _backoff(self, work: Work) -> float:
         return min(RETRY_BACKOFF_BASE_SECONDS * 2 ** max(0, work.retries - 1), RETRY_BACKOFF_MAX_SECONDS)
 
-    def _failed(self, lane: Lane, work: _Work, outcome: Outcome) -> None:
+    def _failed(self, lane: Lane, work: Work, outcome: Outcome) -> None:
         """A batch (or the rest of one, after a partial response) failed."""
         config = self.config
         work.last_error = outcome.error
@@ -576,8 +345,8 @@ class StreamPoller:
         if config.bisect_on_error and len(work.records) > 1:
             middle = len(work.records) // 2
             lane.work[0:1] = [
-                _Work(work.records[:middle], work.retries, 0, work.last_error, work.last_function_error),
-                _Work(work.records[middle:], work.retries, 0, work.last_error, work.last_function_error),
+                Work(work.records[:middle], work.retries, 0, work.last_error, work.last_function_error),
+                Work(work.records[middle:], work.retries, 0, work.last_error, work.last_function_error),
             ]
             return
         work.retries += 1
@@ -587,7 +356,7 @@ class StreamPoller:
             return
         lane.now += self._backoff(work)
 
-    def _emit_invoke(self, lane: Lane, work: _Work, records: Sequence[Pending], outcome: Outcome,
+    def _emit_invoke(self, lane: Lane, work: Work, records: Sequence[Pending], outcome: Outcome,
                      **extra: Any) -> None:
         self.log.emit(
             "invoke", self.mapping_id, self.function.logical_id, shard=lane.shard_id, lane=lane.index,
@@ -601,10 +370,10 @@ class StreamPoller:
     def _window_detail(self, lane: Lane, *, final: bool = False, early: bool = False) -> dict[str, Any]:
         if lane.window is None:
             return {}
-        return {"window": {"start": _iso(lane.window.start), "end": _iso(lane.window.end)},
+        return {"window": {"start": iso(lane.window.start), "end": iso(lane.window.end)},
                 "final_window": final, "terminated_early": early}
 
-    def _invoke_final(self, lane: Lane, work: _Work) -> bool:
+    def _invoke_final(self, lane: Lane, work: Work) -> bool:
         assert lane.window is not None
         work.invocations += 1
         self.invocations += 1
@@ -674,7 +443,7 @@ class StreamPoller:
         if window and outcome.status != "error" and lane.window is not None:
             lane.window.state = outcome.state
             if len(json.dumps(outcome.state).encode("utf-8")) > WINDOW_STATE_LIMIT_BYTES:
-                lane.work.insert(0, _Work([], final=True, terminated_early=True))
+                lane.work.insert(0, Work([], final=True, terminated_early=True))
         return True
 
     def step(self) -> bool:
