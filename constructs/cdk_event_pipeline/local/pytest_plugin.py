@@ -28,7 +28,9 @@ Configuration (``pytest.ini`` / ``pyproject.toml`` ``[tool.pytest.ini_options]``
 (use an existing cloud assembly instead of synthesizing), ``local_pipeline_stack``.
 
 While a test runs, ``AWS_ENDPOINT_URL``, a region and dummy credentials are set in the
-environment, so the test's own boto3 clients talk to the local endpoint and never to AWS.
+environment, so the test's own boto3 clients talk to the local endpoint and never to AWS. The
+runner's moto speed-ups are in place while a test's pipelines are open and undone at its
+teardown: the project's own ``mock_aws`` tests in the same session run on moto as shipped.
 
 This module imports nothing heavy: pytest loads it in every session of every project that has
 the package installed. moto is imported when a fixture is first used; without it the fixture
