@@ -113,10 +113,10 @@ def test_snapshot(template_snapshot):
     assert stack == template_snapshot
 """
     )
-    plugin = ("-p", "cdk_event_pipeline.testing.pytest_plugin")
-    assert pytester.runpytest_subprocess(*plugin, "--snapshot-update").ret == 0
-    assert pytester.runpytest_subprocess(*plugin).ret == 0
+    # The fixture comes from the package's pytest11 entry point, as in a user's project.
+    assert pytester.runpytest_subprocess("--snapshot-update").ret == 0
+    assert pytester.runpytest_subprocess().ret == 0
     monkeypatch.setenv("KIT_RETENTION", "5")
-    changed = pytester.runpytest_subprocess(*plugin)
+    changed = pytester.runpytest_subprocess()
     assert changed.ret == 1
     changed.stdout.fnmatch_lines(["*1 snapshot failed*"])
