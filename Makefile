@@ -79,8 +79,9 @@ $(CHECKOV_STAMP): | $(PY_STAMP)
 # plus what the local suite needs besides (pytest and the plugins pyproject.toml's addopts use, and
 # cdk-nag, which app.py imports), taken from the dev extra's lines so each is written once. In a venv
 # of its own inside .venv. `make test` runs the newest moto (the dev extra's pin); this target runs
-# tests/local on the lowest (25-70 s of tests on these shared machines, ~2 min more for a fresh venv). The speed-ups that release
-# lacks are listed in one MotoSpeedupUnavailable warning (docs/local-runner.md).
+# tests/local on the lowest (25-70 s of tests on these shared machines, ~2 min more for a fresh
+# venv). The speed-ups that release lacks are listed in one MotoSpeedupUnavailable warning
+# (docs/local-runner.md).
 MOTO_LOWEST       := 5.2.0
 MOTO_LOWEST_VENV  := $(VENV)/moto-lowest
 MOTO_LOWEST_STAMP := $(MOTO_LOWEST_VENV)/.installed-$(MOTO_LOWEST)
