@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and Node 20+:
 #   make synth   -> .venv + npm ci + `npx cdk synth` into cdk.out/
-#   make test    -> the same set-up, then the whole test suite (cdk-nag, cfn-lint, ruff, mypy, and the
-#                   wheel installed into a fresh venv for an external project, included)
+#   make test    -> the same set-up, then the whole test suite (cdk-nag, cfn-lint, ruff, mypy, import-linter,
+#                   the size check and the wheel installed into a fresh venv for an external project, included),
+#                   then the local runner's suite on the lowest supported moto
 # Both are idempotent: set-up re-runs only when pyproject.toml / package-lock.json change.
 
 PYTHON ?= python3
@@ -32,8 +33,11 @@ $(NODE_STAMP): package.json package-lock.json
 synth: setup
 	npx --no-install cdk synth --quiet
 
+# The whole suite on the newest moto (the dev extra's pin), then the local runner's suite on the lowest
+# moto the [local] extra allows (test-moto-lowest, below): the range users install is tested at both ends.
 test: setup
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-moto-lowest
 
 # The static gates alone: ruff + mypy (tests/test_static.py, which also proves a misspelled prop fails
 # mypy), cdk-nag and cfn-lint on the reference app. `make test` runs them too; -rxX would list any
