@@ -233,11 +233,29 @@ def library_findings() -> dict[str, dict[str, str]]:
         lambda_.FilterCriteria.filter({"data": {"type": ["order.placed"]}})])
     EntityTable(s, "Items").add_change_consumer("OnChange", **code)
     WorkQueue(s, "Work").add_worker("Worker", **code)
+    overridden = cdk.Stack(app, "Overridden")  # an escape hatch counts: the pack reads the template
+    consumer = EventStream(overridden, "Events").add_consumer(
+        "Consumer", code=bundled_code("audit"), handler="audit_handler.handler")
+    mapping = consumer.event_source_mapping.node.default_child
+    assert isinstance(mapping, cdk.CfnResource)
+    mapping.add_property_override("BisectBatchOnFunctionError", False)
     return _findings(_synth_report(app))
 
 
 def test_library_constructs_with_defaults_fire_none(library_findings):
-    assert library_findings == {}
+    assert {path: rules for path, rules in library_findings.items() if path.startswith("Library/")} == {}
+
+
+def test_a_property_override_on_a_library_mapping_is_seen(library_findings):
+    assert _of(library_findings, "Overridden/Events/Consumer") == {"EventPipeline-StreamBisectOnError": "error"}
+
+
+def test_before_synthesis_every_rule_is_not_applicable():
+    app = new_app()
+    s = cdk.Stack(app, "Unsynthesized")
+    _function(s, "Defaults").add_event_source(
+        sources.KinesisEventSource(kinesis.Stream(s, "Stream"), starting_position=lambda_.StartingPosition.LATEST))
+    assert EventPipelineChecks(app).validate_scope(app).success is True
 
 
 @pytest.fixture(scope="module")

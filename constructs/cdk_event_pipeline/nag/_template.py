@@ -46,7 +46,10 @@ class TemplateCache:
 
     def of(self, stack: cdk.Stack) -> StackTemplate | None:
         """The template of ``stack``; None before synthesis wrote it (e.g. ``validate_scope`` alone)."""
-        path = Path(cdk.Stage.of(stack).outdir) / stack.template_file  # type: ignore[union-attr]
+        stage = cdk.Stage.of(stack)
+        if stage is None:
+            return None
+        path = Path(stage.outdir) / stack.template_file
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:

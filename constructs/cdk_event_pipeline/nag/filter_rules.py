@@ -1,10 +1,10 @@
 """The data-filter rule: a filter on the record ``data`` of a Kinesis stream whose producers write
 gzip-compressed or KPL-aggregated records.
 
-Lambda applies a Kinesis filter on ``data`` only to records whose data is JSON; other records
-never match a data filter, so they are dropped unprocessed ("Filtering events from a Kinesis
-stream": https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html; for aggregated
-records: "Kinesis producer library (KPL) aggregated records are not supported").
+Lambda applies a Kinesis filter on ``data`` only to records whose data is valid JSON; other
+records never match a data filter, so they are dropped unprocessed (Lambda, "Using event filtering
+with a Kinesis event source", and its section on aggregated records:
+https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html).
 
 The signal, read from the template: a function of the stack whose environment says it compresses
 or aggregates (``EVENT_PIPELINE_COMPRESS`` / ``EVENT_PIPELINE_AGGREGATE`` = ``"true"``, set by

@@ -28,8 +28,9 @@ PARTIAL_BATCH_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/services-kines
 KINESIS_RETENTION_DOC = "https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html"
 DYNAMODB_STREAMS_DOC = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html"
 
-#: ``-1`` means "infinite" for MaximumRetryAttempts and MaximumRecordAgeInSeconds, and is
-#: CloudFormation's default for both (Lambda API reference, ``CreateEventSourceMapping``).
+#: ``-1`` means "infinite" for MaximumRetryAttempts and MaximumRecordAgeInSeconds, and is the
+#: default of both (Lambda, "Lambda parameters for Amazon Kinesis Data Streams event source mappings":
+#: https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html).
 INFINITE = -1
 #: Kinesis' default retention: 24 hours [KINESIS_RETENTION_DOC].
 KINESIS_DEFAULT_RETENTION_HOURS = 24
@@ -49,7 +50,6 @@ def _bisect(mapping: Mapping) -> bool | None:
 
 def _finite(key: str) -> Check:
     """A check that ``key`` is set and not -1 (infinite)."""
-
     def check(mapping: Mapping) -> bool | None:
         if not mapping.is_stream:
             return None
