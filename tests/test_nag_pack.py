@@ -1,9 +1,10 @@
 """``cdk_event_pipeline.nag.EventPipelineChecks``: the rule pack for every event source mapping.
 
 Three apps, each synthesized once for the module: plain aws-cdk-lib wirings (bad ones, each firing
-its rules, and fixed ones firing none), the library's constructs with defaults, and the reference
-app. Findings are read from ``validation-report.json`` (an unacknowledged error makes synthesis
-raise ``ValidationFailed``, which is the point of a pack; the tests catch it and read the report).
+its rules, and fixed ones firing none; the pack runs beside cdk-nag's ServerlessChecks there), the
+library's constructs with defaults, and the reference app (beside its AwsSolutionsChecks).
+Findings are read from ``validation-report.json`` (an unacknowledged error makes synthesis raise
+``ValidationFailed``, which is the point of a pack; the tests catch it and read the report).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import cdk_nag
 import pytest
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -97,6 +99,9 @@ def _kinesis_defaults(s: cdk.Stack) -> None:
                            stream=dynamodb.StreamViewType.NEW_IMAGE)
     _function(s, "Dynamo").add_event_source(
         sources.DynamoEventSource(table, starting_position=lambda_.StartingPosition.LATEST))
+    efo = kinesis.StreamConsumer(s, "EfoConsumer", stream=stream, stream_consumer_name="efo")
+    _function(s, "Efo").add_event_source(
+        sources.KinesisConsumerEventSource(efo, starting_position=lambda_.StartingPosition.LATEST))
     lambda_.CfnEventSourceMapping(s, "ImportedStreamL1", function_name=_function(s, "L1").function_name,
                                   event_source_arn=IMPORTED_STREAM_ARN, starting_position="LATEST")
 
@@ -155,11 +160,12 @@ def _fixed(s: cdk.Stack) -> None:
 @pytest.fixture(scope="module")
 def plain() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     app = new_app()
-    Validations.of(app).add_plugins(EventPipelineChecks(app))
+    Validations.of(app).add_plugins(EventPipelineChecks(app), cdk_nag.ServerlessChecks(app))
     for name, build in (("KinesisDefaults", _kinesis_defaults), ("Retention", _stream_retention_and_filter),
                         ("BadSqs", _bad_sqs), ("Fixed", _fixed)):
         build(cdk.Stack(app, name))
     report = _synth_report(app)
+    assert {"EventPipeline", "Serverless"} <= {plugin["pluginName"] for plugin in report["pluginReports"]}
     return _findings(report), _findings(report, "suppressedViolations")
 
 
@@ -177,9 +183,9 @@ def test_kinesis_event_source_defaults_are_errors(plain):
     assert found == {**{r: "error" for r in STREAM_ERRORS}, **{r: "warning" for r in STREAM_WARNINGS}}
 
 
-def test_dynamo_event_source_and_imported_stream_l1_defaults_are_errors(plain):
+def test_dynamo_efo_and_imported_stream_l1_defaults_are_errors(plain):
     findings, _ = plain
-    for path in ("KinesisDefaults/Dynamo", "KinesisDefaults/ImportedStreamL1"):
+    for path in ("KinesisDefaults/Dynamo", "KinesisDefaults/Efo", "KinesisDefaults/ImportedStreamL1"):
         assert {r for r, level in _of(findings, path).items() if level == "error"} == STREAM_ERRORS, path
 
 
