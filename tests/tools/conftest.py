@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cdk_event_pipeline.tools.cli import main
+from cdk_event_pipeline.cli import main
 
 HANDLER_SOURCE = '''
 """A Lambda handler that records what it is given (written by the tools' tests)."""

@@ -1,10 +1,19 @@
-"""The ``event-pipeline`` console script: ``replay``, ``redrive`` and ``tail``."""
+"""The tools' part of the ``event-pipeline`` command line: ``replay``, ``redrive`` and ``tail``.
+
+The options shared by every subcommand, one small function per subcommand that adds its parser
+and :func:`run_tool`, which runs it; :func:`execute` parses, checks and runs a command line and
+turns errors into exit codes. The console script itself (every subcommand, ``local`` included)
+is :mod:`cdk_event_pipeline.cli`, above both this package and the local runner.
+``main`` and ``build_parser`` moved there; importing them from here still works, with a
+DeprecationWarning.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -128,18 +137,26 @@ def _add_targets(parser: argparse.ArgumentParser, *, handler: bool, required: bo
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render the README's usage text)."""
-    common = _common()
-    formatter = argparse.RawDescriptionHelpFormatter
+def new_parser() -> tuple[argparse.ArgumentParser, Any, argparse.ArgumentParser]:
+    """The ``event-pipeline`` parser without subcommands yet.
+
+    Returns:
+        The parser, its subcommands (``add_parser`` adds one) and the parent parser holding
+        the common options (``--region``, ``--endpoint-url``, ``--json``, ``--no-progress``).
+    """
     parser = _Parser(
         prog="event-pipeline", description=DESCRIPTION, epilog=EXIT_CODES,
-        formatter_class=formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser, commands, _common()
 
+
+def add_replay_parser(commands: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the ``replay`` subcommand."""
     replay = commands.add_parser(
-        "replay", parents=[common], formatter_class=formatter, epilog=TIMES + "\n" + EXIT_CODES,
+        "replay", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=TIMES + "\n" + EXIT_CODES,
         help="re-deliver a time window of a Kinesis stream",
         description="Read every shard from --from (AT_TIMESTAMP) to --to, parents before "
         "children after a reshard, in order per shard, and re-deliver in batches. Stops at "
@@ -155,9 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "a replay into the same stream never chases its own writes)")
     _add_targets(replay, handler=True, required=True)
     replay.set_defaults(subparser=replay)
+    return replay
 
+
+def add_redrive_parser(commands: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the ``redrive`` subcommand."""
     redrive = commands.add_parser(
-        "redrive", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+        "redrive", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES,
         help="re-deliver the records behind Lambda on-failure messages",
         description="Read Lambda on-failure records (KinesisBatchInfo / DDBStreamBatchInfo) "
         "from an SQS queue or S3 objects, fetch the records from the stream by shard and "
@@ -193,9 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="1-43200",
                          help="seconds received messages stay hidden while the run lasts; "
                          "kept messages are made visible again at the end (default: %(default)s)")
+    return redrive
 
+
+def add_tail_parser(commands: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the ``tail`` subcommand."""
     tail = commands.add_parser(
-        "tail", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+        "tail", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES,
         help="follow a Kinesis stream and print its records decoded",
         description="Follow new records on every shard (gzip, envelope and KPL aggregation "
         "decoded; undecodable data printed as base64). Runs until --max-records, --timeout "
@@ -214,11 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pause when no shard had new records, 0.1-3600 "
                       "(default: %(default)s)")
     tail.set_defaults(subparser=tail)
+    return tail
 
-    from ..local.cli import add_parser as add_local_parser
 
-    add_local_parser(commands, [common])
-    return parser
+def add_tool_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``replay``, ``redrive`` and ``tail``, in that order (the order of ``--help``)."""
+    add_replay_parser(commands, common)
+    add_redrive_parser(commands, common)
+    add_tail_parser(commands, common)
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, now: datetime) -> None:
@@ -242,7 +272,12 @@ def _target(args: argparse.Namespace, aws: Aws, output: Output) -> Target:
     return PrintTarget(output)
 
 
-def _run(args: argparse.Namespace, aws: Aws, output: Output, now: datetime) -> int:
+def run_tool(args: argparse.Namespace, aws: Aws, output: Output, now: datetime) -> int:
+    """Run ``replay``, ``redrive`` or ``tail`` as parsed (and checked) from the command line.
+
+    Returns:
+        The exit code.
+    """
     if args.command == "replay":
         from .replay import replay
 
@@ -259,10 +294,6 @@ def _run(args: argparse.Namespace, aws: Aws, output: Output, now: datetime) -> i
                                wait_seconds=args.wait_seconds,
                                visibility_timeout=args.visibility_timeout)
         return redrive_s3(run, uri=args.s3_uri, max_messages=args.max_messages)
-    if args.command == "local":
-        from ..local.cli import run as run_local
-
-        return run_local(args)
     from .tail import tail
 
     try:
@@ -273,16 +304,21 @@ def _run(args: argparse.Namespace, aws: Aws, output: Output, now: datetime) -> i
         return ExitCode.OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``event-pipeline``.
+#: Runs a parsed command line: ``(args, aws, output, now) -> exit code``.
+Runner = Callable[[argparse.Namespace, Aws, Output, datetime], int]
+
+
+def execute(parser: argparse.ArgumentParser, argv: list[str] | None, run: Runner) -> int:
+    """Parse ``argv``, check it, run it with ``run``, and turn every error into its exit code.
 
     Args:
+        parser: The whole ``event-pipeline`` parser.
         argv: Arguments without the program name (default: ``sys.argv[1:]``).
+        run: Runs the parsed subcommand.
 
     Returns:
         The exit code (see ``event-pipeline --help``).
     """
-    parser = build_parser()
     try:
         args = parser.parse_args(argv)
         now = datetime.now(UTC)
@@ -292,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     output = Output(json_mode=args.json, progress=not args.no_progress)
     aws = Aws(region=args.region, endpoint_url=args.endpoint_url)
     try:
-        return int(_run(args, aws, output, now))
+        return int(run(args, aws, output, now))
     except ToolError as exc:
         output.error(exc.message, exc.exit_code)
         return int(exc.exit_code)
@@ -307,9 +343,22 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
 
 
-def _entry() -> None:  # pragma: no cover - python -m
-    sys.exit(main())
+#: Moved to :mod:`cdk_event_pipeline.cli` (the console script, above the tools and ``local``).
+_MOVED = ("main", "build_parser")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    _entry()
+def __getattr__(name: str) -> Any:
+    """``main`` and ``build_parser``, from their new home, with a DeprecationWarning."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"cdk_event_pipeline.tools.cli.{name} moved: import it from cdk_event_pipeline.cli",
+                  DeprecationWarning, stacklevel=2)
+    from .. import cli as console_script  # the one edge up, listed in [tool.importlinter]
+
+    return getattr(console_script, name)
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m cdk_event_pipeline.tools.cli
+    from ..cli import main as _main
+
+    sys.exit(_main())
