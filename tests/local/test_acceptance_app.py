@@ -123,7 +123,7 @@ def test_a_poison_notification_blocks_only_its_message_group_until_it_reaches_th
 
 
 def test_the_command_runs_the_app_with_its_enhanced_fan_out_consumer(local_pipeline_assembly, capsys) -> None:
-    from cdk_event_pipeline.tools.cli import main
+    from cdk_event_pipeline.cli import main
 
     shipment = json.dumps(_shipment(1))
     code = main(["local", "--cdk-out", str(local_pipeline_assembly), "--put", f"Shipments={shipment}",

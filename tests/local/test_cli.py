@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_event_pipeline.tools.cli import main
+from cdk_event_pipeline.cli import main
 
 from .assembly_builder import TemplateBuilder
 

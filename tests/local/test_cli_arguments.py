@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdk_event_pipeline.tools.cli import main
+from cdk_event_pipeline.cli import main
 from cdk_event_pipeline.tools.errors import ExitCode
 
 DOCUMENTED_CODES = {int(code) for code in ExitCode}

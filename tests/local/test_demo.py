@@ -29,7 +29,7 @@ def test_demo_story_on_the_reference_app(local_pipeline_assembly, local_pipeline
 
 def test_local_command_deploys_an_existing_assembly_and_polls_until_idle(local_pipeline_assembly,
                                                                          local_pipeline_endpoint, capsys) -> None:
-    from cdk_event_pipeline.tools.cli import main
+    from cdk_event_pipeline.cli import main
 
     local_pipeline_endpoint.reset()
     code = main(["local", "--endpoint-url", local_pipeline_endpoint.url, "--cdk-out", str(local_pipeline_assembly)])
