@@ -119,8 +119,8 @@ _HOMES: dict[str, str] = {
 }
 #: The submodules, reachable as attributes (``event_pipeline_runtime.codec``) as when they were imported eagerly.
 _SUBMODULES = frozenset(
-    {"aggregation", "batch_response", "codec", "consumer", "contract", "envelope", "hops", "lambda_events",
-     "producer", "snapstart"}
+    {"aggregation", "batch", "batch_response", "codec", "consumer", "contract", "delivery", "envelope", "hops",
+     "idempotency", "lambda_events", "producer", "snapstart", "sources"}
 )
 
 

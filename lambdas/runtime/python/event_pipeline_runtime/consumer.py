@@ -66,6 +66,11 @@ Failure semantics:
   invocation is applying it) fails and comes back later. The DynamoDB actions used are
   ``PutItem`` (conditional), ``UpdateItem`` and ``DeleteItem`` (and ``GetItem`` only with a
   boto3 too old to return the item on a failed condition).
+
+Where the parts live: this module is the handler factory (:func:`pipeline_handler`, a list of
+small steps); decoding, one function per source, is :mod:`event_pipeline_runtime.sources`; the
+batch processor (ordering, failure logging) :mod:`event_pipeline_runtime.batch`; idempotency
+:mod:`event_pipeline_runtime.idempotency`. Their public names are importable from here too.
 """
 
 from __future__ import annotations

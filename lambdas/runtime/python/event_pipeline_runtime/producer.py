@@ -63,6 +63,11 @@ guard of :mod:`event_pipeline_runtime.hops`; outside one, envelopes are written 
 
 An :class:`EventProducer` is not thread-safe: use one per thread. Its boto3 client is made again
 after a Lambda SnapStart restore (see :mod:`event_pipeline_runtime.snapstart`).
+
+Where the parts live: this module is the put API (validation and encoding of each record as it
+is added); one flush (per-key queues, the request loop, retries, what a flush reports) is
+:mod:`event_pipeline_runtime.delivery`; the limits and environment-variable names are
+:mod:`event_pipeline_runtime.contract`. Every name is importable from here too.
 """
 
 from __future__ import annotations
