@@ -11,6 +11,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from event_pipeline_runtime import contract
+
 # --- Lambda functions built by the function factory -------------------------------------------
 
 #: The newest Python runtime; the pinned Powertools layer is published for it.
@@ -49,20 +51,20 @@ STREAM_RETENTION_MIN_HOURS = 24
 STREAM_RETENTION_MAX_HOURS = 8760
 SHARD_COUNT_MIN = 1
 SHARD_COUNT_MAX = 100_000  # bounded in practice by the account's shard quota
-#: Environment variable a producer reads the stream name from.
-STREAM_NAME_ENV = "STREAM_NAME"
-#: Environment variables the runtime producer reads its ``compress`` / ``aggregate`` defaults
-#: from ("true" or "false"), set by ``EventStream.connect_producer``.
-PRODUCER_COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
-PRODUCER_AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
-#: Environment variable the runtime producer reads its record limit from (bytes), set by
-#: ``EventStream.connect_producer`` when the stream's ``max_record_size`` is set.
-PRODUCER_MAX_RECORD_BYTES_ENV = "EVENT_PIPELINE_MAX_RECORD_BYTES"
+#: Environment variables the runtime reads (defined once, in the runtime's contract module):
+#: the stream name a producer writes to; the runtime producer's ``compress`` / ``aggregate``
+#: defaults ("true" or "false"), set by ``EventStream.connect_producer``; its record limit
+#: (bytes), set by ``connect_producer`` when the stream's ``max_record_size`` is set.
+STREAM_NAME_ENV = contract.STREAM_NAME_ENV
+PRODUCER_COMPRESS_ENV = contract.COMPRESS_ENV
+PRODUCER_AGGREGATE_ENV = contract.AGGREGATE_ENV
+PRODUCER_MAX_RECORD_BYTES_ENV = contract.MAX_RECORD_BYTES_ENV
 #: Kinesis' range for a stream's maximum record size (CreateStream / UpdateMaxRecordSize
-#: ``MaxRecordSizeInKiB``); AWS's default is 1024 KiB (1 MiB).
-STREAM_MAX_RECORD_SIZE_MIN_KIB = 1024
-STREAM_MAX_RECORD_SIZE_MAX_KIB = 10240
-STREAM_DEFAULT_MAX_RECORD_SIZE_KIB = 1024
+#: ``MaxRecordSizeInKiB``): the runtime's limits (``event_pipeline_runtime.contract``, with their
+#: doc pages) in KiB; AWS's default is 1024 KiB (1 MiB).
+STREAM_MAX_RECORD_SIZE_MIN_KIB = contract.MAX_RECORD_BYTES // 1024
+STREAM_MAX_RECORD_SIZE_MAX_KIB = contract.MAX_RECORD_BYTES_LIMIT // 1024
+STREAM_DEFAULT_MAX_RECORD_SIZE_KIB = contract.MAX_RECORD_BYTES // 1024
 #: Warm throughput of an on-demand stream (``WarmThroughputMiBps``): at least 0, and by default
 #: an account may not scale an on-demand stream past 10 GiB/s (UpdateStreamWarmThroughput).
 WARM_THROUGHPUT_MIN_MIBPS = 0
@@ -82,12 +84,14 @@ LAMBDA_EVENT_ENVELOPE_BYTES = 16
 
 # --- Recursion guard (hop count) -------------------------------------------------------------------
 
-#: Environment variable the runtime's ``pipeline_handler`` reads its hop limit from.
-MAX_HOPS_ENV = "EVENT_PIPELINE_MAX_HOPS"
-#: The runtime's default hop limit (``event_pipeline_runtime.DEFAULT_MAX_HOPS``).
-MAX_HOPS = 10
+#: Environment variable the runtime's ``pipeline_handler`` reads its hop limit from, its default
+#: hop limit and the range ``max_hops`` accepts (the runtime's, ``event_pipeline_runtime.contract``).
+MAX_HOPS_ENV = contract.MAX_HOPS_ENV
+MAX_HOPS = contract.DEFAULT_MAX_HOPS
 MAX_HOPS_MIN = 0
-MAX_HOPS_MAX = 1_000_000
+MAX_HOPS_MAX = contract.MAX_HOPS_LIMIT
+#: Environment variable a consumer's ``pipeline_handler`` reads its idempotency table from.
+IDEMPOTENCY_TABLE_ENV = contract.IDEMPOTENCY_TABLE_ENV
 
 # --- SnapStart -----------------------------------------------------------------------------------
 

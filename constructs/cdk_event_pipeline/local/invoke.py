@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from event_pipeline_runtime.batch_response import read_batch_response
+
 from .functions import Invocation, describe_error
 
 #: What a mapping sees a function as: ``call(event) -> response`` (raises = function error).
@@ -95,13 +97,9 @@ def read_response(
     * Tumbling windows: a response without a ``state`` property is a failed invocation
       ("If the response does not contain a state property, Lambda considers this a failed
       invocation", Lambda Developer Guide, Kinesis / DynamoDB time windows).
-    * Without ``ReportBatchItemFailures`` the response is otherwise ignored (success).
-    * With it: a null response, or a missing, null or empty ``batchItemFailures``, is a
-      success; an item with an empty, null or unknown ``itemIdentifier`` makes the whole batch
-      a failure (the documented "success and failure conditions"); otherwise the batch partly
-      failed. A response that is not a JSON object (a string, a number, a list) is not
-      described by AWS: the runner treats it as a complete failure, so a handler that
-      mis-shapes its response is retried and reaches the DLQ instead of silently passing.
+    * Otherwise the response is read by the runtime's one reader of partial batch responses
+      (:func:`event_pipeline_runtime.batch_response.read_batch_response`, AWS's documented
+      "success and failure conditions"), the same one the redrive tool's targets use.
 
     Args:
         invocation: The call.
@@ -125,26 +123,9 @@ def read_response(
             return outcome("error", error="tumbling window: the response has no 'state' property "
                            "(Lambda treats it as a failed invocation)")
         state = response["state"]
-    if not report_failures or response is None:
-        return outcome("ok", state=state)
-    if not isinstance(response, dict):
-        return outcome("error", error=f"ReportBatchItemFailures: the response is a {type(response).__name__}, "
-                       "not a JSON object: the whole batch failed", state=state)
-    failures = response.get("batchItemFailures")
-    if not failures:
-        return outcome("ok", state=state)
-    if not isinstance(failures, list):
-        return outcome("error", error="batchItemFailures is not a list: the whole batch failed", state=state)
-    ids: list[str] = []
-    for item in failures:
-        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not ident or not isinstance(ident, str):
-            return outcome("error", error="batchItemFailures item without a valid itemIdentifier: the whole batch "
-                           "failed", state=state)
-        ids.append(ident)
-    positions = {ident: i for i, ident in enumerate(identifiers)}
-    unknown = [i for i in ids if i not in positions]
-    if unknown:
-        return outcome("error", error=f"batchItemFailures names records not in the batch ({unknown[:3]}): the whole "
-                       "batch failed", state=state)
-    return outcome("partial", failed_index=min(positions[i] for i in ids), failed_ids=tuple(ids), state=state)
+    verdict = read_batch_response(response, identifiers, report_failures=report_failures)
+    if verdict.status == "failed":
+        return outcome("error", error=verdict.reason, state=state)
+    if verdict.status == "partial":
+        return outcome("partial", failed_index=verdict.first_failed_index, failed_ids=verdict.failed_ids, state=state)
+    return outcome("ok", state=state)

@@ -13,14 +13,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from event_pipeline_runtime.batch_response import BatchResponse, read_batch_response, read_batch_response_payload
+from event_pipeline_runtime.contract import MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES
+
 from ._aws import Aws, aws_errors
 from .errors import NotFoundError, ToolError
 from .output import Output
 from .records import SourceRecord, lambda_event
 
-#: PutRecords limits (Kinesis API): 500 records and 5 MiB per request, 1 MiB per record.
-PUT_RECORDS_MAX_COUNT = 500
-PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
+#: PutRecords limits (Kinesis API, defined once in ``event_pipeline_runtime.contract`` with their doc
+#: pages): 500 records and 5 MiB per request.
+PUT_RECORDS_MAX_COUNT = MAX_RECORDS_PER_REQUEST
+PUT_RECORDS_MAX_BYTES = MAX_REQUEST_BYTES
 #: Attempts per PutRecords entry before giving up (failed entries are retried with backoff).
 PUT_RECORDS_MAX_ATTEMPTS = 10
 PUT_RECORDS_BACKOFF_SECONDS = 0.1
@@ -100,8 +104,10 @@ def first_failed_index(response: Any, records: Sequence[SourceRecord]) -> int | 
     """Read a handler response's ``batchItemFailures`` the way Lambda does.
 
     Lambda checkpoints at the lowest failed sequence number and retries from there, so that
-    record and every later one in the batch count as not delivered. An item without an
-    ``itemIdentifier``, or with one not in the batch, fails the whole batch.
+    record and every later one in the batch count as not delivered. The response is read by the
+    runtime's one reader (:func:`event_pipeline_runtime.batch_response.read_batch_response`, the
+    one the local runner uses too): a response that fails the whole batch (not a JSON object, an
+    item without a valid ``itemIdentifier``, one not in the batch) gives 0.
 
     Args:
         response: The handler's return value.
@@ -110,19 +116,11 @@ def first_failed_index(response: Any, records: Sequence[SourceRecord]) -> int | 
     Returns:
         The index of the first undelivered record, or None when all were delivered.
     """
-    if not isinstance(response, dict):
-        return None
-    failures = response.get("batchItemFailures")
-    if not failures:
-        return None
-    identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
-    if not all(identifiers):
-        return 0
-    wanted = {str(i) for i in identifiers}
-    positions = [i for i, r in enumerate(records) if r.sequence_number in wanted]
-    if len({records[i].sequence_number for i in positions}) < len(wanted):
-        return 0
-    return min(positions)
+    return _first_failed(read_batch_response(response, [r.sequence_number for r in records]))
+
+
+def _first_failed(verdict: BatchResponse) -> int | None:
+    return None if verdict.ok else verdict.first_failed_index
 
 
 class Target:
@@ -273,17 +271,25 @@ class FunctionTarget(Target):
                 Payload=json.dumps(event).encode(),
             )
         body = response["Payload"].read() if response.get("Payload") is not None else b""
-        try:
-            payload = json.loads(body) if body else None
-        except ValueError:
-            payload = None
         if response.get("FunctionError"):
+            try:
+                payload = json.loads(body) if body else None
+            except ValueError:
+                payload = None
             detail = function_error_detail(payload, body)
             return Outcome(0, f"{self.name} failed ({response['FunctionError']}): {detail}")
-        failed = first_failed_index(payload, records)
-        if failed is not None:
-            return Outcome(failed, f"{self.name} reported batchItemFailures")
-        return Outcome(len(records))
+        verdict = read_batch_response_payload(body, [r.sequence_number for r in records])
+        return _outcome(self.name, verdict, len(records))
+
+
+def _outcome(name: str, verdict: BatchResponse, count: int) -> Outcome:
+    """What a target reports for a handler's verdict on a batch of ``count`` records."""
+    failed = _first_failed(verdict)
+    if failed is None:
+        return Outcome(count)
+    if verdict.status == "failed":
+        return Outcome(failed, f"{name}: {verdict.reason}")
+    return Outcome(failed, f"{name} reported batchItemFailures")
 
 
 @dataclass
@@ -369,7 +375,4 @@ class HandlerTarget(Target):
             raise
         except Exception as exc:  # the handler failed: the batch is not delivered
             return Outcome(0, f"{self.name} raised {type(exc).__name__}: {exc}")
-        failed = first_failed_index(response, records)
-        if failed is not None:
-            return Outcome(failed, f"{self.name} reported batchItemFailures")
-        return Outcome(len(records))
+        return _outcome(self.name, read_batch_response(response, [r.sequence_number for r in records]), len(records))

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from event_pipeline_runtime.aggregation import AGGREGATION_MAGIC, deaggregate
+from event_pipeline_runtime.contract import MAX_DECOMPRESSED_BYTES_ENV
 from event_pipeline_runtime.envelope import Envelope, parse_envelope
 
 __all__ = [
@@ -59,9 +60,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 """The decode limit outside Lambda (the command-line tools), when nothing else sets one."""
-
-MAX_DECOMPRESSED_BYTES_ENV = "EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES"
-"""Environment variable that sets the decode limit, in bytes."""
 
 MEMORY_RESERVED_MB = 64
 """Memory left to the interpreter, Powertools, boto3 and the event when deriving the limit."""

@@ -56,6 +56,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from event_pipeline_runtime.contract import MAX_HOPS_LIMIT
+
 __all__ = [
     "ENVELOPE_VERSION",
     "MAX_HOPS_LIMIT",
@@ -71,8 +73,6 @@ __all__ = [
 ENVELOPE_VERSION = 1
 """The envelope version this runtime writes by default."""
 
-MAX_HOPS_LIMIT = 1_000_000
-"""The largest ``hops`` an envelope may carry (far above any sane loop limit; bounds the field)."""
 
 
 class EnvelopeError(ValueError):

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from event_pipeline_runtime.envelope import MAX_HOPS_LIMIT
+from event_pipeline_runtime.contract import DEFAULT_MAX_HOPS, MAX_HOPS_ENV, MAX_HOPS_LIMIT
 
 __all__ = [
     "DEFAULT_MAX_HOPS",
@@ -45,14 +45,6 @@ __all__ = [
     "default_max_hops",
     "next_hops",
 ]
-
-MAX_HOPS_ENV = "EVENT_PIPELINE_MAX_HOPS"
-"""Environment variable with the most hops a consumer accepts (set by the constructs' ``max_hops``)."""
-
-DEFAULT_MAX_HOPS = 10
-"""Hops a record may take before a consumer refuses it: ten consumer-to-producer passes is far more
-than any pipeline of this library chains on purpose, and a loop stops after ten extra
-invocations (AWS's own loop detection for SQS stops after about 16)."""
 
 _current: ContextVar[int | None] = ContextVar("event_pipeline_consumed_hops", default=None)
 

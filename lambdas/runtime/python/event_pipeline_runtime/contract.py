@@ -1,0 +1,81 @@
+"""The contract between the constructs and the runtime: environment-variable names and limits.
+
+Defined once, here. The constructs (``cdk_event_pipeline._defaults``) import these names to set
+the variables on the functions they build; the runtime's modules import them to read them. This
+module imports nothing (the constructs import it at synth time, and importing it must not load
+the producer, the consumer, boto3 or Powertools: ``event_pipeline_runtime/__init__.py`` is lazy).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AGGREGATE_ENV",
+    "COMPRESS_ENV",
+    "DEFAULT_MAX_HOPS",
+    "IDEMPOTENCY_TABLE_ENV",
+    "IDEMPOTENCY_TTL_ENV",
+    "MAX_DECOMPRESSED_BYTES_ENV",
+    "MAX_HOPS_ENV",
+    "MAX_HOPS_LIMIT",
+    "MAX_PARTITION_KEY_CHARS",
+    "MAX_RECORDS_PER_REQUEST",
+    "MAX_RECORD_BYTES",
+    "MAX_RECORD_BYTES_ENV",
+    "MAX_RECORD_BYTES_LIMIT",
+    "MAX_REQUEST_BYTES",
+    "MAX_REQUEST_BYTES_LIMIT",
+    "STREAM_NAME_ENV",
+]
+
+# --- environment variables the constructs set and the runtime reads -------------------------------
+
+STREAM_NAME_ENV = "STREAM_NAME"
+"""The stream a producer writes to (``EventStream.connect_producer``; ``EventProducer``'s default)."""
+COMPRESS_ENV = "EVENT_PIPELINE_COMPRESS"
+"""``EventProducer``'s default ``compress`` (``"true"``/``"false"``), set by ``connect_producer``."""
+AGGREGATE_ENV = "EVENT_PIPELINE_AGGREGATE"
+"""``EventProducer``'s default ``aggregate`` (``"true"``/``"false"``), set by ``connect_producer``."""
+MAX_RECORD_BYTES_ENV = "EVENT_PIPELINE_MAX_RECORD_BYTES"
+"""``EventProducer``'s default ``max_record_bytes`` (bytes, a decimal integer from 1 to 10 MiB): the
+stream's maximum record size, set by ``connect_producer`` when the stream's ``max_record_size`` is set."""
+MAX_HOPS_ENV = "EVENT_PIPELINE_MAX_HOPS"
+"""The most hops a consumer accepts (set by the constructs' ``max_hops``; read by ``pipeline_handler``)."""
+MAX_DECOMPRESSED_BYTES_ENV = "EVENT_PIPELINE_MAX_DECOMPRESSED_BYTES"
+"""The consumer's decode limit, in bytes (see ``event_pipeline_runtime.codec``)."""
+IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
+"""The idempotency table of a consumer (set by the constructs' ``idempotency``; turns it on in
+``pipeline_handler``)."""
+IDEMPOTENCY_TTL_ENV = "IDEMPOTENCY_TTL_SECONDS"
+"""How long ``pipeline_handler`` remembers an applied idempotency key, in seconds."""
+
+# --- the recursion guard (the library's own limits, not AWS's) -------------------------------------
+
+DEFAULT_MAX_HOPS = 10
+"""Hops a record may take before a consumer refuses it: ten consumer-to-producer passes is far more
+than any pipeline of this library chains on purpose, and a loop stops after ten extra
+invocations (AWS's own loop detection for SQS stops after about 16: "Use Lambda recursive loop
+detection to prevent infinite loops", https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html)."""
+MAX_HOPS_LIMIT = 1_000_000
+"""The largest hop count an envelope may carry and the largest ``max_hops`` (a sanity bound)."""
+
+# --- Kinesis Data Streams limits ------------------------------------------------------------------
+# "PutRecords", Amazon Kinesis Data Streams API Reference
+# (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html), and "Quotas and
+# limits", Kinesis Data Streams Developer Guide
+# (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html), checked 2026-11.
+
+MAX_RECORDS_PER_REQUEST = 500
+"""PutRecords: at most 500 records per request (API_PutRecords.html)."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""A stream's default maximum record size (data + partition key): 1 MiB (service-sizes-and-limits.html)."""
+MAX_RECORD_BYTES_LIMIT = 10 * 1024 * 1024
+"""The largest maximum record size a stream can be configured with: 10 MiB (UpdateMaxRecordSize,
+https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateMaxRecordSize.html)."""
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+"""Default PutRecords request budget (data + partition keys): 5 MiB, the long-standing limit, valid
+for every stream (API_PutRecords.html)."""
+MAX_REQUEST_BYTES_LIMIT = 10 * 1024 * 1024
+"""The current PutRecords request limit: 10 MiB (API_PutRecords.html)."""
+MAX_PARTITION_KEY_CHARS = 256
+"""Partition keys are 1-256 Unicode characters (PutRecordsRequestEntry.PartitionKey,
+https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html)."""
