@@ -134,7 +134,7 @@ DLQ_RETENTION_MAX_SECONDS = 14 * 24 * 3600
 # --- Work queues (WorkQueue) -------------------------------------------------------------------
 
 #: Environment variable a producer reads the queue URL from.
-QUEUE_URL_ENV = "QUEUE_URL"
+QUEUE_URL_ENV = contract.QUEUE_URL_ENV
 #: A message that fails this many receives goes to the queue's DLQ. AWS has no default (no
 #: redrive at all); 5 lets a message survive a few throttles or a transient downstream outage
 #: without letting one poison message loop for its whole retention.
@@ -171,7 +171,7 @@ SQS_MAX_POLLERS_MAX = 2000
 # --- Entity tables (EntityTable) ---------------------------------------------------------------
 
 #: Environment variable a reader or writer reads the table name from.
-TABLE_NAME_ENV = "TABLE_NAME"
+TABLE_NAME_ENV = contract.TABLE_NAME_ENV
 #: The partition key when none is given: a string ``id``.
 PARTITION_KEY_NAME = "id"
 #: The stream view a change consumer gets when the table had no stream: both images, so a

@@ -23,7 +23,7 @@ _MOVED: dict[str, str] = {
     "event_stream_of": "kinesis",
     "StreamConsumerBase": "stream",
     "IDEMPOTENCY_ACTIONS": "stream",
-    "IDEMPOTENCY_TABLE_ENV": "stream",
+    "IDEMPOTENCY_TABLE_ENV": "cdk_event_pipeline._defaults",
     "data_filter_patterns": "_stream_checks",
     "consumer_scope": "_stream_checks",
 }
@@ -33,7 +33,7 @@ def __getattr__(name: str) -> object:
     module = _MOVED.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    target = f"cdk_event_pipeline.consumers.{module}"
+    target = module if "." in module else f"cdk_event_pipeline.consumers.{module}"
     warnings.warn(
         f"cdk_event_pipeline.consumer is deprecated: import {name} from {target}",
         DeprecationWarning,

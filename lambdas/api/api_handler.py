@@ -110,7 +110,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 import warnings
 from decimal import Decimal
@@ -134,7 +133,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from event_pipeline_runtime import UndeliveredRecordsError, encode_payload, make_envelope, put_events
+from event_pipeline_runtime import UndeliveredRecordsError, contract, encode_payload, make_envelope, put_events
+from event_pipeline_runtime.contract import require_env
 from event_pipeline_runtime.envelope import utc_now_iso
 from event_pipeline_runtime.producer import RETRYABLE_CALL_ERRORS
 
@@ -238,17 +238,11 @@ _CONNECTION_ERRORS = (BotoConnectionError, HTTPClientError)
 
 
 
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is required by the items API")
-    return value
-
-
-BUCKET_NAME = _require_env("BUCKET_NAME")
-TABLE_NAME = _require_env("TABLE_NAME")
-QUEUE_URL = _require_env("QUEUE_URL")
-STREAM_NAME = _require_env("STREAM_NAME")
+BUCKET_NAME_ENV = "BUCKET_NAME"  # set by app.py, the one variable of this app that is not the library's
+BUCKET_NAME = require_env(BUCKET_NAME_ENV, "items API")
+TABLE_NAME = require_env(contract.TABLE_NAME_ENV, "items API")
+QUEUE_URL = require_env(contract.QUEUE_URL_ENV, "items API")
+STREAM_NAME = require_env(contract.STREAM_NAME_ENV, "items API")
 
 # A request that ends in 4xx emits no metric; Powertools would warn about it on every such call.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -42,7 +42,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
-from orders_model import Order, count_ignored, idempotency_key, read_order, require_env
+from event_pipeline_runtime.contract import IDEMPOTENCY_TABLE_ENV, require_env
+from orders_model import Order, count_ignored, idempotency_key, read_order
 
 AMOUNT_THRESHOLD = 5000
 """Orders of at least this amount are suspicious."""
@@ -67,7 +68,7 @@ def fraud_reasons(order: Order) -> list[str]:
     return reasons
 
 
-IDEMPOTENCY_TABLE_NAME = require_env("IDEMPOTENCY_TABLE_NAME", "fraud detector")
+IDEMPOTENCY_TABLE_NAME = require_env(IDEMPOTENCY_TABLE_ENV, "fraud detector")
 
 # A batch with no orders (only other event types) emits no metric; Powertools would warn.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -54,10 +54,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
-from orders_model import Order, count_ignored, idempotency_key, read_order, require_env
+from event_pipeline_runtime.contract import IDEMPOTENCY_TABLE_ENV, require_env
+from orders_model import Order, count_ignored, idempotency_key, read_order
 
 INVENTORY_TABLE_NAME = require_env("INVENTORY_TABLE_NAME", "inventory updater")
-IDEMPOTENCY_TABLE_NAME = require_env("IDEMPOTENCY_TABLE_NAME", "inventory updater")
+IDEMPOTENCY_TABLE_NAME = require_env(IDEMPOTENCY_TABLE_ENV, "inventory updater")
 
 # A batch with no orders (only other event types) emits no metric; Powertools would warn.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

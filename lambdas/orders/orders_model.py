@@ -16,7 +16,6 @@ counted**: a WARNING line ``record.ignored`` with the reason and the metric ``Re
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,9 +145,3 @@ def idempotency_key(record: ConsumerRecord) -> str:
     return f"{record.type or '-'}#{record.idempotency_key}"
 
 
-def require_env(name: str, who: str) -> str:
-    """The value of environment variable ``name``; raise naming it and ``who`` needs it."""
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is required by the {who}")
-    return value

@@ -24,7 +24,6 @@ Metrics: ``JobProcessed`` (Count).
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -36,6 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from event_pipeline_runtime import ConsumerRecord, pipeline_handler
+from event_pipeline_runtime.contract import TABLE_NAME_ENV, require_env
 from event_pipeline_runtime.envelope import utc_now_iso
 
 JOB_CREATED = "job.created"
@@ -53,14 +53,7 @@ class ItemNotFoundError(LookupError):
     """The job names an item that is not in the table."""
 
 
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is required by the worker")
-    return value
-
-
-TABLE_NAME = _require_env("TABLE_NAME")
+TABLE_NAME = require_env(TABLE_NAME_ENV, "worker")
 
 # A batch in which every message fails emits no metric; Powertools would warn every time.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

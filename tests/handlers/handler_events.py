@@ -19,7 +19,6 @@ import boto3
 # The documented event shapes live in tests/lambda_events.py; re-exported here for the tests.
 from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
 
-
 # --- resources ---------------------------------------------------------------------------------
 
 

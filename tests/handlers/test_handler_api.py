@@ -16,9 +16,6 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from event_pipeline_runtime import parse_envelope
 from handler_events import (
     REGION,
     CallRecorder,
@@ -32,6 +29,10 @@ from handler_events import (
     read_stream,
     receive_messages,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from event_pipeline_runtime import parse_envelope
 
 
 @pytest.fixture

@@ -10,8 +10,18 @@ from types import ModuleType
 
 import boto3
 import pytest
+from handler_events import (
+    REGION,
+    FakeContext,
+    Output,
+    create_stream,
+    failures,
+    kinesis_event,
+    read_stream,
+    stream_event,
+)
+
 from event_pipeline_runtime import EventProducer, make_envelope, put_events
-from handler_events import REGION, FakeContext, Output, create_stream, failures, kinesis_event, read_stream, stream_event
 
 
 @pytest.fixture

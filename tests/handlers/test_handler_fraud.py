@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from event_pipeline_runtime import EventProducer
 from handler_events import (
     REGION,
     CallRecorder,
@@ -21,6 +20,8 @@ from handler_events import (
     read_stream,
     stream_event,
 )
+
+from event_pipeline_runtime import EventProducer
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from event_pipeline_runtime import EventProducer
 from handler_events import (
     REGION,
     CallRecorder,
@@ -25,6 +24,8 @@ from handler_events import (
     read_stream,
     stream_event,
 )
+
+from event_pipeline_runtime import EventProducer
 
 SKU_A = partition_key_for_shard("sku", 0, 2)  # orders are keyed by SKU; A and B hash to different shards
 SKU_B = partition_key_for_shard("sku", 1, 2)

@@ -14,7 +14,6 @@ from typing import Any
 # The documented event shapes live in tests/lambda_events.py; re-exported here for the tests.
 from tests.lambda_events import ACCOUNT, REGION, dynamodb_stream_event, kinesis_event, sqs_event_from_messages  # noqa: F401
 
-
 # --- Kinesis ---------------------------------------------------------------------------------
 
 

@@ -10,14 +10,12 @@ from typing import Any
 
 import boto3
 import pytest
-
 from botocore.exceptions import ClientError
+from tools_test_helpers import kinesis_event, on_failure_record, queue_depth, read_stream
 
 from cdk_event_pipeline.tools import _aws
 from cdk_event_pipeline.tools.records import SourceRecord
 from cdk_event_pipeline.tools.redrive import check_range, parse_invocation_record
-
-from tools_test_helpers import kinesis_event, on_failure_record, queue_depth, read_stream
 
 
 def _handler_module(spec: str) -> Any:

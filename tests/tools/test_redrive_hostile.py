@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from tools_test_helpers import kinesis_event, on_failure_record, queue_depth
 
 from cdk_event_pipeline.tools._aws import Aws
 from cdk_event_pipeline.tools.output import Output
@@ -22,7 +23,6 @@ from cdk_event_pipeline.tools.redrive import (
     parse_invocation_record,
 )
 from cdk_event_pipeline.tools.targets import PrintTarget
-from tools_test_helpers import kinesis_event, on_failure_record, queue_depth
 
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/source"
 SHARD = "shardId-000000000000"

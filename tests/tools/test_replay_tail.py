@@ -13,12 +13,12 @@ from typing import Any
 
 import boto3
 import pytest
-from event_pipeline_runtime import aggregate_records, encode_payload, make_envelope
+from tools_test_helpers import arrivals, read_stream
 
 from cdk_event_pipeline.tools.kinesis import ShardInfo, parent_first
 from cdk_event_pipeline.tools.records import SourceRecord, parse_time
 from cdk_event_pipeline.tools.targets import first_failed_index, function_error_detail
-from tools_test_helpers import arrivals, read_stream
+from event_pipeline_runtime import aggregate_records, encode_payload, make_envelope
 
 
 def _before() -> str:

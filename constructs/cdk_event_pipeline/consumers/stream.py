@@ -43,7 +43,6 @@ from ._stream_checks import check_max_record_age, check_starting_position
 
 #: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 
 
 @jsii.implements(iam.IGrantable)
@@ -258,7 +257,7 @@ class StreamConsumerBase(FunctionConsumer):
                 "or set IDEMPOTENCY_TABLE_NAME and the grants on your function yourself"
             )
         self.idempotency_table = self.build_idempotency_table() if idempotency is True else as_table(idempotency)
-        self.function.add_environment(IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
+        self.function.add_environment(d.IDEMPOTENCY_TABLE_ENV, self.idempotency_table.table_name)
         self.idempotency_table.grant(self.function, *IDEMPOTENCY_ACTIONS)
 
     def _add_on_failure_destination(

@@ -2,11 +2,13 @@
 
 Defined once, here. The constructs (``cdk_event_pipeline._defaults``) import these names to set
 the variables on the functions they build; the runtime's modules import them to read them. This
-module imports nothing (the constructs import it at synth time, and importing it must not load
+module imports only ``os`` (the constructs import it at synth time, and importing it must not load
 the producer, the consumer, boto3 or Powertools: ``event_pipeline_runtime/__init__.py`` is lazy).
 """
 
 from __future__ import annotations
+
+import os
 
 __all__ = [
     "AGGREGATE_ENV",
@@ -24,7 +26,10 @@ __all__ = [
     "MAX_RECORD_BYTES_LIMIT",
     "MAX_REQUEST_BYTES",
     "MAX_REQUEST_BYTES_LIMIT",
+    "QUEUE_URL_ENV",
     "STREAM_NAME_ENV",
+    "TABLE_NAME_ENV",
+    "require_env",
 ]
 
 # --- environment variables the constructs set and the runtime reads -------------------------------
@@ -47,6 +52,22 @@ IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
 ``pipeline_handler``)."""
 IDEMPOTENCY_TTL_ENV = "IDEMPOTENCY_TTL_SECONDS"
 """How long ``pipeline_handler`` remembers an applied idempotency key, in seconds."""
+QUEUE_URL_ENV = "QUEUE_URL"
+"""The queue a producer sends to (``WorkQueue.connect_producer``'s default ``env_var``)."""
+TABLE_NAME_ENV = "TABLE_NAME"
+"""The table a reader or writer uses (``EntityTable.grant_*``'s default ``env_var``)."""
+
+
+def require_env(name: str, who: str) -> str:
+    """The value of environment variable ``name``; raise, naming it and ``who`` needs it, when unset or empty.
+
+    Handlers read their settings at import time with this, so a missing variable fails the cold
+    start with its name instead of a ``KeyError`` on the first record.
+    """
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is required by the {who}")
+    return value
 
 # --- the recursion guard (the library's own limits, not AWS's) -------------------------------------
 

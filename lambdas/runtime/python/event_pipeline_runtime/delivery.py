@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from event_pipeline_runtime.aggregation import aggregate_records, aggregated_size, user_record_size
-
-if TYPE_CHECKING:
-    from event_pipeline_runtime.producer import EventProducer
 
 __all__ = [
     "RETRYABLE_CALL_ERRORS",
@@ -132,10 +130,30 @@ class _Entry:
     attempts: int = 0
     last_error: str = field(default="")
 
+class ProducerSettings(Protocol):
+    """What one flush reads from its producer (an ``EventProducer``; a protocol here, so this module
+    does not import the producer that imports it)."""
+
+    @property
+    def client(self) -> Any: ...  # noqa: ANN401 (a boto3 Kinesis client)
+
+    stream_name: str
+    aggregate: bool
+    max_record_bytes: int
+    max_records_per_request: int
+    max_request_bytes: int
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+    _stream_param: dict[str, str]
+    _sleep: Callable[[float], None]
+    _random: Callable[[], float]
+
+
 class _Delivery:
     """One flush: the per-key queues, the request loop, retries and bookkeeping."""
 
-    def __init__(self, producer: EventProducer, records: list[_Record]) -> None:
+    def __init__(self, producer: ProducerSettings, records: list[_Record]) -> None:
         self.p = producer
         self.queues: dict[str, deque[_Record]] = {}
         for record in records:
