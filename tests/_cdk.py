@@ -1,4 +1,4 @@
-"""Helpers for template tests: apps with cdk.json's context, IAM lookups (snapshots: the ``template_snapshot`` fixture)."""
+"""Helpers for template tests: apps with cdk.json's context, IAM lookups (snapshots: ``template_snapshot``)."""
 
 from __future__ import annotations
 

@@ -229,12 +229,12 @@ def test_cdk_nag_clean_and_every_acknowledgment_scoped(built):
                if not s["reason"].startswith("Test fixture")}
     expected = set()
     for path in ("Defaults/Events/Archive", "Options/Events/Raw", "OwnBucket/Archive"):
-        expected |= {("AwsSolutions::AwsSolutions-KDF1", f"{path}/DeliveryStream"),
-                     ("AwsSolutions::AwsSolutions-IAM5", f"{path}/Policy")}
-    expected.add(("AwsSolutions::AwsSolutions-S1", "Defaults/Events/Archive/Bucket"))
+        expected |= {("AwsSolutions::AwsSolutions-KDF1", f"{path}/DeliveryStream/Resource"),
+                     ("AwsSolutions::AwsSolutions-IAM5", f"{path}/Policy/Resource")}  # each on its L1 alone
+    expected.add(("AwsSolutions::AwsSolutions-S1", "Defaults/Events/Archive/Bucket/Resource"))
     assert library == expected
     iam5 = sorted(s["acknowledgedId"] for s in nag[0]["suppressedViolations"]
-                  if s["acknowledgedAt"] == "Defaults/Events/Archive/Policy")
+                  if s["acknowledgedAt"] == "Defaults/Events/Archive/Policy/Resource")
     bucket = logical_id(built.things["defaults"].bucket)
     assert iam5 == [f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket}.Arn>/archive-errors/*]",
                     f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket}.Arn>/archive/*]"]

@@ -252,9 +252,10 @@ def test_cdk_nag_clean_and_every_acknowledgment_scoped(built):
     nag = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
     assert nag and nag[0]["violations"] == []
     suppressed = nag[0]["suppressedViolations"]
-    # only the consumers' on-failure queues (a DLQ of a DLQ would only move the same messages)
+    # only the consumers' on-failure queues (a DLQ of a DLQ would only move the same messages), each
+    # acknowledged on its CfnQueue alone
     assert {(s["acknowledgedId"], s["acknowledgedAt"]) for s in suppressed} == {
-        ("AwsSolutions::AwsSolutions-SQS3", f"{name}/{table}/OnChange/DeadLetterQueue")
+        ("AwsSolutions::AwsSolutions-SQS3", f"{name}/{table}/OnChange/DeadLetterQueue/Resource")
         for name, table in (("Options", "Orders"), ("Changes", "Items"), ("Existing", "Items"))
     }
     assert all(len(s["reason"]) > 40 for s in suppressed)
