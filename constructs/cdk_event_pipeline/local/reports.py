@@ -95,7 +95,8 @@ class MappingReport:
         gave_up = ", ".join(f"{n} {c}" for c, n in sorted(self.discarded.items())) or "none"
         return (f"{self.mapping:<40} {self.invocations:>6} invocations ({self.ok} ok, {self.partial} partial, "
                 f"{self.errors} failed, {self.timeouts} timed out), {self.records_sent} records sent, "
-                f"{self.filtered} filtered out, given up: {gave_up}" + (f", {self.trimmed} trimmed unread" if self.trimmed else ""))
+                f"{self.filtered} filtered out, given up: {gave_up}"
+                + (f", {self.trimmed} trimmed unread" if self.trimmed else ""))
 
 
 @dataclass
