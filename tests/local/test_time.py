@@ -133,3 +133,16 @@ def test_a_stamp_is_shifted_by_the_advances_made_before_it() -> None:
     assert clock.shifted(1000.000) == 1000.000  # stamped before the advance (same millisecond included)
     assert clock.shifted(1000.001) == 1060.001  # stamped at or after it
     assert clock.now() == now[0] + 60
+
+
+def test_the_retention_is_the_streams_own(deploy) -> None:
+    builder = _stream_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=-1)
+    builder.resources["Stream"]["Properties"]["RetentionPeriodHours"] = 48
+    pipeline = deploy(builder)
+    assert pipeline.runner.pollers["Mapping"].retention_seconds == 48 * HOUR
+    pipeline.disable("Mapping")
+    kept = pipeline.put_records("Stream", [{"n": 0}])
+    pipeline.advance(25 * HOUR)  # past the default 24 hours, within this stream's 48
+    pipeline.enable("Mapping")
+    pipeline.run_until_idle()
+    assert pipeline.function("Consumer").module.PROCESSED == kept
