@@ -14,8 +14,9 @@ puts an ordered audit record (partition key = item id) on the Kinesis stream. Co
 
 ``cdk synth`` runs this file (see cdk.json). It makes no AWS call (no lookups, no STS) and the
 stack is environment-agnostic, so the template is the same on every machine and ``cdk deploy``
-needs only credentials and a bootstrapped account. cdk-nag's AwsSolutions pack runs on every
-synth; an unacknowledged error fails it.
+needs only credentials and a bootstrapped account. Three rule packs run on every synth (cdk-nag's
+AwsSolutions and Serverless packs, and the library's EventPipelineChecks); an unacknowledged error
+fails it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import Construct
 
 from cdk_event_pipeline import EntityTable, EventStream, PipelineFunction, WorkQueue, acknowledge, bundled_code
+from cdk_event_pipeline.nag import EventPipelineChecks
 
 #: Only records of this type reach the order pipeline (Lambda event filtering on the JSON data:
 #: the API's ``item.put`` audit records never invoke it). A record that matches no filter is
@@ -97,7 +99,9 @@ class ReferenceStack(cdk.Stack):
                 s3.LifecycleRule(expired_object_delete_marker=True),
             ],
         )
-        acknowledge(self.access_logs, "AwsSolutions::AwsSolutions-S1",
+        access_logs_cfn = self.access_logs.node.default_child
+        assert isinstance(access_logs_cfn, s3.CfnBucket)
+        acknowledge(access_logs_cfn, "AwsSolutions::AwsSolutions-S1",
                     "This bucket receives the server access logs of the other buckets; logging its own "
                     "access would log into itself.")
         self.bodies = s3.Bucket(
@@ -124,6 +128,11 @@ class ReferenceStack(cdk.Stack):
             reserved_concurrent_executions=concurrency if public_url else None,
         )
         api_fn = self.api
+        api_cfn = api_fn.node.default_child
+        assert isinstance(api_cfn, lambda_.CfnFunction)
+        acknowledge(api_cfn, "Serverless::Serverless-LambdaDLQ",
+                    "Invoked synchronously through its function URL: an error is the HTTP answer to the "
+                    "caller (who retries the PUT), never an asynchronous event a dead-letter queue could keep.")
         api_fn.add_environment("BUCKET_NAME", self.bodies.bucket_name)
         iam.Grant.add_to_principal(
             grantee=api_fn, actions=["s3:PutObject", "s3:GetObject"],
@@ -132,7 +141,9 @@ class ReferenceStack(cdk.Stack):
         bodies_cfn = self.bodies.node.default_child
         assert isinstance(bodies_cfn, s3.CfnBucket)
         bodies_id = self.get_logical_id(bodies_cfn)
-        acknowledge(self.api.execution_role, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bodies_id}.Arn>/items/*]",
+        api_policy = self.api.execution_role.node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(api_policy, iam.CfnPolicy)
+        acknowledge(api_policy, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bodies_id}.Arn>/items/*]",
                     "Object ARNs need a wildcard: the API reads and writes only the objects under items/ "
                     "of its own bucket, with PutObject and GetObject only.")
         self.items.connect(api_fn, "dynamodb:PutItem", "dynamodb:GetItem")
@@ -171,7 +182,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         description="cdk-event-pipeline reference system",
         public_url=app.node.try_get_context("publicApiUrl") == "true",
     )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), EventPipelineChecks(app))
     return app
 
 

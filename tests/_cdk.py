@@ -1,9 +1,8 @@
-"""Helpers for template tests: apps with cdk.json's context, normalized templates, IAM lookups."""
+"""Helpers for template tests: apps with cdk.json's context, IAM lookups (snapshots: ``template_snapshot``)."""
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from constructs import IConstruct
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def new_app() -> cdk.App:
@@ -38,23 +36,6 @@ class Stacks:
         env = cdk.Environment(region=region) if region is not None else None
         self.stacks[name] = cdk.Stack(self.app, name, env=env)
         return self.stacks[name]
-
-
-def normalize(template: dict[str, Any]) -> dict[str, Any]:
-    """Drop what differs between machines and runs: CDK metadata and asset hashes."""
-    template = json.loads(json.dumps(template))
-    template.get("Resources", {}).pop("CDKMetadata", None)
-    template.get("Conditions", {}).pop("CDKMetadataAvailable", None)
-    if not template.get("Conditions"):
-        template.pop("Conditions", None)
-    for resource in template.get("Resources", {}).values():
-        meta = resource.get("Metadata")
-        if meta:
-            for key in [k for k in meta if k.startswith("aws:cdk:") or k.startswith("aws:asset:")]:
-                del meta[key]
-            if not meta:
-                del resource["Metadata"]
-    return json.loads(_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
 
 
 def logical_id(construct: IConstruct) -> str:

@@ -36,7 +36,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._kinds import StreamLike, as_stream
-from ._nag import acknowledge
+from ._nag import acknowledge_resource
 from ._validation import (
     PipelineValidationError,
     check_duration,
@@ -173,7 +173,7 @@ class StreamArchive(Construct):
             stack.node.try_remove_child(_FIREHOSE_CIDR_MAPPING_ID)
         # Firehose checks the role when the delivery stream is created: policy first.
         self.delivery_stream.node.add_dependency(self.policy)
-        acknowledge(self.delivery_stream, "AwsSolutions::AwsSolutions-KDF1", KDF1_REASON)
+        acknowledge_resource(self.delivery_stream, "AwsSolutions::AwsSolutions-KDF1", KDF1_REASON)
 
     def _validate_props(
         self,
@@ -251,7 +251,7 @@ class StreamArchive(Construct):
             ],
         )
         if access_logs_bucket is None:
-            acknowledge(bucket, "AwsSolutions::AwsSolutions-S1", S1_REASON)
+            acknowledge_resource(bucket, "AwsSolutions::AwsSolutions-S1", S1_REASON)
         return bucket
 
     def build_policy(self) -> iam.Policy:
@@ -273,7 +273,7 @@ class StreamArchive(Construct):
         stack = Stack.of(self)
         for arn in object_arns:
             finding = _flatten_reference(stack.resolve(arn))
-            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[Resource::{finding}]", IAM5_OBJECTS_REASON)
+            acknowledge_resource(policy, f"AwsSolutions::AwsSolutions-IAM5[Resource::{finding}]", IAM5_OBJECTS_REASON)
         return policy
 
     def build_delivery_stream(self) -> firehose.DeliveryStream:

@@ -45,6 +45,7 @@ from constructs import Construct, IConstruct
 
 from . import _defaults as d
 from ._assets import bundled_code
+from ._nag import LAMBDA_TRACING, TRACING_IS_OPT_IN, acknowledge_resource
 from ._props import FunctionProps
 from ._validation import PipelineValidationError, check_range, child_path, init_reports_path, require, seconds_of
 
@@ -204,6 +205,8 @@ class PipelineFunction(lambda_.Function):
             description=description,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
+        if not tracing:
+            acknowledge_resource(self, LAMBDA_TRACING, TRACING_IS_OPT_IN)
         #: The execution role (also ``role``, typed ``IRole | None`` by aws-cdk-lib).
         self.execution_role: iam.Role = role
         #: The function's log group (also ``log_group``, typed ``ILogGroup`` by aws-cdk-lib).

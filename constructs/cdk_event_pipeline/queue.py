@@ -28,6 +28,7 @@ from constructs import Construct
 
 from . import _defaults as d
 from ._kinds import FunctionLike, QueueLike, QueueSource, as_configurable_function, as_queue
+from ._nag import acknowledge_dead_letter_queue
 from ._props import DeadLetterQueueProps, WorkerProps
 from ._recursion import RecursionGraph
 from ._validation import (
@@ -140,6 +141,7 @@ class WorkQueue(Construct, QueueSource, Monitored):
         self.visibility_timeout = visibility_timeout
         self._owns_queue = True
         self.dead_letter_queue = self.build_dead_letter_queue()
+        acknowledge_dead_letter_queue(self.dead_letter_queue)
         self.queue = self.build_queue(
             queue_name=queue_name, content_based_deduplication=content_based_deduplication
         )

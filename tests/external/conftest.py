@@ -4,7 +4,7 @@
   directory outside the repository), both with ``python -m build --no-isolation`` (the build
   backend is a dev dependency, so no download). Once per session.
 * ``fresh_venv``: a new virtual environment outside the repository with the wheel and its
-  ``[runtime]`` extra installed by pip. Once per session.
+  ``[runtime,local,nag]`` extras installed by pip (what the README's tests need). Once per session.
 
 How the fresh venv stays fast and honest. Installing aws-cdk-lib and its dependencies into a
 new venv costs ~37 s here even from pip's warm cache (measured: ``pip install
@@ -12,8 +12,8 @@ new venv costs ~37 s here even from pip's warm cache (measured: ``pip install
 packages of this repository's venv through a ``.pth`` file pointing at a directory of symlinks
 to them (every entry of the repo venv's site-packages **except** this project's own:
 ``cdk_event_pipeline*``, ``event_pipeline_runtime*``, the editable-install hooks and ``.pth``
-files). Then ``pip install --no-index '<wheel>[runtime]'`` installs the wheel into the fresh
-venv and resolves every requirement, the ``[runtime]`` extra included, against what is
+files). Then ``pip install --no-index '<wheel>[runtime,local,nag]'`` installs the wheel into the
+fresh venv and resolves every requirement, the extras included, against what is
 importable there: a missing or conflicting dependency fails the install. ~1.6 s. The library
 and ``event_pipeline_runtime`` can only come from the wheel; the tests assert it.
 
@@ -68,7 +68,7 @@ def third_party_overlay(target: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory, dist: Dist) -> FreshVenv:
-    """A new venv outside the repository with ``<wheel>[runtime]`` installed by pip."""
+    """A new venv outside the repository with ``<wheel>[runtime,local,nag]`` installed by pip."""
     base = tmp_path_factory.mktemp("fresh-venv")
     assert not base.resolve().is_relative_to(ROOT)
     root = base / "venv"
@@ -80,7 +80,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory, dist: Dist) -> FreshVen
     overlay = third_party_overlay(base / "third-party")
     (site_packages / "_third_party.pth").write_text(f"{overlay}\n")
     run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
-         "--disable-pip-version-check", "--no-input", f"{dist.wheel}[runtime]"], cwd=base)
+         "--disable-pip-version-check", "--no-input", f"{dist.wheel}[runtime,local,nag]"], cwd=base)
     return FreshVenv(root=root, python=python, site_packages=site_packages)
 
 

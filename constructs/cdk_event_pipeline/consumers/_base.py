@@ -23,6 +23,7 @@ from constructs import Construct
 
 from .. import _defaults as d
 from .._kinds import FunctionOwner, HasNode
+from .._nag import LAMBDA_DLQ, QUEUE_FUNCTION_HAS_NO_ASYNC_DLQ, STREAM_FUNCTION_HAS_NO_ASYNC_DLQ, acknowledge_resource
 from .._recursion import RecursionGraph
 from .._validation import check_range
 from ..function import (
@@ -98,6 +99,9 @@ class FunctionConsumer(Construct, FunctionOwner, Monitored):
         self.max_hops = max_hops
         source, kind = self._recursion_source()
         RecursionGraph.of(self).read(source, kind, self.function, self)
+        if given_function is None:  # a function of the user's may have asynchronous callers too
+            reason = QUEUE_FUNCTION_HAS_NO_ASYNC_DLQ if kind == "queue" else STREAM_FUNCTION_HAS_NO_ASYNC_DLQ
+            acknowledge_resource(self.function, LAMBDA_DLQ, reason)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

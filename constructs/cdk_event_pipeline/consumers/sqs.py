@@ -18,6 +18,7 @@ from constructs import Construct
 
 from .. import _defaults as d
 from .._kinds import FunctionLike, HasNode, QueueLike, QueueSource, as_function, as_queue
+from .._nag import MAPPING_DESTINATION, QUEUE_REDRIVE_IS_THE_DESTINATION, acknowledge_resource
 from .._validation import (
     PipelineValidationError,
     check_duration,
@@ -157,6 +158,8 @@ class QueueWorker(FunctionConsumer):
             filters=filters,
             enabled=enabled,
         )
+        if self._has_redrive_policy():
+            acknowledge_resource(self.event_source_mapping, MAPPING_DESTINATION, QUEUE_REDRIVE_IS_THE_DESTINATION)
         self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- the steps of __init__ ------------------------------------------------------------
@@ -195,6 +198,13 @@ class QueueWorker(FunctionConsumer):
             "The queue is not managed by a WorkQueue: make sure its visibility timeout is at "
             "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
         )
+
+    def _has_redrive_policy(self) -> bool:
+        """The queue is known to move failed messages to a dead-letter queue (a WorkQueue's own, or a
+        plain ``sqs.Queue`` built with ``dead_letter_queue``)."""
+        if self.work_queue is not None:
+            return self.work_queue.dead_letter_queue is not None
+        return isinstance(self.queue, sqs.Queue) and self.queue.dead_letter_queue is not None
 
     def _recursion_source(self) -> tuple[HasNode, str]:
         return (self.work_queue if self.work_queue is not None else self.queue), "queue"

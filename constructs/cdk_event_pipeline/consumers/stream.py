@@ -27,7 +27,7 @@ from constructs import Construct
 from .. import _defaults as d
 from .._destinations import ExactS3Destination, ExactSqsDestination
 from .._kinds import FunctionLike, QueueLike, TableLike, as_function, as_queue, as_table
-from .._nag import ON_FAILURE_QUEUE_HAS_NO_DLQ, acknowledge
+from .._nag import acknowledge_dead_letter_queue
 from .._props import DeadLetterQueueProps
 from .._validation import (
     PipelineValidationError,
@@ -296,7 +296,7 @@ class StreamConsumerBase(FunctionConsumer):
             **overrides,
         }
         queue = sqs.Queue(self, "DeadLetterQueue", enforce_ssl=True, **props)
-        acknowledge(queue, "AwsSolutions::AwsSolutions-SQS3", ON_FAILURE_QUEUE_HAS_NO_DLQ)
+        acknowledge_dead_letter_queue(queue, aws_solutions=True)
         return queue
 
     def build_idempotency_table(self) -> dynamodb.ITable:

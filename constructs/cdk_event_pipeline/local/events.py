@@ -12,7 +12,7 @@ class RunnerEvent:
     """One thing the runner did.
 
     Attributes:
-        kind: ``invoke``, ``on-failure``, ``discarded``, ``filtered``, ``deleted``, ``info``.
+        kind: ``invoke``, ``on-failure``, ``discarded``, ``filtered``, ``trimmed``, ``deleted``, ``info``.
         mapping: The event source mapping's logical id (or the function's, for direct calls).
         function: The function's logical id.
         detail: Kind-specific fields: ``shard``, ``first``/``last`` sequence numbers, ``count``,

@@ -11,6 +11,12 @@
         pipeline.dead_letters("Jobs")                        # messages in a work queue's DLQ
         pipeline.table_items("Inventory")                    # a table's items, plain Python
 
+**Time.** Waits cost no real time: each lane has its own clock (see :mod:`.streams`). A test makes
+time pass with :meth:`LocalPipeline.advance` (records put before it have waited that long; a
+tumbling window ends, a failed message's visibility timeout passes), pauses a mapping with
+:meth:`LocalPipeline.disable` and resumes it with :meth:`LocalPipeline.enable`, and runs without
+letting timers jump ahead with ``run(let_time_pass=False)`` (the README's "Testing your stack").
+
 **Names.** Every method takes a resource by its construct path in the app (``Orders``,
 ``Orders/Billing``, the stack name left out), by a construct path prefix that selects one
 resource of the kind the method needs (``Orders`` is the stream of the ``EventStream`` named
@@ -302,10 +308,48 @@ class LocalPipeline:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, *, max_invocations: int | None = None, max_steps: int | None = None) -> RunReport:
-        """Run the mappings until idle or a bound; never raises for being stopped by a bound."""
-        stats = self.runner.run(max_invocations=max_invocations, max_steps=max_steps)
+    def run(self, *, max_invocations: int | None = None, max_steps: int | None = None,
+            let_time_pass: bool = True) -> RunReport:
+        """Run the mappings until idle or a bound; never raises for being stopped by a bound.
+
+        Args:
+            max_invocations: Stop after this many invocations.
+            max_steps: Stop after this many scheduling steps.
+            let_time_pass: When nothing else is due, let a lane's clock jump to its next timer (a
+                tumbling window's end, a failed message becoming visible). False: only what is due
+                now runs (time passes only by :meth:`advance`); the report is then not ``idle`` while
+                timers are left.
+        """
+        stats = self.runner.run(max_invocations=max_invocations, max_steps=max_steps, let_time_pass=let_time_pass)
         return RunReport(stats, self.mappings())
+
+    def advance(self, seconds: float) -> None:
+        """Make time pass for the whole pipeline: every mapping's and lane's clock moves ``seconds``
+        ahead of the present. Records and messages already there have waited that much longer (record
+        age, the stream's retention); what is put afterwards arrives that much later. Nothing runs
+        until the next :meth:`run`.
+
+        Raises:
+            ValueError: ``seconds`` is negative (time never goes back).
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"advance: seconds must be a number >= 0 (given {seconds!r})")
+        self.runner.advance(float(seconds))
+
+    def disable(self, mapping: str) -> None:
+        """Disable a mapping (``Enabled: false``): it reads and invokes nothing until :meth:`enable`;
+        a stream mapping keeps its checkpoints, and the stream keeps records for its retention period.
+
+        Args:
+            mapping: The mapping, or its function (construct path, logical id, ...).
+        """
+        for poller in self._pollers(mapping):
+            self.runner.set_enabled(poller.mapping_id, False)
+
+    def enable(self, mapping: str) -> None:
+        """Enable a mapping again (or one the template disabled): it resumes from its checkpoints."""
+        for poller in self._pollers(mapping):
+            self.runner.set_enabled(poller.mapping_id, True)
 
     def run_until_idle(self, *, max_invocations: int = DEFAULT_MAX_INVOCATIONS) -> RunReport:
         """Run until every mapping is idle (tumbling windows closed, failed messages redelivered).

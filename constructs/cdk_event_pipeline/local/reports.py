@@ -87,13 +87,16 @@ class MappingReport:
     filtered: int = 0
     discarded: Counter[str] = field(default_factory=Counter)
     on_failure: int = 0
+    #: Records the stream trimmed (past its retention period) before the mapping read them.
+    trimmed: int = 0
 
     def line(self) -> str:
         """One line for a terminal."""
         gave_up = ", ".join(f"{n} {c}" for c, n in sorted(self.discarded.items())) or "none"
         return (f"{self.mapping:<40} {self.invocations:>6} invocations ({self.ok} ok, {self.partial} partial, "
                 f"{self.errors} failed, {self.timeouts} timed out), {self.records_sent} records sent, "
-                f"{self.filtered} filtered out, given up: {gave_up}")
+                f"{self.filtered} filtered out, given up: {gave_up}"
+                + (f", {self.trimmed} trimmed unread" if self.trimmed else ""))
 
 
 @dataclass
@@ -152,6 +155,8 @@ def _count(report: MappingReport, event: RunnerEvent) -> None:
         report.timeouts += bool(d.get("timed_out"))
     elif event.kind == "filtered":
         report.filtered += int(d.get("count") or 0)
+    elif event.kind == "trimmed":
+        report.trimmed += int(d.get("count") or 0)
     elif event.kind in {"on-failure", "discarded"}:
         report.discarded[str(d.get("condition"))] += int(d.get("count") or 0)
         report.on_failure += event.kind == "on-failure"

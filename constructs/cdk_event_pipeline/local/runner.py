@@ -13,18 +13,19 @@ the ``local_pipeline`` pytest fixture, both built on this class.
 earliest among those with records to handle; when none has any, it reads the sources again
 (new records, messages); when nothing new arrived it lets the earliest *timer* fire (a
 tumbling window ending, a failed SQS message becoming visible again); when there is none, the
-run is idle. Only one function runs at a time: concurrency between lanes is modelled by
-their independent clocks, not by threads.
+run is idle (``run(let_time_pass=False)`` fires only the timers already due on their lane's clock:
+time then passes only by :meth:`LocalRunner.advance`). Only one function runs at a time:
+concurrency between lanes is modelled by their independent clocks, not by threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import boto3
 from botocore.config import Config
 
 from .assembly import AssemblyError, StackTemplate, load_assembly
+from .clock import PipelineClock
 from .destinations import Destination, S3Destination, SnsDestination, SqsDestination
 from .endpoint import DUMMY_CREDENTIALS, hold_speedups, register
 from .events import EventLog
@@ -89,6 +91,10 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect
 
 Poller = StreamPoller | SqsPoller
 
+#: Retention of a Kinesis stream without ``RetentionPeriodHours`` and of every DynamoDB stream: 24 hours
+#: (Kinesis: "Changing the data retention period"; DynamoDB: "Change data capture for DynamoDB Streams").
+DEFAULT_STREAM_RETENTION_SECONDS = 24 * 3600
+
 
 @dataclass
 class RunStats:
@@ -140,6 +146,8 @@ class LocalRunner:
         self.extra_environment = dict(extra_environment or {})
         self.credentials = dict(credentials or DUMMY_CREDENTIALS)
         self.log = EventLog()
+        #: The pipeline's time: the real time plus what :meth:`advance` added.
+        self.clock = PipelineClock()
         self.resources: dict[str, LocalResource] = {}
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: dict[str, Poller] = {}
@@ -183,7 +191,7 @@ class LocalRunner:
                 function = self._function(logical_id, resource.get("Properties", {}))
                 if function is not None:
                     self.functions[logical_id] = function
-        started = time.time()
+        started = self.clock.now()
         for logical_id, resource in self.stack.resources.items():
             if resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 poller = self._mapping(logical_id, resource.get("Properties", {}), started)
@@ -306,7 +314,7 @@ class LocalRunner:
             return SqsPoller(logical_id, self.client("sqs"), url, source_arn, function,
                              SqsMappingConfig.from_properties(props), self.log,
                              event_filter=EventFilter(props.get("FilterCriteria"), "sqs"), region=self.region,
-                             started_at=started)
+                             started_at=started, clock=self.clock)
         if source_arn.startswith("arn:aws:kinesis:"):
             # A consumer ARN (enhanced fan-out) is .../stream/<name>/consumer/<consumer>:<time>.
             stream_arn = source_arn.split("/consumer/", 1)[0]
@@ -322,7 +330,18 @@ class LocalRunner:
         return StreamPoller(logical_id, reader, function, StreamMappingConfig.from_properties(props), self.log,
                             destination=self._destination(props),
                             event_filter=EventFilter(props.get("FilterCriteria"), kind),  # type: ignore[arg-type]
-                            mapping_uuid=mapping_uuid, identity_arn=identity, started_at=started)
+                            mapping_uuid=mapping_uuid, identity_arn=identity, started_at=started,
+                            retention_seconds=self._retention_seconds(kind, stream_arn if kind == "kinesis" else ""),
+                            clock=self.clock)
+
+    def _retention_seconds(self, kind: str, stream_arn: str) -> float:
+        """A Kinesis stream's ``RetentionPeriodHours`` (from the template), else 24 hours."""
+        for logical_id, resource in self.stack.resources.items():
+            local = self.resources.get(logical_id)
+            if kind == "kinesis" and local is not None and local.attributes.get("Arn") == stream_arn:
+                hours = self.resolve((resource.get("Properties") or {}).get("RetentionPeriodHours"))
+                return float(hours) * 3600 if hours is not None else DEFAULT_STREAM_RETENTION_SECONDS
+        return DEFAULT_STREAM_RETENTION_SECONDS
 
     # --- use --------------------------------------------------------------------------------
 
@@ -365,14 +384,34 @@ class LocalRunner:
             raise FunctionError(invocation)
         return invocation.response
 
+    def advance(self, seconds: float) -> None:
+        """Make ``seconds`` pass for the whole pipeline: every mapping's and lane's clock moves that
+        far past the present, and records and messages that arrive later arrive that much later."""
+        present = self.clock.advance(seconds)
+        for poller in self.pollers.values():
+            poller.advance(seconds, present)
+
+    def set_enabled(self, mapping_id: str, enabled: bool) -> None:
+        """Disable a mapping (it reads and invokes nothing; a stream mapping keeps its checkpoints)
+        or enable it again (it resumes where it stopped)."""
+        poller = self.pollers[mapping_id]
+        if isinstance(poller, StreamPoller):
+            poller.config = dataclasses.replace(poller.config, enabled=enabled)
+        else:
+            poller.config = dataclasses.replace(poller.config, enabled=enabled)
+
     def run(self, *, max_invocations: int | None = None, max_steps: int | None = None,
-            until: Callable[[], bool] | None = None, max_rounds: int | None = None) -> RunStats:
+            until: Callable[[], bool] | None = None, max_rounds: int | None = None,
+            let_time_pass: bool = True) -> RunStats:
         """Run the mappings until all are idle (or a bound is hit).
 
         Args:
             max_invocations: Stop once this many invocations were made in this run.
             max_steps: Stop after this many scheduling steps (``max_rounds`` is an alias).
             until: Stop as soon as this returns True (checked after every step).
+            let_time_pass: When nothing is due, move a lane's clock to its next timer (a tumbling
+                window's end, a failed message's visibility). False: fire only timers already due
+                on their lane's clock, and stop (not idle) when only later ones are left.
 
         Returns:
             What was done; ``idle`` is True when every mapping ran out of work.
@@ -384,11 +423,13 @@ class LocalRunner:
         release = hold_speedups(self.endpoint_url)
         try:
             with _heap_frozen():
-                return self._run(max_invocations, max_steps if max_steps is not None else max_rounds, until)
+                return self._run(max_invocations, max_steps if max_steps is not None else max_rounds, until,
+                                 let_time_pass)
         finally:
             release()
 
-    def _run(self, max_invocations: int | None, max_steps: int | None, until: Callable[[], bool] | None) -> RunStats:
+    def _run(self, max_invocations: int | None, max_steps: int | None, until: Callable[[], bool] | None,
+             let_time_pass: bool = True) -> RunStats:
         steps = 0
         start = self._invocations()
         pollers = list(self.pollers.values())
@@ -399,6 +440,9 @@ class LocalRunner:
                     max_invocations is not None and done >= max_invocations):
                 return RunStats(steps, done, False)
             agenda = [(t, now, poller, lane) for poller in pollers for t, now, lane in poller.agenda()]
+            waiting = bool(agenda)
+            if not let_time_pass:  # a timer is due when its time is not after its lane's clock
+                agenda = [item for item in agenda if item[1] or item[0] <= item[3].now]
             immediate = [item for item in agenda if item[1]]
             if not immediate and not refreshed:
                 refreshed = True
@@ -406,7 +450,7 @@ class LocalRunner:
                     continue
             candidates = immediate or agenda
             if not candidates:
-                return RunStats(steps, done, True)
+                return RunStats(steps, done, not waiting)
             _, _, poller, lane = min(candidates, key=lambda item: item[0])
             poller.step_lane(lane)
             steps += 1

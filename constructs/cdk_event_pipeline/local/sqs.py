@@ -27,11 +27,11 @@ ChangeMessageVisibility 0, which is what the queue would do when the timeout end
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import PipelineClock
 from .events import EventLog
 from .filters import EventFilter
 from .invoke import LocalFunctionLike, read_response, run
@@ -87,11 +87,6 @@ def sqs_event_record(message: Mapping[str, Any], queue_arn: str, region: str) ->
     }
 
 
-def _sent_at(message: Mapping[str, Any], default: float) -> float:
-    sent = (message.get("Attributes") or {}).get("SentTimestamp")
-    return int(sent) / 1000 if sent else default
-
-
 class SqsPoller:
     """Runs one SQS event source mapping.
 
@@ -106,6 +101,7 @@ class SqsPoller:
         event_filter: ``FilterCriteria``.
         region: ``awsRegion`` in event records.
         started_at: When the mapping starts (the poller's clock starts there). Default: now.
+        clock: The pipeline's time (messages' sent times are read in it). Default: the real time.
     """
 
     kind = "sqs"
@@ -123,8 +119,10 @@ class SqsPoller:
         event_filter: EventFilter | None = None,
         region: str = "us-east-1",
         started_at: float | None = None,
+        clock: PipelineClock | None = None,
     ) -> None:
         self.mapping_id = mapping_id
+        self.clock = clock if clock is not None else PipelineClock()
         self.client = client
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -134,11 +132,21 @@ class SqsPoller:
         self.filter = event_filter or EventFilter(None)
         self.region = region
         self.invocations = 0
-        self.now = started_at if started_at is not None else time.time()
+        self.now = started_at if started_at is not None else self.clock.now()
         attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
         self.visibility_timeout = int(attributes["Attributes"].get("VisibilityTimeout", 30))
         self._held: list[dict[str, Any]] = []
         self._hidden: list[tuple[float, dict[str, Any]]] = []
+
+    def advance(self, seconds: float, present: float) -> None:
+        """Time passes: the poller's clock moves ``seconds`` past ``present`` (or past its own time,
+        when it is ahead), so failed messages become visible when their timeout has passed."""
+        self.now = max(self.now, present) + seconds
+
+    def _sent_at(self, message: Mapping[str, Any]) -> float:
+        """When the message was sent, in the pipeline's time."""
+        sent = (message.get("Attributes") or {}).get("SentTimestamp")
+        return self.clock.shifted(int(sent) / 1000) if sent else self.now
 
     # --- the queue --------------------------------------------------------------------------
 
@@ -215,7 +223,7 @@ class SqsPoller:
         if len(self._held) < config.batch_size:
             self.refresh()
         if len(self._held) < config.batch_size and config.batching_window_seconds > 0:
-            self.now = max(self.now, min(_sent_at(m, self.now) for m in self._held)) + config.batching_window_seconds
+            self.now = max(self.now, min(self._sent_at(m) for m in self._held)) + config.batching_window_seconds
             self.refresh()
         messages: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
@@ -229,7 +237,7 @@ class SqsPoller:
             records.append(record)
             size += record_size
         self._held = self._held[len(messages):]
-        self.now = max(self.now, max(_sent_at(m, self.now) for m in messages))
+        self.now = max(self.now, max(self._sent_at(m) for m in messages))
         if self.filter:
             keep = [self.filter.matches_record(r) for r in records]
             dropped = [m for m, k in zip(messages, keep, strict=True) if not k]

@@ -126,6 +126,17 @@ class Lane:
         return bool(self.work or self.pending)
 
 
+def trim_unread(lane: Lane, retention_seconds: float | None) -> list[Pending]:
+    """Take the lane's unread records older than the retention period on its clock (the stream
+    trimmed them) off the lane, and checkpoint past them."""
+    trimmed: list[Pending] = []
+    while retention_seconds is not None and lane.pending and lane.now - lane.pending[0].arrival > retention_seconds:
+        trimmed.append(lane.pending.popleft())
+    if trimmed:
+        lane.checkpoint = trimmed[-1].seq
+    return trimmed
+
+
 def epoch(moment: datetime | float | None, default: float) -> float:
     if moment is None:
         return default

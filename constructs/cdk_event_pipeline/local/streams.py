@@ -26,6 +26,12 @@ event filtering", "Implementing stateful ... processing", and the mapping's para
   the last one present when the mapping starts. ``AT_TIMESTAMP``: from the first record that
   arrived at or after ``StartingPositionTimestamp``, including records that arrive after the
   mapping started.
+* **Retention.** A record the mapping has not read yet when the stream's retention period has
+  passed on the lane's clock (a disabled mapping, a backlog) is gone: the stream trimmed it. It
+  is skipped without invoking and counted (event ``trimmed``). A batch already being retried is
+  not trimmed (its record age ends it, or it retries on).
+* **Time passing** (:meth:`StreamPoller.advance`, ``LocalPipeline.advance``): every lane's clock
+  moves ahead; records that arrived before have waited that much longer.
 * **Record age** (``MaximumRecordAgeInSeconds``) is checked before *every* invocation (first
   attempt, retry, bisected half): records older than the limit on the lane's clock are not
   sent; they are discarded with condition ``RecordAgeExceeded``.
@@ -55,11 +61,11 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ..tools.records import SourceRecord, dynamodb_event_record, kinesis_event_record
+from .clock import PipelineClock
 from .destinations import (
     RECORD_AGE_EXCEEDED,
     RETRIES_EXHAUSTED,
@@ -69,7 +75,7 @@ from .destinations import (
 from .events import EventLog
 from .filters import EventFilter
 from .invoke import LocalFunctionLike, Outcome, read_response, run
-from .stream_lanes import Lane, Pending, StreamMappingConfig, Window, Work, epoch, iso, key_group
+from .stream_lanes import Lane, Pending, StreamMappingConfig, Window, Work, epoch, iso, key_group, trim_unread
 from .stream_readers import READ_LIMIT, DynamoDBStreamReader, KinesisReader, ShardReader
 
 __all__ = ["PAYLOAD_LIMIT_BYTES", "READ_LIMIT", "RETRY_BACKOFF_BASE_SECONDS", "RETRY_BACKOFF_MAX_SECONDS",
@@ -82,6 +88,8 @@ RETRY_BACKOFF_BASE_SECONDS = 1.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
 #: Lambda's synchronous invocation payload limit (bytes).
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+#: Condition of the ``trimmed`` event: the record passed the stream's retention period unread.
+RETENTION_EXPIRED = "RetentionPeriodExpired"
 #: A tumbling window's state limit per shard (bytes): "Your state can be a maximum of 1 MB per shard".
 WINDOW_STATE_LIMIT_BYTES = 1024 * 1024
 
@@ -101,6 +109,9 @@ class StreamPoller:
         identity_arn: ``invokeIdentityArn`` on Kinesis event records (the function's role).
         started_at: When the mapping starts (epoch seconds; every lane's clock starts there).
             Default: now.
+        retention_seconds: The stream's retention period (records older than this on a lane's
+            clock are trimmed before the mapping reads them). Default: None (never trimmed).
+        clock: The pipeline's time (records' arrivals are read in it). Default: the real time.
     """
 
     kind = "stream"
@@ -118,8 +129,12 @@ class StreamPoller:
         mapping_uuid: str = "00000000-0000-0000-0000-000000000000",
         identity_arn: str = "",
         started_at: float | None = None,
+        retention_seconds: float | None = None,
+        clock: PipelineClock | None = None,
     ) -> None:
         self.mapping_id = mapping_id
+        self.clock = clock if clock is not None else PipelineClock()
+        self.retention_seconds = retention_seconds
         self.reader = reader
         self.function = function
         self.config = config
@@ -128,7 +143,7 @@ class StreamPoller:
         self.filter = event_filter or EventFilter(None)
         self.mapping_uuid = mapping_uuid
         self.identity_arn = identity_arn
-        self.started_at = started_at if started_at is not None else time.time()
+        self.started_at = started_at if started_at is not None else self.clock.now()
         self.lanes: dict[tuple[str, int], Lane] = {}
         #: Every record read, by (shard, sequence number): what the invocations' ids refer to.
         self.index: dict[tuple[str, str], SourceRecord] = {}
@@ -140,8 +155,16 @@ class StreamPoller:
 
     # --- reading ----------------------------------------------------------------------------
 
+    def advance(self, seconds: float, present: float) -> None:
+        """Time passes: every lane's clock moves ``seconds`` past ``present`` (or past its own time,
+        when it is ahead); lanes made later start there too."""
+        self.started_at = max(self.started_at, present) + seconds
+        for lane in self.lanes.values():
+            lane.now = max(lane.now, present) + seconds
+
     def start(self) -> None:
         """Resolve the starting position of every shard (LATEST: after what is there now)."""
+        self.started_at = max(self.started_at, self.clock.now())  # enabled later: its lanes start now
         for shard_id in self.reader.shard_ids():
             self._start_shard(shard_id)
         self._started = True
@@ -170,7 +193,7 @@ class StreamPoller:
             after = page[-1].seq
 
     def _pending(self, record: SourceRecord) -> Pending:
-        arrival = epoch(record.arrival, time.time())
+        arrival = self.clock.shifted(epoch(record.arrival, self.clock.now()))
         event_record = (kinesis_event_record(record, self.identity_arn) if record.source == "kinesis"
                         else dynamodb_event_record(record))
         text = json.dumps(event_record, separators=(",", ":"))
@@ -284,9 +307,20 @@ class StreamPoller:
         size = self.config.tumbling_window_seconds
         return math.floor(pending.arrival / size) * size
 
+    def _trim(self, lane: Lane) -> None:
+        """Drop the unread records the stream no longer holds (older than its retention period)."""
+        trimmed = trim_unread(lane, self.retention_seconds)
+        if trimmed:
+            self.log.emit("trimmed", self.mapping_id, self.function.logical_id, shard=lane.shard_id,
+                          lane=lane.index, first=trimmed[0].record.sequence_number,
+                          last=trimmed[-1].record.sequence_number, count=len(trimmed),
+                          condition=RETENTION_EXPIRED, at=lane.now)
+
     def _next_work(self, lane: Lane) -> Work | None:
-        """The lane's next batch (checkpointing filtered-out records first), or None."""
+        """The lane's next batch (trimming expired records and checkpointing filtered-out ones
+        first), or None."""
         config = self.config
+        self._trim(lane)
         skipped = 0
         while lane.pending and not lane.pending[0].matched:
             head = lane.pending.popleft()
