@@ -16,7 +16,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test lint bench demo clean test-moto-lowest
+.PHONY: setup synth test lint bench bench-synth demo clean test-moto-lowest
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -99,4 +99,22 @@ $(MOTO_LOWEST_STAMP): pyproject.toml | $(PY_STAMP)
 	$(MOTO_LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[local]' \
 	    'moto[server]==$(MOTO_LOWEST)' $(MOTO_LOWEST_TOOLS)
 	rm -f $(MOTO_LOWEST_VENV)/.installed-*
+	touch $@
+
+# Synth-cost ratios (docs/benchmarks.md): the reference app over an empty app, the like-for-like system
+# built with this library vs AWS Solutions Constructs, and over its own template as plain L1. Solutions
+# Constructs are a benchmark-only dependency, pinned, in a venv of their own (never in .venv's dev set).
+SC_VERSION  := 2.92.2
+BENCH_VENV  := $(VENV)/bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(SC_VERSION)
+SC_PATTERNS := aws-lambda-kinesis-streams aws-kinesis-streams-lambda aws-lambda-sqs aws-sqs-lambda aws-lambda-dynamodb
+
+bench-synth: $(BENCH_STAMP) $(NODE_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/synth_ratio.py --rounds 7
+
+$(BENCH_STAMP): pyproject.toml | $(PY_STAMP)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . \
+	    $(shell grep -oE '"cdk-nag==[^"]*"' pyproject.toml) \
+	    $(foreach p,$(SC_PATTERNS),'aws-solutions-constructs.$(p)==$(SC_VERSION)')
 	touch $@

@@ -25,9 +25,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import jsii
-from aws_cdk import Annotations, Aspects, IAspect
+from aws_cdk import Annotations
 from aws_cdk import aws_lambda as lambda_
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 
 from . import _defaults as d
 from ._kinds import FunctionOwner, HasNode
@@ -54,19 +54,19 @@ class RecursionGraph:
 
     @classmethod
     def of(cls, scope: IConstruct) -> RecursionGraph:
-        """The graph of ``scope``'s app, made (with its synth-time check) on first use."""
+        """The graph of ``scope``'s app, made on first use."""
         root = scope.node.root
         graph = getattr(root, _GRAPH_ATTRIBUTE, None)
         if not isinstance(graph, RecursionGraph):
             graph = cls()
             setattr(root, _GRAPH_ATTRIBUTE, graph)
-            Aspects.of(root).add(_RecursionCheck(graph))
         return graph
 
     def read(self, source: HasNode, kind: str, function: lambda_.IFunction, consumer: IConstruct) -> None:
         """``consumer``'s ``function`` reads ``source`` (a ``stream``, ``table`` or ``queue``)."""
         self.kinds[source.node.path] = kind
         self.reads.append(_Read(source.node.path, function_key(function), consumer))
+        consumer.node.add_validation(_RecursionCheck(self))
 
     def write(self, sink: HasNode, kind: str, function: object) -> None:
         """``function`` writes to ``sink``; grantees that are not functions are ignored."""
@@ -157,15 +157,17 @@ def function_key_of_grantee(grantee: object) -> str | None:
     return None
 
 
-@jsii.implements(IAspect)
+@jsii.implements(IValidation)
 class _RecursionCheck:
-    """Runs :meth:`RecursionGraph.check` once per synthesis, when the root is visited."""
+    """Runs :meth:`RecursionGraph.check` once, in the validation phase of the first synthesis
+    that validates a reading consumer (every edge is wired by then); reports no errors: loops are
+    warnings."""
 
     def __init__(self, graph: RecursionGraph) -> None:
         self.graph = graph
 
-    def visit(self, node: IConstruct) -> None:
-        if node.node.scope is not None or self.graph.checked:
-            return
-        self.graph.checked = True
-        self.graph.check()
+    def validate(self) -> list[str]:
+        if not self.graph.checked:
+            self.graph.checked = True
+            self.graph.check()
+        return []
