@@ -127,8 +127,10 @@ def _check_version(envelope: Envelope, supported: Collection[int], where: str) -
 
 
 def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
-    kinesis = raw["kinesis"]  # a dict with a sequence number: the batch checked it (require_item_identifiers)
-    sequence = kinesis["sequenceNumber"]
+    kinesis = raw.get("kinesis")  # the batch checked it has one (require_item_identifiers); a caller may not
+    if not isinstance(kinesis, dict):
+        raise DecodeError(f"Kinesis record (eventID {short(raw.get('eventID'))}): 'kinesis' missing or not an object")
+    sequence = kinesis.get("sequenceNumber")
     partition_key = kinesis.get("partitionKey")
     if not isinstance(partition_key, str):
         raise DecodeError(f"Kinesis record {sequence}: kinesis.partitionKey missing or not a string")
@@ -258,8 +260,10 @@ def _binary_to_bytes(value: Any) -> Any:
 
 
 def _dynamodb_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
-    change = raw["dynamodb"]  # a dict with a sequence number: the batch checked it (require_item_identifiers)
+    change = raw.get("dynamodb")  # the batch checked it has one (require_item_identifiers); a caller may not
     event_id = raw.get("eventID")
+    if not isinstance(change, dict):
+        raise DecodeError(f"DynamoDB stream record (eventID {short(event_id)}): 'dynamodb' missing or not an object")
     keys_given = change.get("Keys")
     if not isinstance(keys_given, dict) or not keys_given:
         raise DecodeError(f"DynamoDB stream record {change.get('SequenceNumber')} (eventID {short(event_id)}): "
