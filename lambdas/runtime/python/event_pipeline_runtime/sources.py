@@ -126,7 +126,8 @@ def _check_version(envelope: Envelope, supported: Collection[int], where: str) -
         )
 
 
-def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
+def _kinesis_fields(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+    """``(kinesis, sequenceNumber, partitionKey)``, or a :class:`DecodeError` naming what is missing."""
     kinesis = raw.get("kinesis")  # the batch checked it has one (require_item_identifiers); a caller may not
     if not isinstance(kinesis, dict):
         raise DecodeError(f"Kinesis record (eventID {short(raw.get('eventID'))}): 'kinesis' missing or not an object")
@@ -134,6 +135,11 @@ def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int
     partition_key = kinesis.get("partitionKey")
     if not isinstance(partition_key, str):
         raise DecodeError(f"Kinesis record {sequence}: kinesis.partitionKey missing or not a string")
+    return kinesis, sequence, partition_key
+
+
+def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
+    kinesis, sequence, partition_key = _kinesis_fields(raw)
     event_id = raw.get("eventID")
     shard = event_id.partition(":")[0] if isinstance(event_id, str) and event_id else None
     try:
