@@ -24,7 +24,7 @@ from .assembly_builder import TemplateBuilder
 MODULES = ("moto.core.responses", "moto.core.serialize", "moto.core.parse", "moto.dynamodb.comparisons",
            "moto.dynamodb.parsing.ast_nodes", "moto.dynamodb.parsing.validators",
            "moto.dynamodb.parsing.expressions", "moto.dynamodb.models", "moto.sqs.models", "moto.kinesis.models",
-           "moto.moto_api._internal.moto_random", "botocore.handlers")
+           "moto.dynamodb.models.table", "moto.moto_api._internal.moto_random", "botocore.handlers")
 _ABSENT = object()
 
 

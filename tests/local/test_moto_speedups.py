@@ -3,8 +3,9 @@
 The same script of calls (DynamoDB conditional writes and update expressions of every kind,
 their errors, a transaction, queries and scans with filters, the table's DynamoDB Streams
 records, Kinesis and SQS) runs twice: over HTTP against a moto server in a *separate process*
-(moto as shipped: the patches live only in the process that applies them), and in this
-process through the runner's endpoint (answered in-process, speed-ups applied). Every
+(moto as shipped plus the adapter's corrections only, ``_moto.CORRECTIONS``, which change answers
+on purpose: the patches live only in the process that applies them), and in this process through
+the runner's endpoint (answered in-process, speed-ups and corrections applied). Every
 response, error and stream record must be the same once the values moto makes up per request
 (request ids, dates, message ids, receipt handles) are set aside. Expressions recur with
 different values and names, so the caches are hit, and missed, on the way.
@@ -184,14 +185,29 @@ def _clients(endpoint_url: str) -> dict[str, Any]:
             for service in ("dynamodb", "dynamodbstreams", "kinesis", "sqs")}
 
 
+#: moto's server with the adapter's corrections (``_moto.CORRECTIONS``: moto answering as AWS does where
+#: it does not) and none of the speed-ups: what the speed-ups must not change.
+_SERVER_WITH_CORRECTIONS = """
+import sys
+from cdk_event_pipeline.local import _moto
+from cdk_event_pipeline.local._moto._patcher import Patcher
+patcher = Patcher()
+for names, feature in _moto.FEATURES:
+    if names[0] in _moto.CORRECTIONS:
+        feature(patcher)
+from moto.server import main
+main(sys.argv[1:])
+"""
+
+
 @pytest.fixture(scope="module")
 def unpatched_moto() -> Iterator[str]:
-    """A moto server in its own process: moto exactly as installed."""
+    """A moto server in its own process: moto as installed, with the corrections only."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603 - moto's own server module, on the loopback interface
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", _SERVER_WITH_CORRECTIONS, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MOTO_CALL_RESET_API": "true"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -282,7 +282,7 @@ def _report(pipeline: Any, report: Any, args: argparse.Namespace, out: Any) -> N
                {"mapping": mapping.mapping, "function": mapping.function, "source": mapping.source,
                 "invocations": mapping.invocations, "ok": mapping.ok, "partial": mapping.partial,
                 "errors": mapping.errors, "timeouts": mapping.timeouts, "records_sent": mapping.records_sent,
-                "filtered": mapping.filtered, "discarded": dict(mapping.discarded)})
+                "filtered": mapping.filtered, "discarded": dict(mapping.discarded), "outcomes": mapping.outcomes})
         if mapping.source != "sqs":
             failures = pipeline.failures(mapping.mapping)
             if failures:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .destinations import RECORD_AGE_EXCEEDED, RETRIES_EXHAUSTED
 from .events import RunnerEvent
 from .runner import RunStats
 
@@ -71,9 +72,26 @@ class Invocation:
     detail: dict[str, Any]
 
 
+#: The outcomes :attr:`MappingReport.outcomes` counts records by, in order.
+OUTCOMES = ("invoked", "succeeded", "failed", "filtered_out", "discarded_for_age", "retries_exhausted",
+            "delivered_to_on_failure")
+
+
 @dataclass
 class MappingReport:
-    """What one mapping did (cumulative over the pipeline's runs)."""
+    """What one mapping did (cumulative over the pipeline's runs).
+
+    Record counts (:attr:`outcomes`, one key each): ``invoked`` records sent to the function, one per
+    invocation a record is in (a record retried twice counts 3); of those, ``succeeded`` (done: an
+    ``ok`` invocation, the records before the first failure of a partial response on a stream, the
+    messages an SQS partial response did not list) and ``failed`` (the rest: retried, or given up),
+    so ``invoked == succeeded + failed``; ``filtered_out`` records the mapping's filter dropped
+    (never sent); ``discarded_for_age`` (``RecordAgeExceeded``) and ``retries_exhausted``
+    (``RetryAttemptsExhausted``) records given up; ``delivered_to_on_failure`` the records of those
+    that reached the on-failure destination (the rest were discarded: no destination). SQS
+    messages given up go to the queue's dead-letter queue by its redrive policy
+    (:meth:`LocalPipeline.dead_letters`), not to an on-failure destination.
+    """
 
     mapping: str
     function: str
@@ -89,6 +107,17 @@ class MappingReport:
     on_failure: int = 0
     #: Records the stream trimmed (past its retention period) before the mapping read them.
     trimmed: int = 0
+    records_succeeded: int = 0
+    records_on_failure: int = 0
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Records per outcome (:data:`OUTCOMES`; see the class docstring)."""
+        return {"invoked": self.records_sent, "succeeded": self.records_succeeded,
+                "failed": self.records_sent - self.records_succeeded, "filtered_out": self.filtered,
+                "discarded_for_age": self.discarded[RECORD_AGE_EXCEEDED],
+                "retries_exhausted": self.discarded[RETRIES_EXHAUSTED],
+                "delivered_to_on_failure": self.records_on_failure}
 
     def line(self) -> str:
         """One line for a terminal."""
@@ -148,6 +177,7 @@ def _count(report: MappingReport, event: RunnerEvent) -> None:
     if event.kind == "invoke":
         report.invocations += 1
         report.records_sent += int(d.get("count") or 0)
+        report.records_succeeded += int(d.get("succeeded") or 0)
         outcome = d.get("outcome")
         report.ok += outcome == "ok"
         report.partial += outcome == "partial"
@@ -160,3 +190,4 @@ def _count(report: MappingReport, event: RunnerEvent) -> None:
     elif event.kind in {"on-failure", "discarded"}:
         report.discarded[str(d.get("condition"))] += int(d.get("count") or 0)
         report.on_failure += event.kind == "on-failure"
+        report.records_on_failure += int(d.get("count") or 0) if event.kind == "on-failure" else 0

@@ -261,7 +261,8 @@ class SqsPoller:
         self._delete(succeeded)
         self.log.emit(
             "invoke", self.mapping_id, self.function.logical_id, count=len(records), outcome=outcome.status,
-            failed=sorted(failed), deleted=[m["MessageId"] for m in succeeded], error=outcome.error,
+            failed=sorted(failed), deleted=[m["MessageId"] for m in succeeded], succeeded=len(succeeded),
+            error=outcome.error,
             receive_counts={m["MessageId"]: int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0))
                             for m in messages},
             message_ids=ids, bodies=[m.get("Body", "") for m in messages],

@@ -261,10 +261,15 @@ class StreamPoller:
             return
         ids = {id(p) for p in records}
         last = records[-1].seq
+        dropped = 0
         while lane.pending and lane.pending[0].seq <= last:
             head = lane.pending.popleft()
             assert id(head) in ids or not head.matched, "records must be done in shard order"
+            dropped += not head.matched
             lane.checkpoint = head.seq
+        if dropped:  # filtered-out records between the batch's records: done with it, counted too
+            self.log.emit("filtered", self.mapping_id, self.function.logical_id, shard=lane.shard_id,
+                          lane=lane.index, count=dropped, upto=str(lane.checkpoint))
 
     def _event(self, lane: Lane, records: Sequence[Pending], *, final: bool = False,
                terminated_early: bool = False) -> dict[str, Any]:
@@ -397,6 +402,8 @@ class StreamPoller:
             first=records[0].record.sequence_number if records else None,
             last=records[-1].record.sequence_number if records else None, count=len(records),
             outcome=outcome.status, failed=list(outcome.failed_ids), error=outcome.error, attempt=work.invocations,
+            succeeded=(len(records) if outcome.status == "ok"
+                       else (outcome.failed_index or 0) if outcome.status == "partial" else 0),
             duration=round(outcome.duration, 6), timed_out=outcome.timed_out, at=lane.now,
             sequence_numbers=[p.record.sequence_number for p in records], **extra,
         )

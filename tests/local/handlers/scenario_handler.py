@@ -21,6 +21,7 @@ EVENT_SIZES: list[int] = []
 WINDOW_EVENTS: list[dict[str, Any]] = []
 FINISHED: list[str] = []
 THREADS: list[int] = []
+RECORDS: list[dict[str, Any]] = []
 _NEVER = threading.Event()
 
 
@@ -150,3 +151,8 @@ def returns_text(event: dict[str, Any], context: Any) -> str:
     """Processes nothing and answers with a string (not a batch response object)."""
     _start(event)
     return "OK"
+
+
+def record_all(event: dict[str, Any], context: Any) -> None:
+    """Keep every event record as delivered (``RECORDS``) and succeed."""
+    RECORDS.extend(_start(event))

@@ -6,7 +6,8 @@ It is a package (the speed-ups are ~1,200 lines, one module per area of moto) wi
 public entry module:
 
 * :func:`patched` / :func:`install`: apply the speed-ups (memoized moto internals, see
-  docs/local-runner.md, "The moto adapter"). Each one is a *feature* that first checks what it
+  docs/local-runner.md, "The moto adapter") and the :data:`CORRECTIONS` (where moto answers
+  otherwise than AWS documents: :mod:`._corrections`). Each one is a *feature* that first checks what it
   replaces or relies on (the attribute exists, its signature, the names its code uses: never
   moto's version string) and is applied only when every check passes. The speed-ups that are
   unavailable are reported once per process in one :class:`MotoSpeedupUnavailable` warning
@@ -28,14 +29,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _botocore, _conditions, _dispatch, _json_parser, _responses, _services, _update_expressions
+from . import _botocore, _conditions, _corrections, _dispatch, _json_parser, _responses, _services, _update_expressions
 from ._botocore import direct_call, install_hooks, respond
 from ._dispatch import answer
 from ._patcher import Feature, Patcher, Unavailable
 from ._services import queue_messages, reset
 
-__all__ = ["FEATURES", "MotoSpeedupUnavailable", "Undo", "Unavailable", "answer", "applied", "direct_call",
-           "install", "install_hooks", "originals", "patched", "queue_messages", "reset", "respond",
+__all__ = ["CORRECTIONS", "FEATURES", "MotoSpeedupUnavailable", "Undo", "Unavailable", "answer", "applied",
+           "direct_call", "install", "install_hooks", "originals", "patched", "queue_messages", "reset", "respond",
            "unavailable"]
 
 
@@ -65,7 +66,14 @@ FEATURES: tuple[tuple[tuple[str, ...], Feature], ...] = (
     (("direct",), _dispatch.direct),
     (("botocore.direct",), _botocore.direct),
     (("botocore.parsed-bodies",), _botocore.parsed_bodies),
+    # Corrections: moto answering as AWS documents where it does not (:mod:`._corrections`).
+    (("dynamodb.stream-records",), _corrections.dynamodb_stream_records),
+    (("kinesis.hash-key-range",), _corrections.kinesis_hash_key_range),
+    (("sqs.fifo-deduplication",), _corrections.sqs_fifo_deduplication),
 )
+
+#: The features of :data:`FEATURES` that change moto's answers (to AWS's) rather than its speed.
+CORRECTIONS: tuple[str, ...] = ("dynamodb.stream-records", "kinesis.hash-key-range", "sqs.fifo-deduplication")
 
 _lock = threading.RLock()
 _holders: list[object] = []

@@ -12,9 +12,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from event_pipeline_runtime.codec import DecodeError
 from event_pipeline_runtime.envelope import EnvelopeError
 from event_pipeline_runtime.hops import HopLimitExceededError
+from event_pipeline_runtime.lambda_events import require_item_identifiers
 from event_pipeline_runtime.sources import UnsupportedVersionError, item_identifier
 
 __all__ = ["PipelineBatchProcessor", "SkippedAfterFailureError"]
+
+
+_SOURCE_OF = {EventType.KinesisDataStreams: "kinesis", EventType.DynamoDBStreams: "dynamodb", EventType.SQS: "sqs"}
 
 
 class SkippedAfterFailureError(RuntimeError):
@@ -47,7 +51,13 @@ class PipelineBatchProcessor(BatchProcessor):
         self._log = logger
 
     def process(self) -> list[tuple]:
-        """Process the records in order, holding back a group after its first failure."""
+        """Process the records in order, holding back a group after its first failure.
+
+        Raises:
+            UnreadableRecordError: A record has no item identifier (no sequence number / message
+                id): it cannot be one failed record, so the invocation fails as a whole.
+        """
+        require_item_identifiers(self.records, _SOURCE_OF[self.event_type])
         results: list[tuple] = []
         append = results.append
         blocked: dict[str, str] = {}

@@ -31,11 +31,13 @@ __all__ = [
     "KINESIS_SCHEMA_VERSION",
     "SEQUENCE_NUMBER",
     "SourceRecord",
+    "UnreadableRecordError",
     "dynamodb_event_record",
     "jsonable",
     "kinesis_event_record",
     "lambda_event",
     "record_from_lambda_event",
+    "require_item_identifiers",
     "short",
     "strict_b64decode",
 ]
@@ -266,6 +268,60 @@ def record_from_lambda_event(event_record: Any) -> SourceRecord:
             dynamodb=body,
         )
     raise ValueError(f"eventSource is not aws:kinesis or aws:dynamodb: {short(source)}")
+
+
+class UnreadableRecordError(ValueError):
+    """A record of a Lambda event has no item identifier, so it cannot be reported as one failed
+    record: the invocation fails as a whole (Lambda retries the batch; bisect isolates the record)."""
+
+
+_IDENTIFIERS: dict[str, tuple[str, str]] = {
+    # source -> (the object holding the identifier, its field): what batchItemFailures' itemIdentifier
+    # is ("Reporting batch item failures", Lambda Developer Guide, per source).
+    "kinesis": ("kinesis", "sequenceNumber"),
+    "dynamodb": ("dynamodb", "SequenceNumber"),
+}
+
+
+def _no_identifier(raw: Any, source: str) -> str | None:
+    if not isinstance(raw, dict):
+        return f"not a JSON object ({short(raw)})"
+    if source == "sqs":
+        message_id = raw.get("messageId")
+        return None if isinstance(message_id, str) and message_id else "'messageId' missing or not a string"
+    holder, field = _IDENTIFIERS[source]
+    inner = raw.get(holder)
+    if not isinstance(inner, dict):
+        return f"{holder!r} missing or not an object"
+    value = inner.get(field)
+    if not isinstance(value, str) or not SEQUENCE_NUMBER.fullmatch(value):
+        return f"{holder}.{field} is not a sequence number (decimal digits): {short(value)}"
+    return None
+
+
+def require_item_identifiers(records: Any, source: str) -> None:
+    """Raise one clear error when a record of a batch has no item identifier.
+
+    A record the runtime cannot read but can name (its sequence number or message id) is one
+    failed record of a partial batch response. One it cannot even name cannot be reported that
+    way: the whole invocation fails, with the record's position and ``eventID`` in the message.
+
+    Args:
+        records: ``event["Records"]``.
+        source: ``kinesis``, ``dynamodb`` or ``sqs``.
+
+    Raises:
+        UnreadableRecordError: ``record <index> of the batch (eventID <id>) has no item identifier:
+            <reason>; the whole batch fails``.
+    """
+    for index, raw in enumerate(records if isinstance(records, list) else []):
+        reason = _no_identifier(raw, source)
+        if reason is not None:
+            event_id = raw.get("eventID") if isinstance(raw, dict) else None
+            raise UnreadableRecordError(
+                f"record {index} of the batch (eventID {short(event_id)}) has no item identifier: {reason}; "
+                "the whole batch fails"
+            )
 
 
 def short(value: Any, limit: int = 60) -> str:

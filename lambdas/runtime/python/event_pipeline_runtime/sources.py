@@ -7,6 +7,7 @@ item identifier in a partial batch response. Needs no Powertools (boto3 only for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +16,15 @@ from event_pipeline_runtime.aggregation import AGGREGATION_MAGIC
 from event_pipeline_runtime.codec import GZIP_MAGIC, DecodeError, DecodeLimitError, decode_json_text, decode_record_data
 from event_pipeline_runtime.contract import MAX_DECOMPRESSED_BYTES_ENV
 from event_pipeline_runtime.envelope import Envelope, EnvelopeError, envelope_error, parse_envelope
-from event_pipeline_runtime.lambda_events import strict_b64decode
+from event_pipeline_runtime.lambda_events import short, strict_b64decode
 
 __all__ = ["DECODERS", "GROUPS", "ConsumerRecord", "UnsupportedVersionError", "item_identifier"]
 
 _decode_json = decode_json_text  # json.loads minus its wrapper; refuses NaN and infinities
+
+#: A DynamoDB number as text ("Data types", DynamoDB Developer Guide: numbers are sent as strings); no
+#: NaN, no Infinity, nothing else.
+NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 
 
 class UnsupportedVersionError(ValueError):
@@ -121,14 +126,24 @@ def _check_version(envelope: Envelope, supported: Collection[int], where: str) -
         )
 
 
+def _kinesis_fields(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+    """``(kinesis, sequenceNumber, partitionKey)``, or a :class:`DecodeError` naming what is missing."""
+    kinesis = raw.get("kinesis")  # the batch checked it has one (require_item_identifiers); a caller may not
+    if not isinstance(kinesis, dict):
+        raise DecodeError(f"Kinesis record (eventID {short(raw.get('eventID'))}): 'kinesis' missing or not an object")
+    sequence = kinesis.get("sequenceNumber")
+    partition_key = kinesis.get("partitionKey")
+    if not isinstance(partition_key, str):
+        raise DecodeError(f"Kinesis record {sequence}: kinesis.partitionKey missing or not a string")
+    return kinesis, sequence, partition_key
+
+
 def _kinesis_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
-    kinesis = raw["kinesis"]
-    sequence = kinesis["sequenceNumber"]
-    partition_key = kinesis["partitionKey"]
+    kinesis, sequence, partition_key = _kinesis_fields(raw)
     event_id = raw.get("eventID")
-    shard = event_id.partition(":")[0] if event_id else None
+    shard = event_id.partition(":")[0] if isinstance(event_id, str) and event_id else None
     try:
-        data = strict_b64decode(kinesis["data"], "data")
+        data = strict_b64decode(kinesis.get("data"), "data")
     except ValueError as exc:
         raise DecodeError(f"Kinesis record {sequence}: {exc}") from exc
     head = data[:4]
@@ -234,6 +249,11 @@ def _binary_to_bytes(value: Any) -> Any:
     if not isinstance(value, dict) or len(value) != 1:
         return value
     (tag, inner), = value.items()
+    if tag == "N" or tag == "NS":  # boto3 reads any text as a number (b"abc" -> Decimal('NaN')): refuse it
+        for number in [inner] if tag == "N" else inner if isinstance(inner, list) else [inner]:
+            if not isinstance(number, str) or not NUMBER.fullmatch(number):
+                raise ValueError(f"{tag} value is not a number: {short(number)}")
+        return value
     if tag == "B" and isinstance(inner, str):
         return {"B": strict_b64decode(inner, "B value")}
     if tag == "BS" and isinstance(inner, list):
@@ -246,8 +266,14 @@ def _binary_to_bytes(value: Any) -> Any:
 
 
 def _dynamodb_records(raw: dict[str, Any], supported: Collection[int], limit: int) -> list[ConsumerRecord]:
-    change = raw.get("dynamodb") or {}
+    change = raw.get("dynamodb")  # the batch checked it has one (require_item_identifiers); a caller may not
     event_id = raw.get("eventID")
+    if not isinstance(change, dict):
+        raise DecodeError(f"DynamoDB stream record (eventID {short(event_id)}): 'dynamodb' missing or not an object")
+    keys_given = change.get("Keys")
+    if not isinstance(keys_given, dict) or not keys_given:
+        raise DecodeError(f"DynamoDB stream record {change.get('SequenceNumber')} (eventID {short(event_id)}): "
+                          "'Keys' missing, empty or not an object")
     try:
         new_image = _deserialize_image(change.get("NewImage"))
         old_image = _deserialize_image(change.get("OldImage"))
