@@ -14,12 +14,9 @@ event filtering", "Implementing stateful ... processing", and the mapping's para
   itself does. Waits cost no real time.
 * **Ordering.** One batch in flight per lane; records are split into lanes by partition-key
   hash, so order holds per partition key.
-* **Batching.** Up to ``BatchSize`` records, fewer when the event would exceed the 6 MB
-  synchronous invocation payload limit ("Lambda passes all of the records in the batch to the
-  function in a single call, as long as the total size of the events doesn't exceed the payload
-  limit for synchronous invocation (6 MB)"; the limit is 6,291,456 bytes, Lambda's
-  ``Request must be smaller than 6291456 bytes``). With ``MaximumBatchingWindowInSeconds`` a
-  short batch waits for the window on the lane's clock.
+* **Batching.** Up to ``BatchSize`` records, fewer when the event would exceed the synchronous
+  invocation payload limit (6,291,456 bytes: "Lambda quotas"). With
+  ``MaximumBatchingWindowInSeconds`` a short batch waits for the window on the lane's clock.
 * **Filtering** (``FilterCriteria``, :mod:`.filters`): each record is matched on its own;
   records that match no pattern are dropped (checkpointed past) and do not end a batch.
 * **Starting position.** ``TRIM_HORIZON``: the shard from its start. ``LATEST``: records after
@@ -30,8 +27,7 @@ event filtering", "Implementing stateful ... processing", and the mapping's para
   passed on the lane's clock (a disabled mapping, a backlog) is gone: the stream trimmed it. It
   is skipped without invoking and counted (event ``trimmed``). A batch already being retried is
   not trimmed (its record age ends it, or it retries on).
-* **Time passing** (:meth:`StreamPoller.advance`, ``LocalPipeline.advance``): every lane's clock
-  moves ahead; records that arrived before have waited that much longer.
+* **Time passing** (``LocalPipeline.advance``): every lane's clock moves ahead.
 * **Record age** (``MaximumRecordAgeInSeconds``) is checked before *every* invocation (first
   attempt, retry, bisected half): records older than the limit on the lane's clock are not
   sent; they are discarded with condition ``RecordAgeExceeded``.
@@ -53,8 +49,7 @@ event filtering", "Implementing stateful ... processing", and the mapping's para
   (``isWindowTerminatedEarly: true`` on that final invocation, the window then continues with a
   fresh state). Retries, record age, bisect and partial responses apply as without windows.
 
-Moto's sequence numbers are small integers that repeat across shards: they are compared as
-integers, and only within a shard.
+Moto's sequence numbers repeat across shards: they are compared as integers, within a shard.
 """
 
 from __future__ import annotations
