@@ -5,6 +5,7 @@ happens; docs/local-runner.md links every behaviour to its test here."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from datetime import datetime
 
@@ -140,8 +141,14 @@ def test_2_ctrl_c_while_a_handler_runs_stops_the_runner(deploy) -> None:
     pipeline = deploy(_stream_app("scenario_handler.interrupt_runner", BatchSize=10))
     pipeline.put_records("Stream", [{"n": 1}])
 
-    with pytest.raises(KeyboardInterrupt):
-        pipeline.run_until_idle()
+    # Ctrl-C reaches Python through its SIGINT handler; a shell starts a background job (`make test &`)
+    # with SIGINT ignored, and then `_thread.interrupt_main` does nothing: install Python's own here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.run_until_idle()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     assert pipeline.function("Consumer").module.FINISHED == []  # the handler's thread was stopped too
 
