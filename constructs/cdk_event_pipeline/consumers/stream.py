@@ -39,7 +39,7 @@ from .._validation import (
 )
 from ..monitoring import PipelineMonitoring
 from ._base import FunctionConsumer
-from ._stream_checks import check_max_record_age, check_starting_position
+from ._stream_checks import check_max_record_age, check_standard_on_failure_queue, check_starting_position
 
 #: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -217,6 +217,7 @@ class StreamConsumerBase(FunctionConsumer):
         """Every prop, before any resource exists."""
         self._check_function_props(given_function, code, handler)
         check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
+        check_standard_on_failure_queue(as_queue(dead_letter_queue) if dead_letter_queue is not None else None)
         check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
         check_range("retry_attempts", retry_attempts, d.RETRY_ATTEMPTS_MIN, d.RETRY_ATTEMPTS_MAX)
