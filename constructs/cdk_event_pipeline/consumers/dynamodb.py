@@ -69,7 +69,7 @@ class TableChangeConsumer(StreamConsumerBase):
     #: Constructs' aws-dynamodbstreams-lambda defaults to TRIM_HORIZON too
     #: (https://docs.aws.amazon.com/solutions/latest/constructs/aws-dynamodbstreams-lambda.html).
     #: LATEST stays a choice (``starting_position=``).
-    default_starting_position = lambda_.StartingPosition.TRIM_HORIZON
+    _default_starting_position = lambda_.StartingPosition.TRIM_HORIZON
     allowed_starting_positions = (
         lambda_.StartingPosition.LATEST,
         lambda_.StartingPosition.TRIM_HORIZON,

@@ -119,7 +119,7 @@ class StreamConsumerBase(FunctionConsumer):
     max_batch_size: int = d.BATCH_SIZE_MAX
     #: Starting positions the source accepts.
     #: Where a mapping starts reading when ``starting_position`` is not given.
-    default_starting_position: lambda_.StartingPosition = lambda_.StartingPosition.LATEST
+    _default_starting_position: lambda_.StartingPosition = lambda_.StartingPosition.LATEST
     allowed_starting_positions: tuple[lambda_.StartingPosition, ...] = (
         lambda_.StartingPosition.LATEST,
         lambda_.StartingPosition.TRIM_HORIZON,
@@ -225,7 +225,7 @@ class StreamConsumerBase(FunctionConsumer):
                     d.PARALLELIZATION_FACTOR_MIN, d.PARALLELIZATION_FACTOR_MAX)
         check_duration("tumbling_window", tumbling_window, 0, d.TUMBLING_WINDOW_MAX_SECONDS)
         check_max_record_age(max_record_age, seconds_of(self.source_retention))
-        position = starting_position if starting_position is not None else self.default_starting_position
+        position = starting_position if starting_position is not None else self._default_starting_position
         self._validate_starting_position(position, starting_position_timestamp)
         self._check_function_options(given_function, max_hops, snap_start)
 
@@ -249,7 +249,7 @@ class StreamConsumerBase(FunctionConsumer):
         self.parallelization_factor = parallelization_factor if parallelization_factor is not None else (
             d.PARALLELIZATION_FACTOR)
         self.starting_position = (
-            starting_position if starting_position is not None else self.default_starting_position)
+            starting_position if starting_position is not None else self._default_starting_position)
 
     def _add_idempotency(self, idempotency: bool | TableLike | None) -> None:
         """The idempotency table (built, or given), its environment variable and exact grants."""
