@@ -124,7 +124,7 @@ PUT = ["kinesis:PutRecord", "kinesis:PutRecords"]
 WORKER = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
 READER = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
 WRITER = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
 
 
 def _grant_case(make_target: Callable[[Construct], Any], call: Callable[[Any, Any], Any], actions: list[str],

@@ -249,6 +249,13 @@ def test_topic_is_encrypted_with_a_customer_key_cloudwatch_may_use(built):
             "Sid": "AllowCloudWatchAlarmsToUseTheKey", "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            # the confused-deputy guard (issue 17 item 14): only this account's alarms
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+                    "arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":",
+                    {"Ref": "AWS::AccountId"}, ":alarm:*"]]}},
+            },
         }])},
     })
 
@@ -314,7 +321,9 @@ def test_users_topic_with_a_key_of_the_stack_gets_the_cloudwatch_statement(built
     t = built.template("OwnTopicKey")
     t.resource_count_is("AWS::SNS::Topic", 1)
     t.has_resource_properties("AWS::KMS::Key", {
-        "KeyPolicy": {"Statement": assertions.Match.array_with([CLOUDWATCH_STATEMENT])}})
+        "KeyPolicy": {"Statement": assertions.Match.array_with([
+            {**CLOUDWATCH_STATEMENT, "Condition": assertions.Match.object_like({"StringEquals": {
+                "aws:SourceAccount": {"Ref": "AWS::AccountId"}}})}])}})
     assert built.things["otk.key"].node.path == "OwnTopicKey/OpsKey"
     assert assertions.Annotations.from_stack(built.stacks["OwnTopicKey"]).find_warning(
         "*", assertions.Match.string_like_regexp("AlarmTopicKeyPolicy")) == []
@@ -326,7 +335,10 @@ def test_users_topic_with_an_imported_key_gets_a_warning_with_the_statement(buil
     assert len(found) == 1
     text = found[0].entry.data
     assert "cdk-event-pipeline:AlarmTopicKeyPolicy" in text and IMPORTED_KEY_ARN in text
-    assert json.loads(text[text.index("{"):text.rindex("}") + 1]) == CLOUDWATCH_STATEMENT
+    statement = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    condition = statement.pop("Condition")
+    assert statement == CLOUDWATCH_STATEMENT
+    assert set(condition) == {"StringEquals", "ArnLike"} and "aws:SourceAccount" in condition["StringEquals"]
 
 
 def test_stream_threshold_ignores_enhanced_fan_out_consumers(built):

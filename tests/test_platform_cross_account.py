@@ -19,6 +19,7 @@ import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 
 from cdk_event_pipeline import (
@@ -29,6 +30,7 @@ from cdk_event_pipeline import (
     PipelineFunction,
     PipelineValidationError,
     StreamConsumer,
+    acknowledge,
     bundled_code,
 )
 from tests._cdk import cfn_lint, logical_id, new_app, role_statements
@@ -55,7 +57,10 @@ def built() -> dict[str, Any]:
     owner = cdk.Stack(app, "Owner", env=env(OWNER))
     reader = cdk.Stack(app, "Reader", env=env(READER))
 
-    events = EventStream(owner, "Events")
+    # a customer managed key: the AWS managed aws/kinesis key cannot be shared (issue 17 item 1)
+    key = kms.Key(owner, "StreamKey", enable_key_rotation=True)
+    events = EventStream(owner, "Events", encryption_key=key)
+    acknowledge(events.stream, "AwsSolutions::AwsSolutions-KDS3", "a customer key: it can be shared")
     items = EntityTable(owner, "Items")
     producer = PipelineFunction(reader, "Producer", **code())
     events.connect_producer(producer)
@@ -68,7 +73,7 @@ def built() -> dict[str, Any]:
 
     assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
     return {
-        "app": app, "owner": owner, "reader": reader, "events": events, "items": items, "producer": producer,
+        "app": app, "key": key, "owner": owner, "reader": reader, "events": events, "items": items, "producer": producer,
         "analytics": analytics, "fan_out": fan_out, "changes": changes, "local": local,
         "owner_t": assertions.Template.from_stack(owner).to_json(),
         "reader_t": assertions.Template.from_stack(reader).to_json(),
@@ -168,9 +173,13 @@ def test_the_producer_names_the_stream_by_arn(built):
 def test_roles_keep_their_exact_identity_statements(built):
     reader = assertions.Template.from_stack(built["reader"])
     producer = role_statements(reader, built["producer"].execution_role)
-    assert [actions(s) for s in producer][1:] == [["kinesis:PutRecord", "kinesis:PutRecords"]]
+    assert [actions(s) for s in producer][1:] == [["kinesis:PutRecord", "kinesis:PutRecords"],
+                                                  ["kms:GenerateDataKey"]]
     analytics = role_statements(reader, built["analytics"].function.execution_role)
-    assert [actions(s) for s in analytics][1:] == [READ, ["sqs:SendMessage"]]
+    assert sorted(actions(s) for s in analytics[1:]) == sorted([READ, ["kms:Decrypt"], ["sqs:SendMessage"]])
+    # the key statements name the owner's key (a cross-account stack output), never "*" (issue 17 item 8)
+    for statement in producer + analytics:
+        assert statement["Resource"] != "*", statement
 
 
 def test_the_table_stream_policy_allows_the_change_consumers_role(built):
@@ -183,6 +192,26 @@ def test_the_table_stream_policy_allows_the_change_consumers_role(built):
     }
     mapping = built["reader_t"]["Resources"][logical_id(built["changes"].event_source_mapping)]["Properties"]
     assert "Fn::GetStackOutput" in mapping["EventSourceArn"]
+
+
+def test_the_customer_key_is_shared_with_the_other_account(built):
+    key = built["owner_t"]["Resources"][logical_id(built["key"])]["Properties"]
+    principals = json.dumps([s["Principal"] for s in key["KeyPolicy"]["Statement"]])
+    assert READER in principals
+
+
+def test_the_aws_managed_key_cannot_be_shared():
+    app = new_app()
+    owner = cdk.Stack(app, "Owner", env=env(OWNER))
+    reader = cdk.Stack(app, "Reader", env=env(READER))
+    events = EventStream(owner, "Events")
+    with pytest.raises(PipelineValidationError) as error:
+        events.connect_producer(PipelineFunction(reader, "Producer", **code()))
+    message = str(error.value)
+    assert "Owner/Events/Stream is encrypted with the AWS managed key alias/aws/kinesis" in message
+    assert f"cannot be shared with account {READER}" in message and "pass encryption_key=" in message
+    with pytest.raises(PipelineValidationError, match="alias/aws/kinesis"):
+        events.add_consumer("Analytics", function=PipelineFunction(reader, "AnalyticsFn", **code()))
 
 
 def test_same_account_stacks_get_no_resource_policy():

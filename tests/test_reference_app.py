@@ -213,14 +213,14 @@ def test_change_consumer_role_is_exact(synthesized):
     changes = stack.changes
     assert _normalized(role_statements(template, changes.role)) == [
         _allow(LOGS, get_att_arn(changes.log_group)),
-        _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                {"Fn::GetAtt": [logical_id(stack.items.table), "StreamArn"]}),
         _allow(["sqs:SendMessage"], get_att_arn(changes.dead_letter_queue)),
     ]
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionName": {"Ref": logical_id(changes.function)},
         "EventSourceArn": {"Fn::GetAtt": [logical_id(stack.items.table), "StreamArn"]},
-        "StartingPosition": "LATEST", "BisectBatchOnFunctionError": True,
+        "StartingPosition": "TRIM_HORIZON", "BisectBatchOnFunctionError": True,
     })
 
 

@@ -20,7 +20,7 @@ IMPORTED_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy"
 IMPORTED_STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy/stream/2026-01-01T00:00:00.000"
 READER = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
 WRITER = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
 
 
 def code() -> dict[str, Any]:
@@ -206,7 +206,8 @@ def test_change_consumer_enables_new_and_old_images_with_safe_defaults(built):
     t.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "EventSourceArn": stream_arn(table),
         "BatchSize": 100,
-        "StartingPosition": "LATEST",
+        # TRIM_HORIZON by default: a change made before the mapping is active is still read (issue 17 item 6)
+        "StartingPosition": "TRIM_HORIZON",
         "BisectBatchOnFunctionError": True,
         "MaximumRetryAttempts": 10,
         "MaximumRecordAgeInSeconds": 12 * 3600,  # half of DynamoDB Streams' fixed 24 hours
@@ -222,14 +223,14 @@ def test_change_consumer_enables_new_and_old_images_with_safe_defaults(built):
     t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600})
 
 
-def test_list_streams_only_ever_on_a_stream_arn(built):
+def test_list_streams_is_never_granted(built):
+    # ListStreams takes no resource (Service Authorization Reference): on a stream ARN it grants
+    # nothing, and the mapping does not call it (issue 17 item 2)
+    assert built.templates
     for template in built.templates.values():
         for statement in all_statements(template.to_json()):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if "dynamodb:ListStreams" in actions:
-                assert statement["Resource"] != "*"
-                resource = json.dumps(statement["Resource"])
-                assert "StreamArn" in resource or "/stream/" in resource, statement
+            assert "dynamodb:ListStreams" not in actions, statement
 
 
 def test_wrap_existing_table(built):
@@ -332,6 +333,14 @@ def test_change_consumer_on_existing_table_without_stream(stack):
     assert str(error.value) == f"{stack.node.path}/T: " + (
         "the existing table has no known stream: import it with table_stream_arn "
         "(dynamodb.TableV2.from_table_attributes) to add a change consumer")
+
+
+def test_change_consumer_latest_stays_a_choice(stack):
+    table = EntityTable(stack, "T")
+    consumer = table.add_change_consumer("C", starting_position=lambda_.StartingPosition.LATEST, **code())
+    assert consumer.starting_position == lambda_.StartingPosition.LATEST
+    cfn = consumer.event_source_mapping.node.default_child
+    assert isinstance(cfn, lambda_.CfnEventSourceMapping) and cfn.starting_position == "LATEST"
 
 
 def test_change_consumer_source_retention_is_fixed(stack):

@@ -12,6 +12,7 @@ import json
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
 
@@ -41,3 +42,15 @@ def crosses_accounts(first: str | None, second: str | None) -> bool:
 def statement_json(statement: iam.PolicyStatement, scope: IConstruct) -> str:
     """A statement as JSON, resolved in ``scope``'s stack (for messages)."""
     return json.dumps(Stack.of(scope).resolve(statement.to_statement_json()), sort_keys=True)
+
+
+def grant_key(key: kms.IKey, grantee: iam.IGrantable, actions: tuple[str, ...]) -> None:
+    """``actions`` on ``key``. For a grantee of another account aws-cdk-lib's ``Key.grant`` puts
+    ``Resource: "*"`` in the grantee's role; here the role names the key's ARN (a cross-account
+    stack output) and the key policy allows the role, so no foreign role holds a wildcard."""
+    if not (isinstance(key, kms.Key) and crosses_accounts(account_of(key), principal_account(grantee))):
+        key.grant(grantee, *actions)
+        return
+    key.add_to_resource_policy(iam.PolicyStatement(
+        actions=list(actions), principals=[grantee.grant_principal], resources=["*"]))
+    iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[key.key_arn])

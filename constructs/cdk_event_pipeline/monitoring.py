@@ -33,7 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Annotations, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, ArnFormat, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -52,17 +52,31 @@ CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 CLOUDWATCH_KEY_STATEMENT_SID = "AllowCloudWatchAlarmsToUseTheKey"
 
 
-def cloudwatch_key_statement() -> dict[str, Any]:
+def cloudwatch_key_conditions(scope: IConstruct) -> dict[str, Any]:
+    """Only CloudWatch alarms of this stack's account and region may use the key: the confused-deputy
+    guard AWS KMS's key-policy guidance asks for with service principals ("The confused deputy
+    problem", https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html; "AWS global
+    condition context keys", aws:SourceAccount / aws:SourceArn), as the topic policy already does."""
+    stack = Stack.of(scope)
+    alarms = stack.format_arn(service="cloudwatch", resource="alarm", resource_name="*",
+                              arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    return {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}}
+
+
+def cloudwatch_key_statement(conditions: dict[str, Any] | None = None) -> dict[str, Any]:
     """The key-policy statement letting CloudWatch alarms publish to a topic encrypted with the key
     (Amazon SNS developer guide, "Enable compatibility between event sources from AWS services
-    and encrypted topics")."""
-    return {
+    and encrypted topics"), with :func:`cloudwatch_key_conditions` when given."""
+    statement: dict[str, Any] = {
         "Sid": CLOUDWATCH_KEY_STATEMENT_SID,
         "Effect": "Allow",
         "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
         "Action": list(CLOUDWATCH_KEY_ACTIONS),
         "Resource": "*",
     }
+    if conditions:
+        statement["Condition"] = conditions
+    return statement
 
 class Monitored:
     """The kind of a construct that registers with :meth:`PipelineMonitoring.watch`: every stream,
@@ -240,13 +254,15 @@ class PipelineMonitoring(Construct, QueueMonitoring):
             principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
             actions=list(CLOUDWATCH_KEY_ACTIONS),
             resources=["*"],  # in a key policy "*" means this key
+            conditions=cloudwatch_key_conditions(self),
         )
         if key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
             return True
         Annotations.of(self).add_warning_v2(
             "cdk-event-pipeline:AlarmTopicKeyPolicy",
             f"The {what} key {key.key_arn} is not managed by this app: add this statement to its key "
-            f"policy, or no alarm notification is ever delivered: {json.dumps(cloudwatch_key_statement())}",
+            f"policy, or no alarm notification is ever delivered: "
+            f"{json.dumps(Stack.of(self).resolve(cloudwatch_key_statement(cloudwatch_key_conditions(self))))}",
         )
         return False
 

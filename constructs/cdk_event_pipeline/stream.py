@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import _defaults as d
-from ._accounts import account_of, crosses_accounts, principal_account, statement_json
+from ._accounts import account_of, crosses_accounts, grant_key, principal_account, statement_json
 from ._kinds import FunctionLike, StreamLike, StreamSource, as_configurable_function, as_function, as_stream
 from ._producers import (
     ProducerEncoding,
@@ -260,8 +260,7 @@ class EventStream(Construct, StreamSource, StreamMonitoring):
         A function grantee is recorded as a writer of this stream for the recursion check.
         """
         grant = self.grant(grantee, *PRODUCER_ACTIONS)
-        if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, *PRODUCER_KEY_ACTIONS)
+        self._grant_key(grantee, PRODUCER_KEY_ACTIONS)
         return grant
 
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -275,8 +274,7 @@ class EventStream(Construct, StreamSource, StreamMonitoring):
         stream, plus ``kms:Decrypt`` on a customer key (aws-cdk-lib's ``grant_read`` adds
         ``ListStreams`` and ``DescribeStreamConsumer``). Cross-account: see :meth:`grant`."""
         grant = self.grant(grantee, *KINESIS_READ_ACTIONS)
-        if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, *READER_KEY_ACTIONS)
+        self._grant_key(grantee, READER_KEY_ACTIONS)
         return grant
 
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -293,6 +291,7 @@ class EventStream(Construct, StreamSource, StreamMonitoring):
         cannot get a resource policy from this app: a warning
         (``cdk-event-pipeline:ForeignStreamResourcePolicy``) gives the statement its owner must add.
         """
+        self._require_shareable_key(grantee)
         grant = self.stream.grant(grantee, *actions)
         if any(action in PRODUCER_ACTIONS for action in actions):
             RecursionGraph.of(self).write(self, "stream", grantee)
@@ -308,6 +307,29 @@ class EventStream(Construct, StreamSource, StreamMonitoring):
                 f"grant has no effect: {statement_json(statement, self)}",
             )
         return grant
+
+    def _grant_key(self, grantee: iam.IGrantable, actions: tuple[str, ...]) -> None:
+        if self.encryption_key is not None:
+            grant_key(self.encryption_key, grantee, actions)
+
+    def _require_shareable_key(self, grantee: iam.IGrantable) -> None:
+        """A grantee of another account needs a customer managed key on a stream of this app.
+
+        Kinesis, "Share access to encrypted data": a stream shared through a resource-based policy
+        must be encrypted with a customer managed key whose key policy allows the other account;
+        the AWS managed key ``aws/kinesis`` cannot be shared
+        (https://docs.aws.amazon.com/streams/latest/dev/resource-based-policy-examples.html)."""
+        if self.encryption_key is not None or not isinstance(self.stream, kinesis.Stream):
+            return
+        other = principal_account(grantee)
+        if not crosses_accounts(account_of(self.stream), other):
+            return
+        raise PipelineValidationError(
+            f"the stream {self.stream.node.path} is encrypted with the AWS managed key alias/aws/kinesis, "
+            f"which cannot be shared with account {other}: a stream read or written from another account "
+            "through its resource policy needs a customer managed key; pass encryption_key= (a kms.Key) "
+            "to the EventStream, and the grant shares the key with that account"
+        )
 
     @method_reports_path
     def connect_producer(

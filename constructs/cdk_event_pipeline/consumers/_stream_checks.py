@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from .. import _defaults as d
@@ -133,4 +134,19 @@ def check_unix_seconds(prop: str, value: float) -> None:
     raise PipelineValidationError(
         f"{prop} must be a Unix time in seconds between 0 and {_LATEST_UNIX_SECONDS} (year 3000) "
         f"(given {value:g})"
+    )
+
+
+def check_standard_on_failure_queue(queue: sqs.IQueue | None) -> None:
+    """A stream consumer's on-failure queue is a standard queue: Lambda's on-failure destinations
+    for Kinesis and DynamoDB Streams are "a standard SQS queue" ("Retaining discarded batches for
+    a Kinesis Data Streams event source in Lambda",
+    https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html, and its
+    DynamoDB twin, services-dynamodb-errors.html)."""
+    if queue is None or queue.fifo is not True:
+        return
+    raise PipelineValidationError(
+        f"dead_letter_queue must be a standard SQS queue (given the FIFO queue {queue.node.path}): "
+        "Lambda sends a Kinesis or DynamoDB stream's failed-batch records only to a standard queue, "
+        "an SNS topic or an S3 bucket; pass a standard queue, failure_bucket=, or leave it unset"
     )

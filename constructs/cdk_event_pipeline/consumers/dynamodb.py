@@ -19,12 +19,16 @@ from .._props import ConsumerProps
 from .._validation import PipelineValidationError, init_reports_path
 from .stream import StreamConsumerBase
 
-#: What Lambda's DynamoDB Streams event source mapping needs, on this table's stream ARN only:
-#: exactly the policy of the DynamoDB developer guide's "IAM policy to allow an AWS Lambda
-#: function to access DynamoDB stream records" (which scopes ``ListStreams`` to the table's
-#: stream too). CDK's ``grant_stream_read`` would add ``ListStreams`` on ``"*"`` instead.
+#: What Lambda's DynamoDB Streams event source mapping needs, on this table's stream ARN only.
+#: No ``dynamodb:ListStreams``: the Service Authorization Reference gives it no resource type
+#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html), so
+#: scoped to a stream ARN it grants nothing (aws-cdk PR #34575, #10631), and the mapping never lists
+#: streams: it is created with the stream's ARN (``EventSourceArn``). aws-cdk's ``TableV2``
+#: ``grant_stream_read`` has scoped it to the stream (granting nothing) since 2023, and
+#: ``DynamoEventSource`` mappings on it deploy and poll. Not putting it on ``"*"`` keeps the role
+#: free of wildcards (docs/security.md).
 DYNAMODB_STREAM_READ_ACTIONS = (
-    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
 )
 #: KMS actions a reader needs on the table's customer key.
 TABLE_READ_KEY_ACTIONS = ("kms:Decrypt",)
@@ -36,13 +40,14 @@ class TableChangeConsumer(StreamConsumerBase):
     Same failure handling as the Kinesis consumer (bisect, finite retries and record age,
     partial batch responses, an on-failure destination); see
     :class:`~cdk_event_pipeline.StreamConsumerBase` for every prop. What differs: batches of up
-    to 10000 records, starting positions LATEST or TRIM_HORIZON only, and a source retention
+    to 10000 records, starting positions LATEST or TRIM_HORIZON only (default TRIM_HORIZON:
+    no change made before the mapping is active is lost), and a source retention
     fixed at 24 hours (the default record-age limit is therefore 12 hours).
 
-    The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords``,
-    ``dynamodb:GetShardIterator`` and ``dynamodb:ListStreams`` on the table's stream ARN, as in
-    the DynamoDB developer guide's policy for Lambda stream readers (plus ``kms:Decrypt`` on a
-    customer key). Never on ``"*"``.
+    The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords`` and
+    ``dynamodb:GetShardIterator`` on the table's stream ARN (plus ``kms:Decrypt`` on a customer
+    key). Never on ``"*"``; no ``ListStreams``, which takes no resource (see
+    :data:`DYNAMODB_STREAM_READ_ACTIONS`).
 
     Args:
         table: The :class:`EntityTable` whose stream to read (its stream must be enabled:
@@ -59,6 +64,12 @@ class TableChangeConsumer(StreamConsumerBase):
     """
 
     max_batch_size = d.DYNAMODB_BATCH_SIZE_MAX
+    #: TRIM_HORIZON: a change written between the table's creation and the mapping becoming active
+    #: is still read (the stream keeps 24 hours), where LATEST would skip it. AWS Solutions
+    #: Constructs' aws-dynamodbstreams-lambda defaults to TRIM_HORIZON too
+    #: (https://docs.aws.amazon.com/solutions/latest/constructs/aws-dynamodbstreams-lambda.html).
+    #: LATEST stays a choice (``starting_position=``).
+    _default_starting_position = lambda_.StartingPosition.TRIM_HORIZON
     allowed_starting_positions = (
         lambda_.StartingPosition.LATEST,
         lambda_.StartingPosition.TRIM_HORIZON,
@@ -93,7 +104,7 @@ class TableChangeConsumer(StreamConsumerBase):
         return (self.entity_table if self.entity_table is not None else self.table), "table"
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
-        """DescribeStream, GetRecords, GetShardIterator, ListStreams on the stream; ``kms:Decrypt``
+        """DescribeStream, GetRecords, GetShardIterator on the stream; ``kms:Decrypt``
         on a customer key. A function of another account is also allowed on the stream's
         resource-based policy (see :meth:`EntityTable.share_stream`)."""
         iam.Grant.add_to_principal(

@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .. import _defaults as d
-from .._accounts import account_of, crosses_accounts, principal_account
+from .._accounts import account_of, crosses_accounts, grant_key, principal_account
 from .._kinds import HasNode, StreamLike, StreamSource, as_stream
 from .._props import KinesisConsumerProps
 from .._validation import PipelineValidationError, child_path, init_reports_path, seconds_of
@@ -289,4 +289,4 @@ class StreamConsumer(StreamConsumerBase):
                     resource_arns=[fan_out.stream_consumer_arn],
                 )
         if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, "kms:Decrypt")
+            grant_key(self.encryption_key, grantee, ("kms:Decrypt",))

@@ -39,7 +39,7 @@ from .._validation import (
 )
 from ..monitoring import PipelineMonitoring
 from ._base import FunctionConsumer
-from ._stream_checks import check_max_record_age, check_starting_position
+from ._stream_checks import check_max_record_age, check_standard_on_failure_queue, check_starting_position
 
 #: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -74,7 +74,8 @@ class StreamConsumerBase(FunctionConsumer):
         batch_size: Records per invocation, 1-10000. Default: 100.
         max_batching_window: Time to gather records before invoking, 0-300 seconds.
             Default: - no window (invoke as soon as records are available).
-        starting_position: Where to begin reading. Default: LATEST.
+        starting_position: Where to begin reading. Default: LATEST (TRIM_HORIZON for a table's change
+            consumer).
         starting_position_timestamp: With ``starting_position`` AT_TIMESTAMP (Kinesis only), the Unix
             time in seconds to start reading from; required then, rejected otherwise. Default: - none.
         bisect_batch_on_error: Split a failing batch in two and retry each half. Default: True.
@@ -117,6 +118,8 @@ class StreamConsumerBase(FunctionConsumer):
     #: The largest batch size the source allows.
     max_batch_size: int = d.BATCH_SIZE_MAX
     #: Starting positions the source accepts.
+    #: Where a mapping starts reading when ``starting_position`` is not given.
+    _default_starting_position: lambda_.StartingPosition = lambda_.StartingPosition.LATEST
     allowed_starting_positions: tuple[lambda_.StartingPosition, ...] = (
         lambda_.StartingPosition.LATEST,
         lambda_.StartingPosition.TRIM_HORIZON,
@@ -214,6 +217,7 @@ class StreamConsumerBase(FunctionConsumer):
         """Every prop, before any resource exists."""
         self._check_function_props(given_function, code, handler)
         check_exclusive(dead_letter_queue=dead_letter_queue, failure_bucket=failure_bucket)
+        check_standard_on_failure_queue(as_queue(dead_letter_queue) if dead_letter_queue is not None else None)
         check_range("batch_size", batch_size, d.BATCH_SIZE_MIN, self.max_batch_size)
         check_duration("max_batching_window", max_batching_window, 0, d.MAX_BATCHING_WINDOW_MAX_SECONDS)
         check_range("retry_attempts", retry_attempts, d.RETRY_ATTEMPTS_MIN, d.RETRY_ATTEMPTS_MAX)
@@ -221,7 +225,7 @@ class StreamConsumerBase(FunctionConsumer):
                     d.PARALLELIZATION_FACTOR_MIN, d.PARALLELIZATION_FACTOR_MAX)
         check_duration("tumbling_window", tumbling_window, 0, d.TUMBLING_WINDOW_MAX_SECONDS)
         check_max_record_age(max_record_age, seconds_of(self.source_retention))
-        position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
+        position = starting_position if starting_position is not None else self._default_starting_position
         self._validate_starting_position(position, starting_position_timestamp)
         self._check_function_options(given_function, max_hops, snap_start)
 
@@ -244,7 +248,8 @@ class StreamConsumerBase(FunctionConsumer):
         self.report_batch_item_failures = report_batch_item_failures if report_batch_item_failures is not None else True
         self.parallelization_factor = parallelization_factor if parallelization_factor is not None else (
             d.PARALLELIZATION_FACTOR)
-        self.starting_position = starting_position if starting_position is not None else lambda_.StartingPosition.LATEST
+        self.starting_position = (
+            starting_position if starting_position is not None else self._default_starting_position)
 
     def _add_idempotency(self, idempotency: bool | TableLike | None) -> None:
         """The idempotency table (built, or given), its environment variable and exact grants."""
