@@ -85,6 +85,8 @@ def test_no_wildcard_resources_and_no_lambda_log_wildcards(synthesized):
         actions = actions_of(statement) if "Action" in statement else []
         if all(a.startswith("xray:") for a in actions) and actions:
             continue  # X-Ray accepts no resource but "*" (only when tracing=True; documented)
+        if actions == ["dynamodb:ListStreams"]:
+            continue  # takes no resource either: a change consumer's own statement (docs/security.md)
         assert text != '"*"', statement
         assert '"*"' not in text, statement
         assert "/aws/lambda/*" not in text, statement
@@ -215,6 +217,7 @@ def test_change_consumer_role_is_exact(synthesized):
         _allow(LOGS, get_att_arn(changes.log_group)),
         _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                {"Fn::GetAtt": [logical_id(stack.items.table), "StreamArn"]}),
+        _allow(["dynamodb:ListStreams"], "*"),
         _allow(["sqs:SendMessage"], get_att_arn(changes.dead_letter_queue)),
     ]
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {

@@ -21,6 +21,8 @@ IMPORTED_STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/legacy/stre
 READER = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
 WRITER = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+#: ListStreams takes no resource: a change consumer gets it on "*", alone (docs/security.md)
+LIST_STREAMS = {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
 
 
 def code() -> dict[str, Any]:
@@ -192,6 +194,7 @@ def test_change_consumer_on_configured_stream(built):
     })
     assert role_statements(t, consumer.role)[1:] == [
         {"Action": STREAM_READ, "Effect": "Allow", "Resource": stream_arn(table)},
+        LIST_STREAMS,
         {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": get_att_arn(built.things["options.key"])},
         {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": get_att_arn(consumer.dead_letter_queue)},
     ]
@@ -218,19 +221,26 @@ def test_change_consumer_enables_new_and_old_images_with_safe_defaults(built):
         {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
          "Resource": get_att_arn(consumer.log_group)},
         {"Action": STREAM_READ, "Effect": "Allow", "Resource": stream_arn(table)},
+        LIST_STREAMS,
         {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": get_att_arn(consumer.dead_letter_queue)},
     ]
     t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600})
 
 
-def test_list_streams_is_never_granted(built):
+def test_list_streams_is_granted_on_star_alone_and_acknowledged(built):
     # ListStreams takes no resource (Service Authorization Reference): on a stream ARN it grants
-    # nothing, and the mapping does not call it (issue 17 item 2)
+    # nothing, so a change consumer gets it on "*" in a statement of its own (issue 17 item 2)
     assert built.templates
+    found = 0
     for template in built.templates.values():
         for statement in all_statements(template.to_json()):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            assert "dynamodb:ListStreams" not in actions, statement
+            if "dynamodb:ListStreams" in actions:
+                assert statement == {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
+                found += 1
+            elif statement.get("Resource") == "*":
+                assert not any(a.startswith("dynamodb:") for a in actions), statement
+    assert found >= 1
 
 
 def test_wrap_existing_table(built):
@@ -255,9 +265,14 @@ def test_cdk_nag_clean_and_every_acknowledgment_scoped(built):
     suppressed = nag[0]["suppressedViolations"]
     # only the consumers' on-failure queues (a DLQ of a DLQ would only move the same messages), each
     # acknowledged on its CfnQueue alone
+    # and ListStreams on "*" (it takes no resource), acknowledged on each change consumer's own policy
+    consumers = (("Options", "Orders"), ("Changes", "Items"), ("Existing", "Items"))
     assert {(s["acknowledgedId"], s["acknowledgedAt"]) for s in suppressed} == {
         ("AwsSolutions::AwsSolutions-SQS3", f"{name}/{table}/OnChange/DeadLetterQueue/Resource")
-        for name, table in (("Options", "Orders"), ("Changes", "Items"), ("Existing", "Items"))
+        for name, table in consumers
+    } | {
+        ("AwsSolutions::AwsSolutions-IAM5[Resource::*]", f"{name}/{table}/OnChange/HandlerRole/DefaultPolicy/Resource")
+        for name, table in consumers
     }
     assert all(len(s["reason"]) > 40 for s in suppressed)
 

@@ -49,7 +49,8 @@ TABLE_WRITE_KEY_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
 #: The stream actions a stream's resource-based policy grants a reader of another account: the three
 #: that act on one stream, as in the DynamoDB developer guide's "Resource-based policy for a stream"
 #: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-examples.html).
-#: (``ListStreams`` is granted to no one: see ``DYNAMODB_STREAM_READ_ACTIONS``.)
+#: (``ListStreams`` acts on no stream: a change consumer's role gets it on ``"*"``, see
+#: ``consumers.dynamodb.DYNAMODB_LIST_STREAMS_ACTION``.)
 DYNAMODB_STREAM_RESOURCE_POLICY_ACTIONS = (
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
 )
@@ -276,8 +277,8 @@ class EntityTable(Construct, TableSource):
 
     @method_reports_path
     def grant_stream_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """:data:`DYNAMODB_STREAM_READ_ACTIONS` on this table's stream ARN only (no
-        ``ListStreams``, which takes no resource and the mapping does not call) + ``kms:Decrypt`` on a customer key.
+        """:data:`DYNAMODB_STREAM_READ_ACTIONS` on this table's stream ARN only + ``kms:Decrypt`` on a
+        customer key. No ``ListStreams``, which acts on no stream (a change consumer adds it on ``"*"``).
 
         Raises:
             PipelineValidationError: the table has no stream (enable it with :meth:`enable_stream`).

@@ -15,20 +15,28 @@ from constructs import Construct
 from .. import _defaults as d
 from .._accounts import account_of, crosses_accounts, principal_account
 from .._kinds import HasNode, TableLike, TableSource, as_table
+from .._nag import acknowledge_resource
 from .._props import ConsumerProps
 from .._validation import PipelineValidationError, init_reports_path
 from .stream import StreamConsumerBase
 
-#: What Lambda's DynamoDB Streams event source mapping needs, on this table's stream ARN only.
-#: No ``dynamodb:ListStreams``: the Service Authorization Reference gives it no resource type
-#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html), so
-#: scoped to a stream ARN it grants nothing (aws-cdk PR #34575, #10631), and the mapping never lists
-#: streams: it is created with the stream's ARN (``EventSourceArn``). aws-cdk's ``TableV2``
-#: ``grant_stream_read`` has scoped it to the stream (granting nothing) since 2023, and
-#: ``DynamoEventSource`` mappings on it deploy and poll. Not putting it on ``"*"`` keeps the role
-#: free of wildcards (docs/security.md).
+#: What Lambda's DynamoDB Streams event source mapping reads, on this table's stream ARN only.
 DYNAMODB_STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+)
+#: ``dynamodb:ListStreams`` is in every policy AWS gives Lambda's DynamoDB stream readers (the
+#: DynamoDB developer guide's "IAM policy to allow an AWS Lambda function to access DynamoDB stream
+#: records", the managed policy AWSLambdaDynamoDBExecutionRole), but the Service Authorization
+#: Reference gives it no resource type
+#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html):
+#: scoped to a stream ARN it grants nothing (aws-cdk PR #34575). So it goes on ``"*"``, in a
+#: statement of its own, the only wildcard besides X-Ray (docs/security.md); the cdk-nag finding
+#: is acknowledged on that one policy with :data:`LIST_STREAMS_REASON`.
+DYNAMODB_LIST_STREAMS_ACTION = "dynamodb:ListStreams"
+LIST_STREAMS_REASON = (
+    "dynamodb:ListStreams takes no resource type (Service Authorization Reference), so it can only be "
+    "granted on '*'; Lambda's DynamoDB Streams mappings list it among the execution role's permissions. "
+    "It lists stream ARNs only, no data."
 )
 #: KMS actions a reader needs on the table's customer key.
 TABLE_READ_KEY_ACTIONS = ("kms:Decrypt",)
@@ -46,8 +54,8 @@ class TableChangeConsumer(StreamConsumerBase):
 
     The role gets exactly ``dynamodb:DescribeStream``, ``dynamodb:GetRecords`` and
     ``dynamodb:GetShardIterator`` on the table's stream ARN (plus ``kms:Decrypt`` on a customer
-    key). Never on ``"*"``; no ``ListStreams``, which takes no resource (see
-    :data:`DYNAMODB_STREAM_READ_ACTIONS`).
+    key), and ``dynamodb:ListStreams`` on ``"*"``, which takes no resource (see
+    :data:`DYNAMODB_LIST_STREAMS_ACTION`).
 
     Args:
         table: The :class:`EntityTable` whose stream to read (its stream must be enabled:
@@ -104,12 +112,17 @@ class TableChangeConsumer(StreamConsumerBase):
         return (self.entity_table if self.entity_table is not None else self.table), "table"
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
-        """DescribeStream, GetRecords, GetShardIterator on the stream; ``kms:Decrypt``
-        on a customer key. A function of another account is also allowed on the stream's
+        """DescribeStream, GetRecords, GetShardIterator on the stream, ListStreams on ``"*"``;
+        ``kms:Decrypt`` on a customer key. A function of another account is also allowed on the stream's
         resource-based policy (see :meth:`EntityTable.share_stream`)."""
         iam.Grant.add_to_principal(
             grantee=grantee, actions=list(DYNAMODB_STREAM_READ_ACTIONS), resource_arns=[self.stream_arn]
         )
+        iam.Grant.add_to_principal(grantee=grantee, actions=[DYNAMODB_LIST_STREAMS_ACTION], resource_arns=["*"])
+        role = grantee.grant_principal
+        policy = role.node.try_find_child("DefaultPolicy") if isinstance(role, iam.Role) else None
+        if policy is not None:
+            acknowledge_resource(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", LIST_STREAMS_REASON)
         if self.entity_table is not None:
             self.entity_table.share_stream(grantee)
         elif crosses_accounts(account_of(self.table), principal_account(grantee)):
