@@ -148,8 +148,11 @@ QUEUE_RETENTION_MAX_SECONDS = 14 * 24 * 3600
 #: SQS's bounds for a queue's visibility timeout.
 VISIBILITY_TIMEOUT_MIN_SECONDS = 0
 VISIBILITY_TIMEOUT_MAX_SECONDS = 12 * 3600
-#: AWS's guidance for Lambda SQS event sources: visibility timeout >= 6 x the function timeout,
-#: so Lambda can retry a batch that was throttled while a previous one was still running.
+#: AWS's guidance for Lambda SQS event sources: visibility timeout >= 6 x the function timeout
+#: + the mapping's MaximumBatchingWindowInSeconds, so Lambda can retry a batch that was throttled
+#: while a previous one was still running (Lambda developer guide, "Using Lambda with Amazon SQS",
+#: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, and "Configuring a queue to use with
+#: Lambda", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html; issue 17 item 3).
 VISIBILITY_TIMEOUT_WORKER_FACTOR = 6
 #: AWS's default for SQS event sources; without a batching window 10 is also the maximum.
 QUEUE_BATCH_SIZE = 10

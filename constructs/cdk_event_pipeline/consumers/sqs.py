@@ -63,7 +63,7 @@ class QueueWorker(FunctionConsumer):
         environment: Extra environment variables of the new function. Default: - none.
         memory_size: MB of the new function, 128-10240. Default: 256.
         timeout: Timeout of the new function, 1-900 seconds; the queue's visibility timeout
-            follows it (6x). Default: 30 seconds.
+            follows it (6 x timeout + ``max_batching_window``). Default: 30 seconds.
         log_retention: Retention of the new function's log group. Default: one month.
         tracing: Active X-Ray tracing on the new function. Default: False.
         batch_size: Messages per invocation: 1-10; up to 10000 with a ``max_batching_window``
@@ -148,7 +148,7 @@ class QueueWorker(FunctionConsumer):
             given_function, code=code, handler=handler, environment=environment, memory_size=memory_size,
             timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start, max_hops=max_hops,
         )
-        self._register_with_queue(_function_timeout(given_function, timeout))
+        self._register_with_queue(_function_timeout(given_function, timeout), max_batching_window)
         # --- grants, then the mapping ---------------------------------------------------
         if self.role is not None:  # without a known role the warning above asks for the grants
             self.grant_queue_read(self.function)
@@ -188,15 +188,16 @@ class QueueWorker(FunctionConsumer):
                 f"of at least 1 second (given batch_size {batch_size} and no max_batching_window)"
             )
 
-    def _register_with_queue(self, function_timeout: Duration | None) -> None:
+    def _register_with_queue(self, function_timeout: Duration | None, window: Duration | None) -> None:
         """The WorkQueue's visibility-timeout guardrail, or a warning for a plain queue."""
         if self.work_queue is not None:
-            self.work_queue._register_worker(self, function_timeout)
+            self.work_queue._register_worker(self, function_timeout, window)
             return
         Annotations.of(self).add_warning_v2(
             "cdk-event-pipeline:ImportedQueueVisibilityUnchecked",
             "The queue is not managed by a WorkQueue: make sure its visibility timeout is at "
-            "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
+            "least 6 times the worker's function timeout plus its max_batching_window (AWS's guidance "
+            "for SQS event sources).",
         )
 
     def _has_redrive_policy(self) -> bool:
