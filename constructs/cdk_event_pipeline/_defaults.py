@@ -164,12 +164,17 @@ FIFO_BATCH_SIZE_MAX = 10
 MAX_CONCURRENCY_MIN = 2
 MAX_CONCURRENCY_MAX = 1000
 #: Provisioned mode of an SQS event source mapping (ProvisionedPollerConfig): minimum pollers
-#: 2-200, maximum pollers 2-2000 (Lambda developer guide, "Lambda parameters for Amazon SQS event
-#: source mappings"; the CloudFormation schema caps MaximumPollers at 2000).
+#: 2-200, maximum pollers 2-10,000. Source: the AWS::Lambda::EventSourceMapping schema shipped in
+#: cfn-lint 1.58 (cfnlint/data/schemas/resources/fda57d3016dc05c0.json, ProvisionedPollerConfig:
+#: MaximumPollers "For Amazon SQS event source mappings, the accepted range is between 2 and
+#: 10,000", MinimumPollers maximum 200, "minimum 2 required" for SQS) and the Lambda API reference,
+#: ProvisionedPollerConfig. The 2,000 of an older guide is the Amazon MSK / self-managed Kafka
+#: maximum (1-2,000), not SQS's (issue 17 item 4). SQS only: Kinesis and DynamoDB Streams mappings
+#: have no provisioned mode, so there are no stream poller limits here.
 SQS_MIN_POLLERS_MIN = 2
 SQS_MIN_POLLERS_MAX = 200
 SQS_MAX_POLLERS_MIN = 2
-SQS_MAX_POLLERS_MAX = 2000
+SQS_MAX_POLLERS_MAX = 10_000
 
 # --- Entity tables (EntityTable) ---------------------------------------------------------------
 

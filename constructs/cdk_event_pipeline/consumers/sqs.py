@@ -80,7 +80,7 @@ class QueueWorker(FunctionConsumer):
         alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
         provisioned_pollers: ``(minimum, maximum)`` event pollers dedicated to this mapping
-            (provisioned mode): minimum 2-200, maximum 2-2000, minimum <= maximum ("Configuring
+            (provisioned mode): minimum 2-200, maximum 2-10,000, minimum <= maximum ("Configuring
             scaling behavior for SQS event source mappings",
             https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html; "Lambda
             parameters for Amazon SQS event source mappings",
@@ -242,8 +242,7 @@ class QueueWorker(FunctionConsumer):
         enabled: bool | None,
     ) -> lambda_.EventSourceMapping:
         """Build the SQS event source mapping with the resolved settings."""
-        pollers = self.provisioned_pollers
-        return lambda_.EventSourceMapping(
+        mapping = lambda_.EventSourceMapping(
             self,
             "EventSourceMapping",
             target=self.target,
@@ -254,11 +253,16 @@ class QueueWorker(FunctionConsumer):
             max_concurrency=max_concurrency,
             filters=list(filters) if filters is not None else None,
             enabled=enabled,
-            provisioned_poller_config=(
-                lambda_.ProvisionedPollerConfig(minimum_pollers=pollers[0], maximum_pollers=pollers[1])
-                if pollers is not None else None
-            ),
         )
+        if self.provisioned_pollers is not None:
+            # On the L1: aws-cdk-lib 2.275's L2 still refuses a maximum above 2,000 (the Kafka limit);
+            # SQS allows 10,000 (see SQS_MAX_POLLERS_MAX; validated in _check_provisioned_pollers).
+            cfn = mapping.node.default_child
+            assert isinstance(cfn, lambda_.CfnEventSourceMapping)
+            minimum, maximum = self.provisioned_pollers
+            cfn.provisioned_poller_config = lambda_.CfnEventSourceMapping.ProvisionedPollerConfigProperty(
+                minimum_pollers=minimum, maximum_pollers=maximum)
+        return mapping
 
     def grant_queue_read(self, grantee: iam.IGrantable) -> None:
         """Exactly ReceiveMessage, DeleteMessage and GetQueueAttributes on this queue, plus
