@@ -345,7 +345,7 @@ def test_provisioned_pollers_are_set_on_the_mapping(built):
 
 def test_alarms_and_dashboard_are_the_same_with_provisioned_pollers(built):
     provisioned, standard = built.things["pollers.worker"], built.things["pollers.standard"]
-    assert set(provisioned.alarms) == set(standard.alarms) == {"Errors"}
+    assert set(provisioned.alarms) == set(standard.alarms) == {"Errors", "FailedInvokeEvents", "DroppedEvents"}
     alarms = built.resources("Pollers", "AWS::CloudWatch::Alarm")
 
     def shape(alarm: Any, function: Any) -> dict[str, Any]:

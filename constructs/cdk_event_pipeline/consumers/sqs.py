@@ -216,22 +216,70 @@ class QueueWorker(FunctionConsumer):
         """The worker's alarms, by role. Override to add, drop or change alarms.
 
         * ``Errors``: Lambda ``Errors`` Sum >= 1 on a 5-minute period (a failed batch returns to
-          the queue; the queue's own alarms watch the backlog and the dead-letter queue).
+          the queue; the queue's own alarms watch the backlog and the dead-letter queue);
+        * ``FailedInvokeEvents``: the mapping's ``FailedInvokeEventCount`` Sum >= 1 (messages of
+          failed invocations or reported batch item failures: they return to the queue);
+        * ``DroppedEvents``: the mapping's ``DroppedEventCount`` Sum >= 1 (messages Lambda gave up on).
+
+        The last two need the mapping's ``EventCount`` metrics, turned on by this worker.
         """
+        name = PipelineMonitoring.role_path(self)
         monitoring.claim_errors_alarm(self.function)
         return {
             "Errors": monitoring.add_alarm(
                 self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"The function of {PipelineMonitoring.role_path(self)} failed (exception, timeout "
+                description=f"The function of {name} failed (exception, timeout "
                 "or out of memory): its messages return to the queue and, after max_receive_count "
                 "receives, move to the dead-letter queue.",
+            ),
+            "FailedInvokeEvents": monitoring.add_alarm(
+                self, "FailedInvokeEvents", self.metric_failed_invoke_events_sum(d.ALARM_PERIOD),
+                threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"Messages of {name} were in failed invocations or reported as batch item failures: "
+                "they return to the queue and, after max_receive_count receives, move to the dead-letter queue.",
+            ),
+            "DroppedEvents": monitoring.add_alarm(
+                self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD),
+                threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"The event source mapping of {name} dropped messages: check the mapping's "
+                "state and the function's permissions on the queue and its key.",
             ),
         }
 
     def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
-        """Put the worker's function errors on the dashboard."""
+        """Put the worker's function errors, failed-invoke and dropped events on the dashboard."""
         name = PipelineMonitoring.role_path(self)
         monitoring.add_to_dashboard("consumer_errors", self.metric_errors_sum().with_(label=f"{name} errors"))
+        monitoring.add_to_dashboard(
+            "consumer_dropped",
+            self.metric_failed_invoke_events_sum().with_(label=f"{name} failed-invoke"),
+            self.metric_dropped_events_sum().with_(label=f"{name} dropped"),
+        )
+
+    # --- the mapping's EventCount metrics (AWS/Lambda, EventSourceMappingUUID) ---------------
+
+    def metric_failed_invoke_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages of invocations that failed or reported them as batch item failures (Sum;
+        ``AWS/Lambda`` ``FailedInvokeEventCount``, ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("FailedInvokeEventCount", period=period)
+
+    def metric_dropped_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages the mapping dropped (Sum; ``AWS/Lambda`` ``DroppedEventCount``,
+        ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("DroppedEventCount", period=period)
+
+    def metric_event_source_mapping(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
+        ``InvokedEventCount``, ``DeletedEventCount``, ...) for this mapping's id."""
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
+            statistic=statistic,
+            period=period,
+        )
 
     def build_event_source_mapping(
         self,
@@ -253,6 +301,13 @@ class QueueWorker(FunctionConsumer):
             max_concurrency=max_concurrency,
             filters=list(filters) if filters is not None else None,
             enabled=enabled,
+            # The mapping's own EventCount metrics (AWS/Lambda, dimension EventSourceMappingUUID):
+            # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
+            # DeletedEventCount, DroppedEventCount (Lambda developer guide, "Event source mapping
+            # metrics", https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+            # #event-source-mapping-metrics; MetricsConfig in the AWS::Lambda::EventSourceMapping
+            # schema; issue 17 item 9). Off by default on a mapping: without it the alarms below see nothing.
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
         )
         if self.provisioned_pollers is not None:
             # On the L1: aws-cdk-lib 2.275's L2 still refuses a maximum above 2,000 (the Kafka limit);
