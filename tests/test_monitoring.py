@@ -212,8 +212,8 @@ def test_opt_out_makes_no_alarm_for_that_consumer(built):
 
 
 def test_alarm_count_of_the_default_stack(built):
-    # stream 4 + Audit 6 + ToBucket 5 + Quiet 0 + work queue 2 + worker 1
-    built.template("Defaults").resource_count_is("AWS::CloudWatch::Alarm", 18)
+    # stream 4 + Audit 6 + ToBucket 5 + Quiet 0 + work queue 2 + worker 3 (Errors, FailedInvokeEvents, DroppedEvents)
+    built.template("Defaults").resource_count_is("AWS::CloudWatch::Alarm", 20)
 
 
 # --- work queue --------------------------------------------------------------------------------
@@ -367,12 +367,26 @@ def test_producer_functions_get_one_errors_alarm(built):
 
 def test_worker_errors_alarm(built):
     worker = built.things["worker"]
-    assert set(worker.alarms) == {"Errors"}
+    assert set(worker.alarms) == {"Errors", "FailedInvokeEvents", "DroppedEvents"}
     alarm(built.template("Defaults"), {
         "Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum", "Period": 300, "Threshold": 1,
         "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id(worker.function)}}],
         "AlarmActions": [topic_ref(built)],
     })
+
+
+def test_worker_event_source_mapping_metrics_and_alarms(built):
+    # issue 17 item 9: the worker's mapping emits EventCount metrics and alarms on failed-invoke and dropped events
+    worker, t = built.things["worker"], built.template("Defaults")
+    t.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": logical_id(worker.function)}, "MetricsConfig": {"Metrics": ["EventCount"]}})
+    for name in ("FailedInvokeEventCount", "DroppedEventCount"):
+        alarm(t, {
+            "Namespace": "AWS/Lambda", "MetricName": name, "Statistic": "Sum", "Period": 300, "Threshold": 1,
+            "ComparisonOperator": GTE, "EvaluationPeriods": 1,
+            "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": {"Ref": logical_id(worker.event_source_mapping)}}],
+            "AlarmActions": [topic_ref(built)],
+        })
 
 
 # --- dashboard ---------------------------------------------------------------------------------
@@ -432,9 +446,12 @@ def test_dashboard_rows_reference_the_right_metrics(built):
         *((k, f) for f in fns for k in ("Errors", "Throttles")), ("Errors", worker)]
     dropped = widgets["Consumers: dropped and on-failure events"]
     esms = [_token({"Ref": logical_id(built.things[n].event_source_mapping)}) for n in ("audit", "to_bucket", "quiet")]
+    worker_esm = _token({"Ref": logical_id(built.things["worker"].event_source_mapping)})
     assert [m[:4] for m in dropped] == [
-        ["AWS/Lambda", k, "EventSourceMappingUUID", e]
-        for e in esms for k in ("DroppedEventCount", "OnFailureDestinationDeliveredEventCount")]
+        *(["AWS/Lambda", k, "EventSourceMappingUUID", e]
+          for e in esms for k in ("DroppedEventCount", "OnFailureDestinationDeliveredEventCount")),
+        *(["AWS/Lambda", k, "EventSourceMappingUUID", worker_esm]
+          for k in ("FailedInvokeEventCount", "DroppedEventCount"))]
     dlq = widgets["Dead-letter queues: messages visible (max)"]
     queues = [built.things["audit"].dead_letter_queue, built.things["quiet"].dead_letter_queue,
               built.things["queue"].dead_letter_queue]

@@ -345,7 +345,7 @@ def test_provisioned_pollers_are_set_on_the_mapping(built):
 
 def test_alarms_and_dashboard_are_the_same_with_provisioned_pollers(built):
     provisioned, standard = built.things["pollers.worker"], built.things["pollers.standard"]
-    assert set(provisioned.alarms) == set(standard.alarms) == {"Errors"}
+    assert set(provisioned.alarms) == set(standard.alarms) == {"Errors", "FailedInvokeEvents", "DroppedEvents"}
     alarms = built.resources("Pollers", "AWS::CloudWatch::Alarm")
 
     def shape(alarm: Any, function: Any) -> dict[str, Any]:
@@ -366,9 +366,10 @@ def test_alarms_and_dashboard_are_the_same_with_provisioned_pollers(built):
      "provisioned_pollers minimum must be between 2 and 200 inclusive (given 1)"),
     ({"provisioned_pollers": (201, 300)},
      "provisioned_pollers minimum must be between 2 and 200 inclusive (given 201)"),
-    ({"provisioned_pollers": (2, 1)}, "provisioned_pollers maximum must be between 2 and 2000 inclusive (given 1)"),
-    ({"provisioned_pollers": (2, 2001)},
-     "provisioned_pollers maximum must be between 2 and 2000 inclusive (given 2001)"),
+    ({"provisioned_pollers": (2, 1)}, "provisioned_pollers maximum must be between 2 and 10000 inclusive (given 1)"),
+    # issue 17 item 4: SQS allows up to 10,000 maximum pollers (2,000 is Kafka's limit)
+    ({"provisioned_pollers": (2, 10_001)},
+     "provisioned_pollers maximum must be between 2 and 10000 inclusive (given 10001)"),
     ({"provisioned_pollers": (20, 10)},
      "provisioned_pollers minimum must not exceed its maximum (given (20, 10)): pass (10, 20) or raise the maximum"),
     ({"provisioned_pollers": (5,)}, "provisioned_pollers must be a (minimum, maximum) pair of pollers (given (5,))"),
@@ -389,6 +390,18 @@ def test_provisioned_pollers_work_on_a_fifo_queue_and_an_imported_queue(stack):
     assert fifo.provisioned_pollers == (2, 2)
     imported = sqs.Queue.from_queue_arn(stack, "Imp", "arn:aws:sqs:us-east-1:111122223333:q")
     WorkQueue(stack, "I", queue=imported).add_worker("W", **code(), provisioned_pollers=(10, 2000))
+
+
+def test_provisioned_pollers_up_to_ten_thousand_are_accepted_and_lint_clean():
+    # issue 17 item 4: ProvisionedPollerConfig allows 2-10,000 maximum pollers for SQS (was refused above 2,000)
+    b = Stacks(nag=False)
+    s = b.stack("S", region="us-east-1")
+    WorkQueue(s, "Q").add_worker("W", **code(), provisioned_pollers=(200, 10_000))
+    template = assertions.Template.from_stack(s)
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "ProvisionedPollerConfig": {"MinimumPollers": 200, "MaximumPollers": 10_000}})
+    errors, _ = cfn_lint(template.to_json(), regions=["us-east-1"])
+    assert errors == []
 
 
 # --- the recursion check -----------------------------------------------------------------------------

@@ -244,8 +244,8 @@ def test_large_batches_with_window_and_visibility_from_longest_worker(built):
     t.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionName": {"Ref": logical_id(fast.function)}, "BatchSize": 10,
     })
-    # the 10-second worker added later does not lower the 6 x 120 s derived from the slow one
-    t.has_resource_properties("AWS::SQS::Queue", {"VisibilityTimeout": 720})
+    # 6 x 120 s + the slow worker's 5-second window; the 10-second worker added later does not lower it
+    t.has_resource_properties("AWS::SQS::Queue", {"VisibilityTimeout": 725})
 
 
 def test_wrap_existing_queue_and_function(built):
@@ -366,13 +366,24 @@ def test_existing_queue_excludes_new_queue_props(stack):
     ({"fifo": True}, {"max_batching_window": Duration.seconds(1)},
      "max_batching_window is not supported for FIFO queues (Lambda rejects it)"),
     ({"visibility_timeout": Duration.seconds(60)}, {"timeout": Duration.seconds(30)},
-     "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 60 seconds): raise visibility_timeout, or leave it unset to follow the "
-     "workers' timeouts"),
+     "visibility_timeout must be at least 6 times the timeout of every worker plus its max_batching_window "
+     "(180 seconds for worker 'W': 6 x 30-second timeout + 0-second window; given 60 seconds): raise "
+     "visibility_timeout, or leave it unset to follow the workers"),
     ({"visibility_timeout": Duration.seconds(170)}, {},
-     "visibility_timeout must be at least 6 times the timeout of every worker (180 seconds for worker 'W' "
-     "with a 30-second timeout; given 170 seconds): raise visibility_timeout, or leave it unset to follow "
-     "the workers' timeouts"),
+     "visibility_timeout must be at least 6 times the timeout of every worker plus its max_batching_window "
+     "(180 seconds for worker 'W': 6 x 30-second timeout + 0-second window; given 170 seconds): raise "
+     "visibility_timeout, or leave it unset to follow the workers"),
+    # issue 17 item 3: the batching window counts too (6 x 30 s + 60 s = 240 s; 180 s used to pass)
+    ({"visibility_timeout": Duration.seconds(180)},
+     {"timeout": Duration.seconds(30), "max_batching_window": Duration.seconds(60)},
+     "visibility_timeout must be at least 6 times the timeout of every worker plus its max_batching_window "
+     "(240 seconds for worker 'W': 6 x 30-second timeout + 60-second window; given 180 seconds): raise "
+     "visibility_timeout, or leave it unset to follow the workers"),
+    ({"visibility_timeout": Duration.seconds(239)},
+     {"timeout": Duration.seconds(30), "max_batching_window": Duration.seconds(60)},
+     "visibility_timeout must be at least 6 times the timeout of every worker plus its max_batching_window "
+     "(240 seconds for worker 'W': 6 x 30-second timeout + 60-second window; given 239 seconds): raise "
+     "visibility_timeout, or leave it unset to follow the workers"),
 ])
 def test_worker_validation(stack, queue_props, props, message):
     queue = WorkQueue(stack, "Q", **queue_props)
@@ -409,6 +420,42 @@ def test_existing_function_timeout_is_checked(stack):
     with pytest.raises(PipelineValidationError) as error:
         queue.add_worker("W", function=fn)
     assert str(error.value) == (
-        f"{stack.node.path}/Q: visibility_timeout must be at least 6 times the timeout of every worker "
-        "(120 seconds for worker 'W' with a 20-second timeout; given 100 seconds): raise visibility_timeout, "
-        "or leave it unset to follow the workers' timeouts")
+        f"{stack.node.path}/Q: visibility_timeout must be at least 6 times the timeout of every worker plus its "
+        "max_batching_window (120 seconds for worker 'W': 6 x 20-second timeout + 0-second window; given 100 "
+        "seconds): raise visibility_timeout, or leave it unset to follow the workers")
+
+
+def visibility_of(stack) -> object:
+    queues = assertions.Template.from_stack(stack).find_resources("AWS::SQS::Queue")
+    main = [r for r in queues.values() if r["Properties"].get("RedrivePolicy")]
+    assert len(main) == 1
+    return main[0]["Properties"].get("VisibilityTimeout")
+
+
+def test_visibility_default_adds_the_batching_window():
+    stack = Stacks(nag=False).stack("S")  # its own app: Template.from_stack synthesizes it
+    # issue 17 item 3: 6 x 30 s + 60 s window = 240 s (6 x 30 s alone gave 180 s)
+    queue = WorkQueue(stack, "Q")
+    queue.add_worker("W", **code(), timeout=Duration.seconds(30), max_batching_window=Duration.seconds(60))
+    assert visibility_of(stack) == 240
+
+
+@pytest.mark.parametrize(("workers", "expected"), [
+    # 6 x 30 + 60 = 240 beats 6 x 35 + 0 = 210 though the second worker's timeout is longer
+    ([(30, 60), (35, None)], 240),
+    ([(30, 60), (35, None), (40, 5)], 245),
+])
+def test_visibility_default_is_the_largest_timeout_plus_window_of_the_workers(workers, expected):
+    stack = Stacks(nag=False).stack("S")  # its own app: Template.from_stack synthesizes it
+    queue = WorkQueue(stack, "Q")
+    for i, (timeout, window) in enumerate(workers):
+        queue.add_worker(f"W{i}", **code(), timeout=Duration.seconds(timeout),
+                         max_batching_window=Duration.seconds(window) if window is not None else None)
+    assert visibility_of(stack) == expected
+
+
+def test_explicit_visibility_at_the_minimum_is_accepted():
+    stack = Stacks(nag=False).stack("S")  # its own app: Template.from_stack synthesizes it
+    queue = WorkQueue(stack, "Q", visibility_timeout=Duration.seconds(240))
+    queue.add_worker("W", **code(), timeout=Duration.seconds(30), max_batching_window=Duration.seconds(60))
+    assert visibility_of(stack) == 240

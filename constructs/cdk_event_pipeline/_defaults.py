@@ -148,8 +148,11 @@ QUEUE_RETENTION_MAX_SECONDS = 14 * 24 * 3600
 #: SQS's bounds for a queue's visibility timeout.
 VISIBILITY_TIMEOUT_MIN_SECONDS = 0
 VISIBILITY_TIMEOUT_MAX_SECONDS = 12 * 3600
-#: AWS's guidance for Lambda SQS event sources: visibility timeout >= 6 x the function timeout,
-#: so Lambda can retry a batch that was throttled while a previous one was still running.
+#: AWS's guidance for Lambda SQS event sources: visibility timeout >= 6 x the function timeout
+#: + the mapping's MaximumBatchingWindowInSeconds, so Lambda can retry a batch that was throttled
+#: while a previous one was still running (Lambda developer guide, "Using Lambda with Amazon SQS",
+#: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, and "Configuring a queue to use with
+#: Lambda", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html; issue 17 item 3).
 VISIBILITY_TIMEOUT_WORKER_FACTOR = 6
 #: AWS's default for SQS event sources; without a batching window 10 is also the maximum.
 QUEUE_BATCH_SIZE = 10
@@ -161,12 +164,17 @@ FIFO_BATCH_SIZE_MAX = 10
 MAX_CONCURRENCY_MIN = 2
 MAX_CONCURRENCY_MAX = 1000
 #: Provisioned mode of an SQS event source mapping (ProvisionedPollerConfig): minimum pollers
-#: 2-200, maximum pollers 2-2000 (Lambda developer guide, "Lambda parameters for Amazon SQS event
-#: source mappings"; the CloudFormation schema caps MaximumPollers at 2000).
+#: 2-200, maximum pollers 2-10,000. Source: the AWS::Lambda::EventSourceMapping schema shipped in
+#: cfn-lint 1.58 (cfnlint/data/schemas/resources/fda57d3016dc05c0.json, ProvisionedPollerConfig:
+#: MaximumPollers "For Amazon SQS event source mappings, the accepted range is between 2 and
+#: 10,000", MinimumPollers maximum 200, "minimum 2 required" for SQS) and the Lambda API reference,
+#: ProvisionedPollerConfig. The 2,000 of an older guide is the Amazon MSK / self-managed Kafka
+#: maximum (1-2,000), not SQS's (issue 17 item 4). SQS only: Kinesis and DynamoDB Streams mappings
+#: have no provisioned mode, so there are no stream poller limits here.
 SQS_MIN_POLLERS_MIN = 2
 SQS_MIN_POLLERS_MAX = 200
 SQS_MAX_POLLERS_MIN = 2
-SQS_MAX_POLLERS_MAX = 2000
+SQS_MAX_POLLERS_MAX = 10_000
 
 # --- Entity tables (EntityTable) ---------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class QueueSource:
     #: Its customer-managed key, if any.
     encryption_key: kms.IKey | None
 
-    def _register_worker(self, worker: Any, timeout: Duration | None) -> None:
+    def _register_worker(self, worker: Any, timeout: Duration | None, window: Duration | None = None) -> None:
         """Apply the queue's guardrails for one more worker (called by the worker)."""
         raise NotImplementedError
 

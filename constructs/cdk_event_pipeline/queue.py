@@ -7,14 +7,16 @@ dead-letter queue (same FIFO-ness, 14 days, encrypted, TLS only). Producers get 
 mapping needs.
 
 The visibility-timeout guardrail follows AWS's guidance for Lambda SQS event sources: the
-queue's visibility timeout is at least six times the timeout of every worker, so Lambda can
-retry a batch that was throttled while a previous one was still being processed. Left unset,
-the timeout is derived (6 x the longest worker timeout) each time a worker is added; an
-explicit value shorter than that is rejected when the worker is added.
+queue's visibility timeout is at least six times the timeout of every worker plus that worker's
+batching window (``MaximumBatchingWindowInSeconds``), so Lambda can retry a batch that was
+throttled while a previous one was still being processed. Left unset, the timeout is derived
+(the largest 6 x timeout + window of the workers) each time a worker is added; an explicit value
+shorter than that is rejected when the worker is added.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from typing import TypedDict, Unpack
@@ -84,8 +86,9 @@ class WorkQueue(Construct, QueueSource, Monitored):
         retention: How long an unprocessed message stays, 60 seconds - 14 days.
             Default: 4 days (SQS's default).
         visibility_timeout: 0 seconds - 12 hours; must be at least 6 x the timeout of every
-            worker (checked when a worker is added). Default: - 6 x the longest worker timeout,
-            updated as workers are added (SQS's 30 seconds while there are none).
+            worker plus its ``max_batching_window`` (checked when a worker is added).
+            Default: - the largest 6 x timeout + window of the workers, updated as workers are
+            added (SQS's 30 seconds while there are none).
         alarms: Make this queue's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
     """
@@ -110,7 +113,7 @@ class WorkQueue(Construct, QueueSource, Monitored):
         self.workers: list[_QueueWorker] = []
         #: Whether this queue and its producers get alarms (the ``alarms`` prop).
         self.alarms_enabled = alarms
-        self._longest_worker_timeout_s: float = 0
+        self._needed_visibility_s: float = 0
         if queue is not None:
             check_existing_or_new("queue", {
                 "queue_name": queue_name, "fifo": fifo, "content_based_deduplication": content_based_deduplication,
@@ -302,14 +305,16 @@ class WorkQueue(Construct, QueueSource, Monitored):
         """The class :meth:`add_worker` instantiates. Override to use your own subclass."""
         return _QueueWorker
 
-    def _register_worker(self, worker: _QueueWorker, timeout: Duration | None) -> None:
-        """Apply the visibility-timeout guardrail for one more worker (called by the worker)."""
+    def _register_worker(self, worker: _QueueWorker, timeout: Duration | None, window: Duration | None = None) -> None:
+        """Apply the visibility-timeout guardrail for one more worker (called by the worker):
+        6 x its function timeout + its batching window (see ``VISIBILITY_TIMEOUT_WORKER_FACTOR``)."""
         self.workers.append(worker)
         if not self._owns_queue:
             Annotations.of(worker).add_warning_v2(
                 "cdk-event-pipeline:ImportedQueueVisibilityUnchecked",
                 "The queue is not managed by this WorkQueue: make sure its visibility timeout is at "
-                "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
+                "least 6 times the worker's function timeout plus its max_batching_window (AWS's guidance "
+                "for SQS event sources).",
             )
             return
         timeout_s = seconds_of(timeout)
@@ -317,26 +322,29 @@ class WorkQueue(Construct, QueueSource, Monitored):
             Annotations.of(worker).add_warning_v2(
                 "cdk-event-pipeline:WorkerTimeoutUnknown",
                 "The worker's function timeout is unknown: the queue's visibility timeout was not "
-                "checked against it (it must be at least 6 times the function timeout).",
+                "checked against it (it must be at least 6 times the function timeout plus the "
+                "max_batching_window).",
             )
             return
-        needed = timeout_s * d.VISIBILITY_TIMEOUT_WORKER_FACTOR
+        window_s = seconds_of(window) or 0
+        needed = timeout_s * d.VISIBILITY_TIMEOUT_WORKER_FACTOR + window_s
         if self.visibility_timeout is not None:
             given = seconds_of(self.visibility_timeout)
             if given is not None and given < needed:
                 raise PipelineValidationError(
-                    f"visibility_timeout must be at least {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} times "
-                    f"the timeout of every worker ({fmt_num(needed)} seconds for worker {worker.node.id!r} "
-                    f"with a {fmt_num(timeout_s)}-second timeout; given {fmt_num(given)} seconds): raise "
-                    "visibility_timeout, or leave it unset to follow the workers' timeouts",
+                    f"visibility_timeout must be at least {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} times the timeout "
+                    f"of every worker plus its max_batching_window ({fmt_num(needed)} seconds for worker "
+                    f"{worker.node.id!r}: {d.VISIBILITY_TIMEOUT_WORKER_FACTOR} x {fmt_num(timeout_s)}-second timeout "
+                    f"+ {fmt_num(window_s)}-second window; given {fmt_num(given)} seconds): raise "
+                    "visibility_timeout, or leave it unset to follow the workers",
                     path=self.node.path,
                 )
             return
-        if needed > self._longest_worker_timeout_s * d.VISIBILITY_TIMEOUT_WORKER_FACTOR:
-            self._longest_worker_timeout_s = timeout_s
+        if needed > self._needed_visibility_s:
+            self._needed_visibility_s = needed
             cfn = self.queue.node.default_child
             assert isinstance(cfn, sqs.CfnQueue)
-            cfn.visibility_timeout = int(needed)
+            cfn.visibility_timeout = math.ceil(needed)
 
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

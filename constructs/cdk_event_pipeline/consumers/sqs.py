@@ -63,7 +63,7 @@ class QueueWorker(FunctionConsumer):
         environment: Extra environment variables of the new function. Default: - none.
         memory_size: MB of the new function, 128-10240. Default: 256.
         timeout: Timeout of the new function, 1-900 seconds; the queue's visibility timeout
-            follows it (6x). Default: 30 seconds.
+            follows it (6 x timeout + ``max_batching_window``). Default: 30 seconds.
         log_retention: Retention of the new function's log group. Default: one month.
         tracing: Active X-Ray tracing on the new function. Default: False.
         batch_size: Messages per invocation: 1-10; up to 10000 with a ``max_batching_window``
@@ -80,7 +80,7 @@ class QueueWorker(FunctionConsumer):
         alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
         provisioned_pollers: ``(minimum, maximum)`` event pollers dedicated to this mapping
-            (provisioned mode): minimum 2-200, maximum 2-2000, minimum <= maximum ("Configuring
+            (provisioned mode): minimum 2-200, maximum 2-10,000, minimum <= maximum ("Configuring
             scaling behavior for SQS event source mappings",
             https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html; "Lambda
             parameters for Amazon SQS event source mappings",
@@ -148,7 +148,7 @@ class QueueWorker(FunctionConsumer):
             given_function, code=code, handler=handler, environment=environment, memory_size=memory_size,
             timeout=timeout, log_retention=log_retention, tracing=tracing, snap_start=snap_start, max_hops=max_hops,
         )
-        self._register_with_queue(_function_timeout(given_function, timeout))
+        self._register_with_queue(_function_timeout(given_function, timeout), max_batching_window)
         # --- grants, then the mapping ---------------------------------------------------
         if self.role is not None:  # without a known role the warning above asks for the grants
             self.grant_queue_read(self.function)
@@ -188,15 +188,16 @@ class QueueWorker(FunctionConsumer):
                 f"of at least 1 second (given batch_size {batch_size} and no max_batching_window)"
             )
 
-    def _register_with_queue(self, function_timeout: Duration | None) -> None:
+    def _register_with_queue(self, function_timeout: Duration | None, window: Duration | None) -> None:
         """The WorkQueue's visibility-timeout guardrail, or a warning for a plain queue."""
         if self.work_queue is not None:
-            self.work_queue._register_worker(self, function_timeout)
+            self.work_queue._register_worker(self, function_timeout, window)
             return
         Annotations.of(self).add_warning_v2(
             "cdk-event-pipeline:ImportedQueueVisibilityUnchecked",
             "The queue is not managed by a WorkQueue: make sure its visibility timeout is at "
-            "least 6 times the worker's function timeout (AWS's guidance for SQS event sources).",
+            "least 6 times the worker's function timeout plus its max_batching_window (AWS's guidance "
+            "for SQS event sources).",
         )
 
     def _has_redrive_policy(self) -> bool:
@@ -215,22 +216,70 @@ class QueueWorker(FunctionConsumer):
         """The worker's alarms, by role. Override to add, drop or change alarms.
 
         * ``Errors``: Lambda ``Errors`` Sum >= 1 on a 5-minute period (a failed batch returns to
-          the queue; the queue's own alarms watch the backlog and the dead-letter queue).
+          the queue; the queue's own alarms watch the backlog and the dead-letter queue);
+        * ``FailedInvokeEvents``: the mapping's ``FailedInvokeEventCount`` Sum >= 1 (messages of
+          failed invocations or reported batch item failures: they return to the queue);
+        * ``DroppedEvents``: the mapping's ``DroppedEventCount`` Sum >= 1 (messages Lambda gave up on).
+
+        The last two need the mapping's ``EventCount`` metrics, turned on by this worker.
         """
+        name = PipelineMonitoring.role_path(self)
         monitoring.claim_errors_alarm(self.function)
         return {
             "Errors": monitoring.add_alarm(
                 self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"The function of {PipelineMonitoring.role_path(self)} failed (exception, timeout "
+                description=f"The function of {name} failed (exception, timeout "
                 "or out of memory): its messages return to the queue and, after max_receive_count "
                 "receives, move to the dead-letter queue.",
+            ),
+            "FailedInvokeEvents": monitoring.add_alarm(
+                self, "FailedInvokeEvents", self.metric_failed_invoke_events_sum(d.ALARM_PERIOD),
+                threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"Messages of {name} were in failed invocations or reported as batch item failures: "
+                "they return to the queue and, after max_receive_count receives, move to the dead-letter queue.",
+            ),
+            "DroppedEvents": monitoring.add_alarm(
+                self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD),
+                threshold=d.ALARM_COUNT_THRESHOLD,
+                description=f"The event source mapping of {name} dropped messages: check the mapping's "
+                "state and the function's permissions on the queue and its key.",
             ),
         }
 
     def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
-        """Put the worker's function errors on the dashboard."""
+        """Put the worker's function errors, failed-invoke and dropped events on the dashboard."""
         name = PipelineMonitoring.role_path(self)
         monitoring.add_to_dashboard("consumer_errors", self.metric_errors_sum().with_(label=f"{name} errors"))
+        monitoring.add_to_dashboard(
+            "consumer_dropped",
+            self.metric_failed_invoke_events_sum().with_(label=f"{name} failed-invoke"),
+            self.metric_dropped_events_sum().with_(label=f"{name} dropped"),
+        )
+
+    # --- the mapping's EventCount metrics (AWS/Lambda, EventSourceMappingUUID) ---------------
+
+    def metric_failed_invoke_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages of invocations that failed or reported them as batch item failures (Sum;
+        ``AWS/Lambda`` ``FailedInvokeEventCount``, ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("FailedInvokeEventCount", period=period)
+
+    def metric_dropped_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Messages the mapping dropped (Sum; ``AWS/Lambda`` ``DroppedEventCount``,
+        ``EventSourceMappingUUID``)."""
+        return self.metric_event_source_mapping("DroppedEventCount", period=period)
+
+    def metric_event_source_mapping(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
+        ``InvokedEventCount``, ``DeletedEventCount``, ...) for this mapping's id."""
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
+            statistic=statistic,
+            period=period,
+        )
 
     def build_event_source_mapping(
         self,
@@ -241,8 +290,7 @@ class QueueWorker(FunctionConsumer):
         enabled: bool | None,
     ) -> lambda_.EventSourceMapping:
         """Build the SQS event source mapping with the resolved settings."""
-        pollers = self.provisioned_pollers
-        return lambda_.EventSourceMapping(
+        mapping = lambda_.EventSourceMapping(
             self,
             "EventSourceMapping",
             target=self.target,
@@ -253,11 +301,23 @@ class QueueWorker(FunctionConsumer):
             max_concurrency=max_concurrency,
             filters=list(filters) if filters is not None else None,
             enabled=enabled,
-            provisioned_poller_config=(
-                lambda_.ProvisionedPollerConfig(minimum_pollers=pollers[0], maximum_pollers=pollers[1])
-                if pollers is not None else None
-            ),
+            # The mapping's own EventCount metrics (AWS/Lambda, dimension EventSourceMappingUUID):
+            # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
+            # DeletedEventCount, DroppedEventCount (Lambda developer guide, "Event source mapping
+            # metrics", https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+            # #event-source-mapping-metrics; MetricsConfig in the AWS::Lambda::EventSourceMapping
+            # schema; issue 17 item 9). Off by default on a mapping: without it the alarms below see nothing.
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
         )
+        if self.provisioned_pollers is not None:
+            # On the L1: aws-cdk-lib 2.275's L2 still refuses a maximum above 2,000 (the Kafka limit);
+            # SQS allows 10,000 (see SQS_MAX_POLLERS_MAX; validated in _check_provisioned_pollers).
+            cfn = mapping.node.default_child
+            assert isinstance(cfn, lambda_.CfnEventSourceMapping)
+            minimum, maximum = self.provisioned_pollers
+            cfn.provisioned_poller_config = lambda_.CfnEventSourceMapping.ProvisionedPollerConfigProperty(
+                minimum_pollers=minimum, maximum_pollers=maximum)
+        return mapping
 
     def grant_queue_read(self, grantee: iam.IGrantable) -> None:
         """Exactly ReceiveMessage, DeleteMessage and GetQueueAttributes on this queue, plus
