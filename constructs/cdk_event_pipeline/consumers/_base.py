@@ -48,6 +48,23 @@ class FunctionConsumer(Construct, FunctionOwner, Monitored):
 
     #: What the ``ImportedFunctionWithoutRole`` warning asks to grant by hand.
     grants_hint: str = "the source's read permissions yourself"
+    #: The consumer's mapping (set by the subclass's constructor).
+    event_source_mapping: lambda_.EventSourceMapping
+
+    def metric_event_source_mapping(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
+        ``FilteredOutEventCount``, ``InvokedEventCount``, ``FailedInvokeEventCount``,
+        ``DroppedEventCount``, ...), with the ``EventSourceMappingUUID`` dimension set to this
+        mapping's id."""
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
+            statistic=statistic,
+            period=period,
+        )
 
     @staticmethod
     def _check_function_props(

@@ -268,19 +268,6 @@ class QueueWorker(FunctionConsumer):
         ``EventSourceMappingUUID``)."""
         return self.metric_event_source_mapping("DroppedEventCount", period=period)
 
-    def metric_event_source_mapping(
-        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
-    ) -> cloudwatch.Metric:
-        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
-        ``InvokedEventCount``, ``DeletedEventCount``, ...) for this mapping's id."""
-        return cloudwatch.Metric(
-            namespace="AWS/Lambda",
-            metric_name=metric_name,
-            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
-            statistic=statistic,
-            period=period,
-        )
-
     def build_event_source_mapping(
         self,
         *,

@@ -468,20 +468,6 @@ class StreamConsumerBase(FunctionConsumer):
         ``OnFailureDestinationDeliveredEventCount``, ``EventSourceMappingUUID``)."""
         return self.metric_event_source_mapping("OnFailureDestinationDeliveredEventCount", period=period)
 
-    def metric_event_source_mapping(
-        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
-    ) -> cloudwatch.Metric:
-        """One of the mapping's own ``EventCount`` metrics (``PolledEventCount``,
-        ``FilteredOutEventCount``, ``InvokedEventCount``, ``FailedInvokeEventCount``, ...),
-        with the ``EventSourceMappingUUID`` dimension set to this mapping's id."""
-        return cloudwatch.Metric(
-            namespace="AWS/Lambda",
-            metric_name=metric_name,
-            dimensions_map={"EventSourceMappingUUID": self.event_source_mapping.event_source_mapping_id},
-            statistic=statistic,
-            period=period,
-        )
-
     # --- the source -------------------------------------------------------------------------
 
     def grant_source_read(self, grantee: iam.IGrantable) -> None:
