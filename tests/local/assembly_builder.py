@@ -99,3 +99,17 @@ class TemplateBuilder:
                          "dependencies": [f"{self.stack}.assets"], "displayName": self.stack},
         }}))
         return outdir
+
+
+def stream_consumer_app(handler: str, *, timeout: int = 30, shards: int = 1, **mapping: object) -> TemplateBuilder:
+    """The scenarios' usual app: a Kinesis stream (24 h retention) read by one function ``Consumer``
+    through ``Mapping`` from TRIM_HORIZON, its on-failure destination an SQS queue; ``mapping``
+    props override or add to those."""
+    builder = TemplateBuilder()
+    stream = builder.stream(shards=shards)
+    dlq = builder.queue("DeadLetterQueue")
+    function = builder.function("Consumer", handler, timeout=timeout)
+    mapping.setdefault("DestinationConfig", {"OnFailure": {"Destination": dlq}})
+    mapping.setdefault("StartingPosition", "TRIM_HORIZON")
+    builder.mapping("Mapping", function, stream, **mapping)
+    return builder

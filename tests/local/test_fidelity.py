@@ -13,21 +13,11 @@ import pytest
 
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED, UnsupportedPatternError
 
-from .assembly_builder import TemplateBuilder
+from .assembly_builder import TemplateBuilder, stream_consumer_app
 from .conftest import keyed
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 
-
-def _stream_app(handler: str, *, timeout: int = 30, shards: int = 1, **mapping: object) -> TemplateBuilder:
-    builder = TemplateBuilder()
-    stream = builder.stream(shards=shards)
-    dlq = builder.queue("DeadLetterQueue")
-    function = builder.function("Consumer", handler, timeout=timeout)
-    mapping.setdefault("DestinationConfig", {"OnFailure": {"Destination": dlq}})
-    mapping.setdefault("StartingPosition", "TRIM_HORIZON")
-    builder.mapping("Mapping", function, stream, **mapping)
-    return builder
 
 
 def _epoch(text: str) -> float:
@@ -86,8 +76,8 @@ def test_1_a_failing_sqs_message_does_not_age_a_stream_consumers_records(deploy)
 
 
 def test_1_a_stuck_shard_does_not_age_the_records_of_another_shard(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.raise_on_poison", shards=2, BatchSize=10,
-                                  MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=60))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", shards=2, BatchSize=10,
+                                          MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=60))
     keys = [f"key-{i}" for i in range(40)]
     client = pipeline.client("kinesis")
     name = pipeline.resource("Stream", "stream").ref
@@ -110,8 +100,8 @@ def test_1_a_stuck_shard_does_not_age_the_records_of_another_shard(deploy) -> No
 
 
 def test_2_sys_exit_in_a_handler_is_a_function_error(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.exit_on_poison", BatchSize=10, MaximumRetryAttempts=1,
-                                  BisectBatchOnFunctionError=True))
+    pipeline = deploy(stream_consumer_app("scenario_handler.exit_on_poison", BatchSize=10, MaximumRetryAttempts=1,
+                                          BisectBatchOnFunctionError=True))
     sequences = pipeline.put_records("Stream", [{"n": i, "poison": i == 3} for i in range(10)])
 
     pipeline.run_until_idle()  # the runner survives sys.exit(3)
@@ -126,8 +116,8 @@ def test_2_sys_exit_in_a_handler_is_a_function_error(deploy) -> None:
 
 
 def test_2_keyboard_interrupt_raised_by_handler_code_is_a_function_error(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.keyboard_interrupt_on_poison", BatchSize=10,
-                                  MaximumRetryAttempts=0))
+    pipeline = deploy(stream_consumer_app("scenario_handler.keyboard_interrupt_on_poison", BatchSize=10,
+                                          MaximumRetryAttempts=0))
     pipeline.put_records("Stream", [{"poison": True}])
 
     pipeline.run_until_idle()
@@ -138,7 +128,7 @@ def test_2_keyboard_interrupt_raised_by_handler_code_is_a_function_error(deploy)
 
 
 def test_2_ctrl_c_while_a_handler_runs_stops_the_runner(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.interrupt_runner", BatchSize=10))
+    pipeline = deploy(stream_consumer_app("scenario_handler.interrupt_runner", BatchSize=10))
     pipeline.put_records("Stream", [{"n": 1}])
 
     # Ctrl-C reaches Python through its SIGINT handler; a shell starts a background job (`make test &`)
@@ -157,7 +147,8 @@ def test_2_ctrl_c_while_a_handler_runs_stops_the_runner(deploy) -> None:
 
 
 def test_3_an_invocation_longer_than_the_timeout_fails_as_lambdas_does(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.slow_on_poison", timeout=1, BatchSize=1, MaximumRetryAttempts=0))
+    pipeline = deploy(stream_consumer_app("scenario_handler.slow_on_poison", timeout=1, BatchSize=1,
+                                          MaximumRetryAttempts=0))
     sequences = pipeline.put_records("Stream", [{"poison": True}])
     after = pipeline.put_records("Stream", [{"n": 1}])
 
@@ -182,7 +173,7 @@ def test_3_an_invocation_longer_than_the_timeout_fails_as_lambdas_does(deploy) -
 
 
 def test_4_tumbling_window_state_is_carried_and_the_final_invocation_gets_it(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.count_per_key", BatchSize=2, TumblingWindowInSeconds=900))
+    pipeline = deploy(stream_consumer_app("scenario_handler.count_per_key", BatchSize=2, TumblingWindowInSeconds=900))
     sequences = pipeline.put_records("Stream", [{"n": i, "key": "ab"[i % 2]} for i in range(5)], partition_key=keyed)
 
     pipeline.run_until_idle()
@@ -205,8 +196,8 @@ def test_4_tumbling_window_state_is_carried_and_the_final_invocation_gets_it(dep
 
 
 def test_4_a_window_response_without_state_is_a_failed_invocation(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.no_state", BatchSize=10, TumblingWindowInSeconds=60,
-                                  MaximumRetryAttempts=1))
+    pipeline = deploy(stream_consumer_app("scenario_handler.no_state", BatchSize=10, TumblingWindowInSeconds=60,
+                                          MaximumRetryAttempts=1))
     pipeline.put_records("Stream", [{"n": 1}])
 
     pipeline.run_until_idle()
@@ -218,7 +209,7 @@ def test_4_a_window_response_without_state_is_a_failed_invocation(deploy) -> Non
 
 
 def test_4_a_state_over_1_mb_ends_the_window_early(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.huge_state_once", BatchSize=2, TumblingWindowInSeconds=900))
+    pipeline = deploy(stream_consumer_app("scenario_handler.huge_state_once", BatchSize=2, TumblingWindowInSeconds=900))
     pipeline.put_records("Stream", [{"n": i} for i in range(4)])
 
     pipeline.run_until_idle()
@@ -234,8 +225,9 @@ def test_4_a_state_over_1_mb_ends_the_window_early(deploy) -> None:
 
 
 def test_5_bisected_halves_are_not_sent_once_their_records_are_too_old(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.raise_on_poison", BatchSize=4, BisectBatchOnFunctionError=True,
-                                  MaximumRetryAttempts=20, MaximumRecordAgeInSeconds=60))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=4,
+                                          BisectBatchOnFunctionError=True,
+                                          MaximumRetryAttempts=20, MaximumRecordAgeInSeconds=60))
     sequences = pipeline.put_records("Stream", [{"n": 0}, {"n": 1}, {"poison": True}, {"n": 3}])
 
     pipeline.run_until_idle()
@@ -257,8 +249,9 @@ def test_5_bisected_halves_are_not_sent_once_their_records_are_too_old(deploy) -
 
 def test_6_at_timestamp_in_the_future_skips_records_that_arrive_before_it(deploy) -> None:
     future = datetime.now().timestamp() + 3600
-    pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10, StartingPosition="AT_TIMESTAMP",
-                                  StartingPositionTimestamp=future))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10,
+                                          StartingPosition="AT_TIMESTAMP",
+                                          StartingPositionTimestamp=future))
     pipeline.put_records("Stream", [{"n": i} for i in range(20)])
 
     report = pipeline.run_until_idle()
@@ -269,8 +262,9 @@ def test_6_at_timestamp_in_the_future_skips_records_that_arrive_before_it(deploy
 
 def test_6_at_timestamp_in_the_past_reads_every_later_record(deploy) -> None:
     past = datetime.now().timestamp() - 3600
-    pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10, StartingPosition="AT_TIMESTAMP",
-                                  StartingPositionTimestamp=past))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10,
+                                          StartingPosition="AT_TIMESTAMP",
+                                          StartingPositionTimestamp=past))
     sequences = pipeline.put_records("Stream", [{"n": i} for i in range(20)])
 
     pipeline.run_until_idle()
@@ -282,7 +276,7 @@ def test_6_at_timestamp_in_the_past_reads_every_later_record(deploy) -> None:
 
 
 def test_7_batches_are_trimmed_to_the_6_mb_payload_limit(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=100))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=100))
     blob = "x" * (900 * 1024)
     sequences = [pipeline.put_record("Stream", {"n": i, "blob": blob}) for i in range(20)]
 
@@ -315,8 +309,8 @@ def test_7_sqs_batches_are_trimmed_to_the_6_mb_payload_limit(deploy) -> None:
 
 def test_8_records_that_match_no_filter_do_not_break_batches(deploy) -> None:
     pattern = json.dumps({"data": {"kind": ["order"]}})
-    pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10,
-                                  FilterCriteria={"Filters": [{"Pattern": pattern}]}))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10,
+                                          FilterCriteria={"Filters": [{"Pattern": pattern}]}))
     payloads = [{"n": i, "kind": "order" if i % 2 else "ping"} for i in range(100)]
     sequences = pipeline.put_records("Stream", payloads)
 
@@ -332,14 +326,14 @@ def test_8_records_that_match_no_filter_do_not_break_batches(deploy) -> None:
                                      {"data": ["plain text"]}])
 def test_8_kinesis_filters_only_use_the_data_key(deploy, pattern) -> None:
     with pytest.raises(UnsupportedPatternError, match="data"):
-        deploy(_stream_app("scenario_handler.report_poison",
-                           FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]}))
+        deploy(stream_consumer_app("scenario_handler.report_poison",
+                                   FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]}))
 
 
 def test_8_kinesis_data_that_is_not_json_matches_no_data_filter(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.report_poison", BatchSize=10,
-                                  FilterCriteria={"Filters": [
-                                      {"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10,
+                                          FilterCriteria={"Filters": [
+                                          {"Pattern": json.dumps({"data": {"kind": [{"exists": False}]}})}]}))
     pipeline.put_records("Stream", ["not json", b"\xff\xfe", {"n": 1}])
 
     pipeline.run_until_idle()

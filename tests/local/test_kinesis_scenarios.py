@@ -7,19 +7,8 @@ import json
 
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED, RETRIES_EXHAUSTED
 
-from .assembly_builder import TemplateBuilder
+from .assembly_builder import stream_consumer_app
 from .conftest import keyed
-
-
-def _pipeline(handler: str, **mapping: object) -> TemplateBuilder:
-    builder = TemplateBuilder()
-    stream = builder.stream()
-    dlq = builder.queue("DeadLetterQueue")
-    function = builder.function("Consumer", handler)
-    mapping.setdefault("DestinationConfig", {"OnFailure": {"Destination": dlq}})
-    mapping.setdefault("StartingPosition", "TRIM_HORIZON")
-    builder.mapping("Mapping", function, stream, **mapping)
-    return builder
 
 
 def _hundred_with_poison_at_37() -> list[dict]:
@@ -27,8 +16,9 @@ def _hundred_with_poison_at_37() -> list[dict]:
 
 
 def test_bisect_isolates_the_poison_record_and_the_other_99_are_processed(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.raise_on_poison", BatchSize=100, BisectBatchOnFunctionError=True,
-                                MaximumRetryAttempts=2))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=100,
+                                          BisectBatchOnFunctionError=True,
+                                          MaximumRetryAttempts=2))
     sequences = pipeline.put_records("Stream", _hundred_with_poison_at_37())
 
     pipeline.run_until_idle()
@@ -50,8 +40,9 @@ def test_bisect_isolates_the_poison_record_and_the_other_99_are_processed(deploy
 
 
 def test_without_bisect_and_infinite_retries_the_shard_stalls(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.raise_on_poison", BatchSize=100, BisectBatchOnFunctionError=False,
-                                MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=-1))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=100,
+                                          BisectBatchOnFunctionError=False,
+                                          MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=-1))
     pipeline.put_records("Stream", _hundred_with_poison_at_37())
     pipeline.put_records("Stream", [{"n": 100 + i} for i in range(50)])  # later records wait behind it
 
@@ -66,8 +57,8 @@ def test_without_bisect_and_infinite_retries_the_shard_stalls(deploy) -> None:
 
 
 def test_partial_batch_response_checkpoints_at_the_lowest_failed_sequence_number(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.report_poison", BatchSize=10, MaximumRetryAttempts=1,
-                                FunctionResponseTypes=["ReportBatchItemFailures"]))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10, MaximumRetryAttempts=1,
+                                          FunctionResponseTypes=["ReportBatchItemFailures"]))
     sequences = pipeline.put_records("Stream", [{"n": i, "poison": i in (4, 7)} for i in range(10)])
 
     pipeline.run(max_invocations=1)
@@ -85,8 +76,9 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failed_sequence_number
 
 
 def test_partial_response_with_bisect_discards_only_the_failed_records(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.report_poison", BatchSize=100, MaximumRetryAttempts=1,
-                                BisectBatchOnFunctionError=True, FunctionResponseTypes=["ReportBatchItemFailures"]))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=100, MaximumRetryAttempts=1,
+                                          BisectBatchOnFunctionError=True,
+                                          FunctionResponseTypes=["ReportBatchItemFailures"]))
     sequences = pipeline.put_records("Stream", _hundred_with_poison_at_37())
 
     pipeline.run_until_idle()
@@ -98,7 +90,7 @@ def test_partial_response_with_bisect_discards_only_the_failed_records(deploy) -
 
 
 def test_retries_exhausted_sends_the_documented_on_failure_message(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.raise_on_poison", BatchSize=5, MaximumRetryAttempts=3))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=5, MaximumRetryAttempts=3))
     sequences = pipeline.put_records("Stream", [{"n": 0, "poison": True}, *({"n": i} for i in range(1, 5))])
 
     pipeline.run_until_idle()
@@ -117,8 +109,8 @@ def test_retries_exhausted_sends_the_documented_on_failure_message(deploy) -> No
 
 
 def test_maximum_record_age_exceeded_sends_the_on_failure_message(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.raise_on_poison", BatchSize=5, MaximumRetryAttempts=-1,
-                                MaximumRecordAgeInSeconds=60))
+    pipeline = deploy(stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=5, MaximumRetryAttempts=-1,
+                                          MaximumRecordAgeInSeconds=60))
     sequences = pipeline.put_records("Stream", [{"n": 0, "poison": True}, {"n": 1}])
 
     pipeline.run_until_idle(max_invocations=100)  # infinite retries, yet the shard moves on once the records are old
@@ -139,8 +131,9 @@ def _seconds_between(earlier: str, later: str) -> float:
 
 
 def test_s3_on_failure_destination_carries_the_full_payload(deploy) -> None:
-    builder = _pipeline("scenario_handler.raise_on_poison", BatchSize=3, MaximumRetryAttempts=0,
-                        DestinationConfig={"OnFailure": {"Destination": {"Fn::GetAtt": ["FailureBucket", "Arn"]}}})
+    bucket = {"Fn::GetAtt": ["FailureBucket", "Arn"]}
+    builder = stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=3, MaximumRetryAttempts=0,
+                                  DestinationConfig={"OnFailure": {"Destination": bucket}})
     builder.resources["FailureBucket"] = {"Type": "AWS::S3::Bucket", "Properties": {}}
     pipeline = deploy(builder)
     sequences = pipeline.put_records("Stream", [{"n": 0, "poison": True}])
@@ -158,8 +151,9 @@ def test_s3_on_failure_destination_carries_the_full_payload(deploy) -> None:
 
 
 def test_batch_size_window_and_latest_starting_position(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.report_poison", BatchSize=4, MaximumBatchingWindowInSeconds=5,
-                                StartingPosition="LATEST"))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=4,
+                                          MaximumBatchingWindowInSeconds=5,
+                                          StartingPosition="LATEST"))
     # LATEST was resolved at deploy, on an empty shard: every record put now is read.
     sequences = pipeline.put_records("Stream", [{"n": i} for i in range(6)])
 
@@ -172,7 +166,7 @@ def test_batch_size_window_and_latest_starting_position(deploy) -> None:
 
 
 def test_parallelization_factor_keeps_order_per_partition_key(deploy) -> None:
-    pipeline = deploy(_pipeline("scenario_handler.report_poison", BatchSize=10, ParallelizationFactor=4))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10, ParallelizationFactor=4))
     payloads = [{"n": i, "key": f"key-{i % 8}"} for i in range(80)]
     sequences = pipeline.put_records("Stream", payloads, partition_key=keyed)
 
@@ -190,8 +184,8 @@ def test_parallelization_factor_keeps_order_per_partition_key(deploy) -> None:
 
 def test_filter_criteria_skip_records_without_invoking(deploy) -> None:
     pattern = json.dumps({"data": {"kind": ["order"]}})
-    pipeline = deploy(_pipeline("scenario_handler.report_poison", BatchSize=10,
-                                FilterCriteria={"Filters": [{"Pattern": pattern}]}))
+    pipeline = deploy(stream_consumer_app("scenario_handler.report_poison", BatchSize=10,
+                                          FilterCriteria={"Filters": [{"Pattern": pattern}]}))
     payloads = [{"n": i, "kind": "order" if i % 2 else "ping"} for i in range(10)]
     sequences = pipeline.put_records("Stream", payloads)
 
@@ -204,8 +198,8 @@ def test_filter_criteria_skip_records_without_invoking(deploy) -> None:
 
 
 def test_sns_on_failure_destination_reaches_the_topics_queue_subscriber(deploy) -> None:
-    builder = _pipeline("scenario_handler.raise_on_poison", BatchSize=3, MaximumRetryAttempts=0,
-                        DestinationConfig={"OnFailure": {"Destination": {"Ref": "FailureTopic"}}})
+    builder = stream_consumer_app("scenario_handler.raise_on_poison", BatchSize=3, MaximumRetryAttempts=0,
+                                  DestinationConfig={"OnFailure": {"Destination": {"Ref": "FailureTopic"}}})
     builder.resources["FailureTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {}}
     builder.queue("Subscriber")
     builder.resources["Subscription"] = {"Type": "AWS::SNS::Subscription", "Properties": {
@@ -223,8 +217,8 @@ def test_sns_on_failure_destination_reaches_the_topics_queue_subscriber(deploy) 
 
 def test_a_response_that_is_not_an_object_fails_the_batch_with_report_batch_item_failures(deploy) -> None:
     # AWS documents objects and null only; the runner fails the batch (see docs/local-runner.md).
-    pipeline = deploy(_pipeline("scenario_handler.returns_text", BatchSize=5, MaximumRetryAttempts=1,
-                                FunctionResponseTypes=["ReportBatchItemFailures"]))
+    pipeline = deploy(stream_consumer_app("scenario_handler.returns_text", BatchSize=5, MaximumRetryAttempts=1,
+                                          FunctionResponseTypes=["ReportBatchItemFailures"]))
     pipeline.put_records("Stream", [{"n": 1}])
 
     pipeline.run_until_idle()

@@ -11,25 +11,15 @@ import pytest
 
 from cdk_event_pipeline.local import RECORD_AGE_EXCEEDED
 
-from .assembly_builder import TemplateBuilder
+from .assembly_builder import TemplateBuilder, stream_consumer_app
 
 HOUR = 3600
 
 
-def _stream_app(handler: str, **mapping: object) -> TemplateBuilder:
-    builder = TemplateBuilder()
-    stream = builder.stream()  # RetentionPeriodHours: 24
-    dlq = builder.queue("DeadLetterQueue")
-    function = builder.function("Consumer", handler)
-    mapping.setdefault("DestinationConfig", {"OnFailure": {"Destination": dlq}})
-    mapping.setdefault("StartingPosition", "TRIM_HORIZON")
-    builder.mapping("Mapping", function, stream, **mapping)
-    return builder
-
 
 def test_records_that_waited_past_max_record_age_are_discarded_without_invoking(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=HOUR,
-                                  MaximumRetryAttempts=2, BisectBatchOnFunctionError=True))
+    pipeline = deploy(stream_consumer_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=HOUR,
+                                          MaximumRetryAttempts=2, BisectBatchOnFunctionError=True))
     pipeline.disable("Mapping")
     backlog = pipeline.put_records("Stream", [{"n": i} for i in range(3)])
     pipeline.run_until_idle()
@@ -52,7 +42,7 @@ def test_records_that_waited_past_max_record_age_are_discarded_without_invoking(
 
 
 def test_a_backlog_within_max_record_age_is_processed(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=HOUR))
+    pipeline = deploy(stream_consumer_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=HOUR))
     pipeline.disable("Mapping")
     backlog = pipeline.put_records("Stream", [{"n": i} for i in range(3)])
     pipeline.advance(HOUR - 60)
@@ -63,7 +53,7 @@ def test_a_backlog_within_max_record_age_is_processed(deploy) -> None:
 
 
 def test_records_past_the_streams_retention_are_gone_when_a_disabled_consumer_comes_back(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=-1))
+    pipeline = deploy(stream_consumer_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=-1))
     pipeline.disable("Mapping")
     oldest = pipeline.put_records("Stream", [{"n": 0}, {"n": 1}])
     pipeline.advance(12 * HOUR)
@@ -81,7 +71,7 @@ def test_records_past_the_streams_retention_are_gone_when_a_disabled_consumer_co
 
 
 def test_a_tumbling_window_closes_when_time_passes(deploy) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.count_per_key", BatchSize=10, TumblingWindowInSeconds=900))
+    pipeline = deploy(stream_consumer_app("scenario_handler.count_per_key", BatchSize=10, TumblingWindowInSeconds=900))
     pipeline.put_records("Stream", [{"n": i} for i in range(3)], partition_key="a")
     module = pipeline.function("Consumer").module
 
@@ -119,7 +109,7 @@ def test_a_failed_message_comes_back_after_its_visibility_timeout_passes(deploy)
 
 @pytest.mark.parametrize("seconds", [-1, "60", True])
 def test_time_never_goes_back(deploy, seconds) -> None:
-    pipeline = deploy(_stream_app("scenario_handler.process_all"))
+    pipeline = deploy(stream_consumer_app("scenario_handler.process_all"))
     with pytest.raises(ValueError, match=rf"advance: seconds must be a number >= 0 \(given {seconds!r}\)"):
         pipeline.advance(seconds)
 
@@ -136,7 +126,7 @@ def test_a_stamp_is_shifted_by_the_advances_made_before_it() -> None:
 
 
 def test_the_retention_is_the_streams_own(deploy) -> None:
-    builder = _stream_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=-1)
+    builder = stream_consumer_app("scenario_handler.process_all", MaximumRecordAgeInSeconds=-1)
     builder.resources["Stream"]["Properties"]["RetentionPeriodHours"] = 48
     pipeline = deploy(builder)
     assert pipeline.runner.pollers["Mapping"].retention_seconds == 48 * HOUR
