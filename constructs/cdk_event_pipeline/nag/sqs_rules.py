@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from cdk_nag import NagMessageLevel
 
+from .._defaults import VISIBILITY_TIMEOUT_WORKER_FACTOR
 from ._mapping import SQS_QUEUE, Mapping, SourceKind, redrive_policy
 from ._rule import NagRule
 from ._template import Json, known_int, target
@@ -33,8 +34,6 @@ SQS_DEFAULT_VISIBILITY_TIMEOUT_S = 30
 SQS_DEFAULT_RETENTION_S = 345_600
 #: Lambda's default function timeout: 3 s (Lambda API reference, ``CreateFunction``).
 LAMBDA_DEFAULT_TIMEOUT_S = 3
-#: "at least six times the timeout that you configure on your function" [SQS_LAMBDA_DOC].
-VISIBILITY_TIMEOUT_FACTOR = 6
 
 
 def _queue(mapping: Mapping) -> Json | None:
@@ -66,7 +65,8 @@ def _visibility_timeout(mapping: Mapping) -> bool | None:
     known_w, window = known_int(mapping.props, "MaximumBatchingWindowInSeconds", 0)
     if not (known_v and known_t and known_w) or visibility is None or timeout is None or window is None:
         return None
-    return visibility >= VISIBILITY_TIMEOUT_FACTOR * timeout + window
+    # The factor the constructs apply too: 6 x the function timeout + the window [SQS_LAMBDA_DOC].
+    return visibility >= VISIBILITY_TIMEOUT_WORKER_FACTOR * timeout + window
 
 
 def _is_fifo(queue: Json) -> bool | None:
