@@ -39,6 +39,7 @@ def child(kind: str, floor_template: str | None) -> None:
     """One sample: build and synthesize ``kind``; print the round trips and resource count as JSON."""
     sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
     import aws_cdk as cdk
+    import system_apps
     from jsii_calls import install_counter
 
     counter = install_counter(attribute=False)
@@ -51,12 +52,8 @@ def child(kind: str, floor_template: str | None) -> None:
 
         app = reference.build_app(cdk.App(context=context))
     else:
-        import system_apps
-
         app = system_apps.build(kind, context, floor_template)
     assembly = app.synth()
-    import system_apps
-
     resources = sum(system_apps.resource_count(s.template) for s in assembly.stacks)
     print(json.dumps({"round_trips": counter.total, "resources": resources}))
 
