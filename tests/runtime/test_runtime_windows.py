@@ -19,6 +19,7 @@ from event_pipeline_runtime import (
     aggregate_records,
     current_hops,
     make_envelope,
+    pipeline_handler,
     window_handler,
 )
 from event_pipeline_runtime.batch_response import read_batch_response
@@ -233,3 +234,8 @@ def test_the_batch_response_reader_wants_a_state_on_window_invocations() -> None
     sample = read_batch_response(json.loads(TIME_WINDOW_EVENT_RESPONSE), ["1"], window=True)
     assert sample.ok and sample.state == {"1": 282, "2": 715}
     assert read_batch_response({"state": {}}, ["1"]).state is None  # not a window invocation: no state read
+
+
+def test_pipeline_handler_refuses_a_window_event_and_names_window_handler(log: logging.Logger) -> None:
+    with pytest.raises(ValueError, match="build the handler with window_handler"):
+        pipeline_handler(lambda record: None, source="dynamodb", logger=log)(load(DYNAMODB_TIME_WINDOW_EVENT))

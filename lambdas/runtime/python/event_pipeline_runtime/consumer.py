@@ -199,6 +199,11 @@ def pipeline_handler(
     processor = settings.processor(raise_on_entire_batch_failure=raise_on_entire_batch_failure)
 
     def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+        if isinstance(event, dict) and "window" in event and "isFinalInvokeForWindow" in event:
+            raise ValueError(
+                "a tumbling-window event (the mapping has TumblingWindowInSeconds): pipeline_handler returns "
+                "no 'state', so Lambda would fail every invocation; build the handler with window_handler"
+            )
         if config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
         response = process_partial_response(

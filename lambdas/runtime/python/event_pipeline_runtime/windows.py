@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from event_pipeline_runtime.consumer import HandlerSettings, decoded_records, handler_settings
-from event_pipeline_runtime.contract import IDEMPOTENCY_TABLE_ENV, WINDOW_STATE_LIMIT_BYTES
+from event_pipeline_runtime.contract import IDEMPOTENCY_TABLE_ENV, MAX_HOPS_LIMIT, WINDOW_STATE_LIMIT_BYTES
 from event_pipeline_runtime.hops import consuming
 from event_pipeline_runtime.sources import ConsumerRecord
 
@@ -246,7 +246,9 @@ def read_window_event(event: dict[str, Any]) -> tuple[WindowInfo, dict[str, Any]
     hops = state.pop(HOPS_STATE_KEY, 0)
     info = WindowInfo(start, end, str(event.get("shardId") or ""), str(event.get("eventSourceARN") or ""),
                       flags[0], flags[1])
-    return info, state, hops if isinstance(hops, int) and not isinstance(hops, bool) else 0
+    if not isinstance(hops, int) or isinstance(hops, bool):
+        hops = 0
+    return info, state, min(max(hops, 0), MAX_HOPS_LIMIT)
 
 
 class _WindowRun:
