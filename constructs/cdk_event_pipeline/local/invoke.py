@@ -94,12 +94,10 @@ def read_response(
     """Interpret an invocation the way Lambda does for stream and SQS mappings.
 
     * A function error (raised, exited, timed out) fails the whole batch.
-    * Tumbling windows: a response without a ``state`` property is a failed invocation
-      ("If the response does not contain a state property, Lambda considers this a failed
-      invocation", Lambda Developer Guide, Kinesis / DynamoDB time windows).
-    * Otherwise the response is read by the runtime's one reader of partial batch responses
+    * Otherwise the response is read by the runtime's one reader of batch responses
       (:func:`event_pipeline_runtime.batch_response.read_batch_response`, AWS's documented
-      "success and failure conditions"), the same one the redrive tool's targets use.
+      "success and failure conditions", and for tumbling windows the required ``state``), the
+      same one the redrive tool's targets use.
 
     Args:
         invocation: The call.
@@ -116,16 +114,10 @@ def read_response(
 
     if invocation.error is not None:
         return outcome("error", error=invocation.error, function_error="Unhandled")
-    response = invocation.response
-    state = None
-    if window:
-        if not isinstance(response, dict) or "state" not in response:
-            return outcome("error", error="tumbling window: the response has no 'state' property "
-                           "(Lambda treats it as a failed invocation)")
-        state = response["state"]
-    verdict = read_batch_response(response, identifiers, report_failures=report_failures)
+    verdict = read_batch_response(invocation.response, identifiers, report_failures=report_failures, window=window)
     if verdict.status == "failed":
-        return outcome("error", error=verdict.reason, state=state)
+        return outcome("error", error=verdict.reason)
     if verdict.status == "partial":
-        return outcome("partial", failed_index=verdict.first_failed_index, failed_ids=verdict.failed_ids, state=state)
-    return outcome("ok", state=state)
+        return outcome("partial", failed_index=verdict.first_failed_index, failed_ids=verdict.failed_ids,
+                       state=verdict.state)
+    return outcome("ok", state=verdict.state)

@@ -38,16 +38,7 @@ event filtering", "Implementing stateful ... processing", and the mapping's para
   before the lowest failed sequence number; the rest is retried (bisected when bisect is on).
 * **Discarded batches** go to ``DestinationConfig.OnFailure`` (see :mod:`.destinations`);
   without a destination they are dropped, and an event says so.
-* **Tumbling windows** (``TumblingWindowInSeconds``): windows are aligned intervals of the
-  records' arrival times; a batch holds records of one window; the event carries ``window``,
-  ``state``, ``shardId``, ``eventSourceARN``, ``isFinalInvokeForWindow`` and
-  ``isWindowTerminatedEarly``; the response's ``state`` is passed to the next invocation of the
-  window (a response without ``state`` is a failed invocation); when the window ends (the next
-  record belongs to a later window, or the lane's clock reaches the window's end) the function
-  is invoked once more with no records, the final state and ``isFinalInvokeForWindow: true``,
-  retried until it succeeds; a state over 1 MB ends the window early
-  (``isWindowTerminatedEarly: true`` on that final invocation, the window then continues with a
-  fresh state). Retries, record age, bisect and partial responses apply as without windows.
+* **Tumbling windows** (``TumblingWindowInSeconds``): see :mod:`.windows`.
 
 Moto's sequence numbers repeat across shards: they are compared as integers, within a shard.
 """
@@ -55,7 +46,6 @@ Moto's sequence numbers repeat across shards: they are compared as integers, wit
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,8 +60,9 @@ from .destinations import (
 from .events import EventLog
 from .filters import EventFilter
 from .invoke import LocalFunctionLike, Outcome, read_response, run
-from .stream_lanes import Lane, Pending, StreamMappingConfig, Window, Work, epoch, iso, key_group, trim_unread
+from .stream_lanes import Lane, Pending, StreamMappingConfig, Window, Work, epoch, key_group, trim_unread
 from .stream_readers import READ_LIMIT, DynamoDBStreamReader, KinesisReader, ShardReader
+from .windows import WINDOW_STATE_LIMIT_BYTES, close_window, keep_state, window_detail, window_fields, window_of
 
 __all__ = ["PAYLOAD_LIMIT_BYTES", "READ_LIMIT", "RETRY_BACKOFF_BASE_SECONDS", "RETRY_BACKOFF_MAX_SECONDS",
            "WINDOW_STATE_LIMIT_BYTES", "DynamoDBStreamReader", "KinesisReader", "Lane", "Pending", "ShardReader",
@@ -85,8 +76,6 @@ RETRY_BACKOFF_MAX_SECONDS = 60.0
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 #: Condition of the ``trimmed`` event: the record passed the stream's retention period unread.
 RETENTION_EXPIRED = "RetentionPeriodExpired"
-#: A tumbling window's state limit per shard (bytes): "Your state can be a maximum of 1 MB per shard".
-WINDOW_STATE_LIMIT_BYTES = 1024 * 1024
 
 
 class StreamPoller:
@@ -271,15 +260,7 @@ class StreamPoller:
         """The invocation event, built from the records' JSON (the handler gets fresh objects)."""
         text = '{"Records":[' + ",".join(p.text for p in records) + "]}"
         event: dict[str, Any] = json.loads(text)
-        if lane.window is not None:
-            event.update({
-                "window": {"start": iso(lane.window.start), "end": iso(lane.window.end)},
-                "state": json.loads(json.dumps(lane.window.state)),
-                "shardId": lane.shard_id,
-                "eventSourceARN": self.reader.stream_arn,
-                "isFinalInvokeForWindow": final,
-                "isWindowTerminatedEarly": terminated_early,
-            })
+        event.update(window_fields(lane, self.reader.stream_arn, final=final, terminated_early=terminated_early))
         return event
 
     def _discard(self, lane: Lane, work: Work, records: list[Pending], condition: str) -> None:
@@ -304,8 +285,7 @@ class StreamPoller:
         self._done(lane, records)
 
     def _window_of(self, pending: Pending) -> float:
-        size = self.config.tumbling_window_seconds
-        return math.floor(pending.arrival / size) * size
+        return window_of(pending.arrival, self.config.tumbling_window_seconds)
 
     def _trim(self, lane: Lane) -> None:
         """Drop the unread records the stream no longer holds (older than its retention period)."""
@@ -403,17 +383,11 @@ class StreamPoller:
             sequence_numbers=[p.record.sequence_number for p in records], **extra,
         )
 
-    def _window_detail(self, lane: Lane, *, final: bool = False, early: bool = False) -> dict[str, Any]:
-        if lane.window is None:
-            return {}
-        return {"window": {"start": iso(lane.window.start), "end": iso(lane.window.end)},
-                "final_window": final, "terminated_early": early}
-
     def _invoke_final(self, lane: Lane, work: Work) -> bool:
         assert lane.window is not None
         work.invocations += 1
         self.invocations += 1
-        detail = self._window_detail(lane, final=True, early=work.terminated_early)
+        detail = window_detail(lane, final=True, early=work.terminated_early)
         invocation = run(self.function, self._event(lane, [], final=True, terminated_early=work.terminated_early))
         outcome = read_response(invocation, [], report_failures=False)
         lane.now += outcome.duration
@@ -426,10 +400,7 @@ class StreamPoller:
             lane.now += self._backoff(work)
             return True
         lane.work.pop(0)
-        if work.terminated_early:
-            lane.window.state = {}
-        else:
-            lane.window = None
+        close_window(lane, terminated_early=work.terminated_early)
         return True
 
     def step_lane(self, lane: Lane) -> bool:
@@ -459,7 +430,7 @@ class StreamPoller:
         work.invocations += 1
         self.invocations += 1
         window = lane.window is not None
-        detail = self._window_detail(lane)
+        detail = window_detail(lane)
         invocation = run(self.function, self._event(lane, records))
         outcome = read_response(invocation, [p.record.sequence_number for p in records],
                                 report_failures=self.config.report_batch_item_failures, window=window)
@@ -476,10 +447,8 @@ class StreamPoller:
             self._failed(lane, work, outcome)
         else:
             self._failed(lane, work, outcome)
-        if window and outcome.status != "error" and lane.window is not None:
-            lane.window.state = outcome.state
-            if len(json.dumps(outcome.state).encode("utf-8")) > WINDOW_STATE_LIMIT_BYTES:
-                lane.work.insert(0, Work([], final=True, terminated_early=True))
+        if window and outcome.status != "error" and lane.window is not None and keep_state(lane, outcome.state):
+            lane.work.insert(0, Work([], final=True, terminated_early=True))
         return True
 
     def step(self) -> bool:

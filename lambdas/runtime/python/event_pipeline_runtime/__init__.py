@@ -1,7 +1,8 @@
 """Runtime library for pipeline Lambda functions (shipped as a layer, also installed by the wheel).
 
 Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, the envelope, the
-codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`.
+codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`, and
+:func:`window_handler` for tumbling windows.
 
 Every name is imported lazily (PEP 562): ``import event_pipeline_runtime`` works without
 Powertools installed (the command-line tools), costs little at cold start, and importing one light
@@ -55,6 +56,13 @@ if TYPE_CHECKING:
         UndeliveredRecordsError,
         put_events,
     )
+    from event_pipeline_runtime.windows import (
+        WindowEventError,
+        WindowIncompleteError,
+        WindowInfo,
+        WindowStateError,
+        window_handler,
+    )
 
 __all__ = [
     "DEFAULT_MAX_HOPS",
@@ -75,6 +83,10 @@ __all__ = [
     "SkippedAfterFailureError",
     "UndeliveredRecordsError",
     "UnsupportedVersionError",
+    "WindowEventError",
+    "WindowIncompleteError",
+    "WindowInfo",
+    "WindowStateError",
     "aggregate_records",
     "current_hops",
     "deaggregate",
@@ -89,6 +101,7 @@ __all__ = [
     "pipeline_handler",
     "put_events",
     "read_envelope",
+    "window_handler",
 ]
 
 #: Where each public name lives: imported on first use (PEP 562), so importing one light module
@@ -116,11 +129,13 @@ _HOMES: dict[str, str] = {
          "UndeliveredRecordsError", "put_events"],
         "producer",
     ),
+    **dict.fromkeys(["WindowEventError", "WindowIncompleteError", "WindowInfo", "WindowStateError", "window_handler"],
+                    "windows"),  # needs Powertools
 }
 #: The submodules, reachable as attributes (``event_pipeline_runtime.codec``) as when they were imported eagerly.
 _SUBMODULES = frozenset(
     {"aggregation", "batch", "batch_response", "codec", "consumer", "contract", "delivery", "envelope", "hops",
-     "idempotency", "lambda_events", "producer", "snapstart", "sources"}
+     "idempotency", "lambda_events", "producer", "snapstart", "sources", "windows"}
 )
 
 

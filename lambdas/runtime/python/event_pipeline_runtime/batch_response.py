@@ -21,6 +21,16 @@ DynamoDB Streams page says the same):
 * Otherwise the named records failed (for a stream, Lambda checkpoints at the lowest of them and
   retries from there).
 
+Tumbling windows (``TumblingWindowInSeconds`` on the mapping; "Implementing stateful Kinesis Data
+Streams processing in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html,
+and its DynamoDB Streams twin, services-ddb-windows.html): the response is a ``TimeWindowEventResponse``,
+``{"state": {...}, "batchItemFailures": [...]}``. "When using tumbling windows, your Lambda function
+response must contain a state property. If the response does not contain a state property, Lambda
+considers this a failed invocation": with ``window=True`` a response that is not an object with a
+``state`` is a complete failure, whatever ``ReportBatchItemFailures`` says; otherwise ``state`` is
+carried in the verdict, next to the partial-failure reading above (the two are read together: the
+state goes to the next invocation of the window, the failed records come back from the checkpoint).
+
 Where the pages say nothing, the reader takes the safe side (the batch failed, so it is retried
 and, in the end, reaches the on-failure destination instead of passing silently): a response that
 is not a JSON object (a string, a number, a list) is not a valid response object; a
@@ -30,6 +40,7 @@ is not a JSON object (a string, a number, a list) is not a valid response object
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,12 +60,15 @@ class BatchResponse:
         first_failed_index: For ``"partial"``: the position in the batch of the earliest failed
             record (Lambda's checkpoint for a stream); ``0`` for ``"failed"``; ``None`` for ``"ok"``.
         reason: For ``"failed"``: why the response fails the whole batch (one line).
+        state: For a tumbling-window invocation (``window=True``) that did not fail: the response's
+            ``state``, which Lambda passes to the next invocation of the window; else None.
     """
 
     status: Literal["ok", "partial", "failed"]
     failed_ids: tuple[str, ...] = ()
     first_failed_index: int | None = None
     reason: str | None = None
+    state: Any = None
 
     @property
     def ok(self) -> bool:
@@ -71,7 +85,7 @@ _OK = BatchResponse("ok")
 
 
 def read_batch_response(
-    response: Any, identifiers: Sequence[str], *, report_failures: bool = True
+    response: Any, identifiers: Sequence[str], *, report_failures: bool = True, window: bool = False
 ) -> BatchResponse:
     """Read a handler's (returned, JSON-decoded) response as Lambda does (see the module docstring).
 
@@ -80,10 +94,25 @@ def read_batch_response(
         identifiers: The batch's item identifiers in order: sequence numbers for Kinesis and
             DynamoDB Streams, message ids for SQS.
         report_failures: The mapping has ``ReportBatchItemFailures`` on. Default: True.
+        window: The invocation was a tumbling-window invocation: the response must carry a
+            ``state`` (the verdict's ``state``). Default: False.
 
     Returns:
         The verdict.
     """
+    if not window:
+        return _read_failures(response, identifiers, report_failures)
+    if not isinstance(response, dict) or "state" not in response:
+        return BatchResponse.whole_batch_failed(
+            "tumbling window: the response has no 'state' property (Lambda treats it as a failed invocation)"
+        )
+    verdict = _read_failures(response, identifiers, report_failures)
+    if verdict.status == "failed":
+        return verdict
+    return dataclasses.replace(verdict, state=response["state"])
+
+
+def _read_failures(response: Any, identifiers: Sequence[str], report_failures: bool) -> BatchResponse:
     if not report_failures or response is None:
         return _OK
     if not isinstance(response, dict):
@@ -116,7 +145,7 @@ def read_batch_response(
 
 
 def read_batch_response_payload(
-    payload: bytes, identifiers: Sequence[str], *, report_failures: bool = True
+    payload: bytes, identifiers: Sequence[str], *, report_failures: bool = True, window: bool = False
 ) -> BatchResponse:
     """:func:`read_batch_response` for the raw payload of a synchronous ``Invoke``.
 
@@ -124,11 +153,11 @@ def read_batch_response_payload(
     (the whole batch failed) when ``report_failures`` is on.
     """
     if not payload:
-        return read_batch_response(None, identifiers, report_failures=report_failures)
+        return read_batch_response(None, identifiers, report_failures=report_failures, window=window)
     try:
         response = json.loads(payload)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        if not report_failures:
+        if not report_failures and not window:
             return _OK
         return BatchResponse.whole_batch_failed("the response is not valid JSON: the whole batch failed")
-    return read_batch_response(response, identifiers, report_failures=report_failures)
+    return read_batch_response(response, identifiers, report_failures=report_failures, window=window)

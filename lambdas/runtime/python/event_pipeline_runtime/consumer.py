@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
@@ -95,11 +96,14 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
     "DUPLICATE_METRIC",
     "ConsumerRecord",
+    "HandlerSettings",
     "HopLimitExceededError",
     "PipelineBatchProcessor",
     "PipelineHandler",
     "SkippedAfterFailureError",
     "UnsupportedVersionError",
+    "decoded_records",
+    "handler_settings",
     "pipeline_handler",
 ]
 
@@ -184,31 +188,22 @@ def pipeline_handler(
         ValueError: Unknown ``source``, empty ``supported_versions``, idempotency asked for
             without a table name, or an invalid decode limit or hop limit (argument or environment).
     """
-    source_key = _source_key(source)
-    versions = frozenset(supported_versions)
-    if not versions:
-        raise ValueError("supported_versions must name at least one envelope version")
-    limit = (
-        default_max_decompressed_bytes()
-        if max_decompressed_bytes is None
-        else check_max_decompressed_bytes(max_decompressed_bytes)
-    )
-    hop_limit = default_max_hops() if max_hops is None else check_max_hops(max_hops)
-    if logger is None:
-        from aws_lambda_powertools import Logger  # noqa: PLC0415
-
-        logger = Logger()
+    settings = handler_settings(source, supported_versions, max_decompressed_bytes, max_hops, logger)
+    limit, hop_limit, logger = settings.limit, settings.hop_limit, settings.logger
     apply, config, store = _idempotency(
         process, idempotent=idempotent, table_name=idempotency_table_name, ttl_seconds=idempotency_ttl_seconds,
         key_prefix=idempotency_key_prefix, key_of=idempotency_key, boto3_client=dynamodb_client, logger=logger,
         metrics=metrics,
     )
-    record_handler = _record_handler(DECODERS[source_key], versions, limit, hop_limit, apply)
-    processor = PipelineBatchProcessor(
-        _SOURCES[source_key][0], GROUPS[source_key], logger, raise_on_entire_batch_failure=raise_on_entire_batch_failure
-    )
+    record_handler = _record_handler(settings, apply)
+    processor = settings.processor(raise_on_entire_batch_failure=raise_on_entire_batch_failure)
 
     def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+        if isinstance(event, dict) and "window" in event and "isFinalInvokeForWindow" in event:
+            raise ValueError(
+                "a tumbling-window event (the mapping has TumblingWindowInSeconds): pipeline_handler returns "
+                "no 'state', so Lambda would fail every invocation; build the handler with window_handler"
+            )
         if config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
         response = process_partial_response(
@@ -272,25 +267,86 @@ def _idempotency(
     )
 
 
-def _record_handler(
-    decode: Callable[[dict[str, Any], Collection[int], int], list[ConsumerRecord]],
-    versions: Collection[int],
-    limit: int,
-    hop_limit: int,
-    apply: Apply,
-) -> Callable[[dict[str, Any]], None]:
+def _record_handler(settings: HandlerSettings, apply: Apply) -> Callable[[dict[str, Any]], None]:
     """What the batch processor runs per event record: decode, check every hop count, then apply."""
 
     def record_handler(record: dict[str, Any]) -> None:
-        user_records = decode(record, versions, limit)
-        for user_record in user_records:  # every user record is checked before any is processed
-            _check_hops(user_record, hop_limit)
-        for user_record in user_records:
+        for user_record in decoded_records(record, settings):
             envelope = user_record.envelope
             with consuming(envelope.hops if envelope is not None else 0):
                 apply(user_record)
 
     return record_handler
+
+
+# --- what pipeline_handler and window_handler share ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    """The settings of a batch handler, checked: which source, what it decodes, the limits, the logger."""
+
+    source_key: str
+    versions: frozenset[int]
+    limit: int
+    hop_limit: int
+    logger: Any
+
+    @property
+    def decode(self) -> Callable[[dict[str, Any], Collection[int], int], list[ConsumerRecord]]:
+        """The source's decoder (:data:`event_pipeline_runtime.sources.DECODERS`)."""
+        return DECODERS[self.source_key]
+
+    def processor(self, *, raise_on_entire_batch_failure: bool) -> PipelineBatchProcessor:
+        """The batch processor for this source (ordering per shard / FIFO group, failure logging)."""
+        return PipelineBatchProcessor(
+            _SOURCES[self.source_key][0], GROUPS[self.source_key], self.logger,
+            raise_on_entire_batch_failure=raise_on_entire_batch_failure,
+        )
+
+
+def handler_settings(
+    source: str,
+    supported_versions: Collection[int],
+    max_decompressed_bytes: int | None,
+    max_hops: int | None,
+    logger: Any,
+) -> HandlerSettings:
+    """Check and complete a handler's settings (arguments, else environment, else defaults).
+
+    Raises:
+        ValueError: Unknown ``source``, empty ``supported_versions``, an invalid decode or hop limit.
+    """
+    source_key = _source_key(source)
+    versions = frozenset(supported_versions)
+    if not versions:
+        raise ValueError("supported_versions must name at least one envelope version")
+    limit = (
+        default_max_decompressed_bytes()
+        if max_decompressed_bytes is None
+        else check_max_decompressed_bytes(max_decompressed_bytes)
+    )
+    hop_limit = default_max_hops() if max_hops is None else check_max_hops(max_hops)
+    if logger is None:
+        from aws_lambda_powertools import Logger  # noqa: PLC0415
+
+        logger = Logger()
+    return HandlerSettings(source_key, versions, limit, hop_limit, logger)
+
+
+def decoded_records(record: dict[str, Any], settings: HandlerSettings) -> list[ConsumerRecord]:
+    """The user records of one event record, decoded, their versions and every hop count checked
+    before any is returned (so a looping KPL aggregate fails before any of it is applied).
+
+    Raises:
+        DecodeError: The record cannot be decoded.
+        UnsupportedVersionError: An envelope's version is not supported.
+        HopLimitExceededError: An envelope has taken more hops than the limit.
+    """
+    user_records = settings.decode(record, settings.versions, settings.limit)
+    for user_record in user_records:
+        _check_hops(user_record, settings.hop_limit)
+    return user_records
 
 
 def _check_hops(user_record: ConsumerRecord, hop_limit: int) -> None:

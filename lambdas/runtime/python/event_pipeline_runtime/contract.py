@@ -29,6 +29,7 @@ __all__ = [
     "QUEUE_URL_ENV",
     "STREAM_NAME_ENV",
     "TABLE_NAME_ENV",
+    "WINDOW_STATE_LIMIT_BYTES",
     "require_env",
 ]
 
@@ -78,6 +79,15 @@ invocations (AWS's own loop detection for SQS stops after about 16: "Use Lambda 
 detection to prevent infinite loops", https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html)."""
 MAX_HOPS_LIMIT = 1_000_000
 """The largest hop count an envelope may carry and the largest ``max_hops`` (a sanity bound)."""
+
+# --- Lambda tumbling windows ----------------------------------------------------------------------
+
+WINDOW_STATE_LIMIT_BYTES = 1024 * 1024
+"""A tumbling window's state, at most 1 MB per shard: "Your state can be a maximum of 1 MB per shard. If
+it exceeds that size, Lambda terminates the window early" ("Implementing stateful Kinesis Data Streams
+processing in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html; the
+DynamoDB Streams page, services-ddb-windows.html, says the same). Measured as the UTF-8 bytes of the
+state's JSON text."""
 
 # --- Kinesis Data Streams limits ------------------------------------------------------------------
 # "PutRecords", Amazon Kinesis Data Streams API Reference
