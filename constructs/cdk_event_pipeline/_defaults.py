@@ -98,6 +98,21 @@ IDEMPOTENCY_TABLE_ENV = contract.IDEMPOTENCY_TABLE_ENV
 #: The alias a SnapStart function's published version gets; event source mappings invoke it.
 SNAP_START_ALIAS_NAME = "live"
 
+# --- Event source mappings (of every consumer and worker) --------------------------------------
+
+#: Where ``AWS::Lambda::EventSourceMapping`` rejects ``Tags``, by partition or region. aws-cdk-lib
+#: (since 2.159) renders stack and ``Tags.of(...)`` tags on every mapping, and the deployment then
+#: fails: in cn-north-1 "Model validation failed (#: extraneous key [Tags] is not permitted)"
+#: (https://github.com/aws/aws-cdk/issues/31532, and
+#: https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/2137), in GovCloud
+#: (https://github.com/aws/aws-cdk/issues/31965) and, reported, in eu-west-2 "Unsupported resource
+#: type for tagging or invalid ARN" (https://github.com/aws/aws-cdk/issues/31774); all three open.
+#: The whole China and GovCloud partitions are listed (their regions share the resource provider);
+#: eu-west-2 alone in the commercial partition. The library's mappings in a stack whose region is
+#: one of these (or in one of these partitions) synthesize without ``Tags``; other resources keep
+#: theirs. Drop an entry once its issue is closed.
+ESM_TAGS_REJECTED_IN = frozenset({"aws-cn", "aws-us-gov", "eu-west-2"})
+
 # --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
 
 #: AWS's default for Kinesis and DynamoDB Streams.

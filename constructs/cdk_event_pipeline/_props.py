@@ -68,6 +68,7 @@ class ConsumerProps(_NewFunctionProps, total=False):
     parallelization_factor: int | None
     tumbling_window: Duration | None
     filters: Sequence[Mapping[str, Any]] | None
+    filter_encryption_key: kms.IKey | None
     enabled: bool | None
     dead_letter_queue: QueueLike | None
     failure_bucket: s3.IBucket | None
@@ -98,6 +99,7 @@ class WorkerProps(_NewFunctionProps, total=False):
     report_batch_item_failures: bool | None
     max_concurrency: int | None
     filters: Sequence[Mapping[str, Any]] | None
+    filter_encryption_key: kms.IKey | None
     enabled: bool | None
     alarms: bool
     provisioned_pollers: tuple[int, int] | None

@@ -10,13 +10,14 @@ the stream consumers' base), calls :meth:`FunctionConsumer._check_function_props
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -36,6 +37,7 @@ from ..function import (
     set_max_hops,
 )
 from ..monitoring import Monitored
+from ._mapping import encrypt_filters, filter_key_of, untag_where_rejected
 
 
 @jsii.implements(iam.IGrantable)
@@ -50,6 +52,11 @@ class FunctionConsumer(Construct, FunctionOwner, Monitored):
     grants_hint: str = "the source's read permissions yourself"
     #: The consumer's mapping (set by the subclass's constructor).
     event_source_mapping: lambda_.EventSourceMapping
+    #: The source's customer key (``None``: an AWS-managed key, or none); set by the subclass.
+    encryption_key: kms.IKey | None = None
+    #: The key that encrypts the mapping's filter criteria (``KmsKeyArn``): ``None`` without filters,
+    #: or when neither ``filter_encryption_key`` nor a customer key of the source is there.
+    filter_encryption_key: kms.IKey | None = None
 
     def metric_event_source_mapping(
         self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
@@ -119,6 +126,18 @@ class FunctionConsumer(Construct, FunctionOwner, Monitored):
         if given_function is None:  # a function of the user's may have asynchronous callers too
             reason = QUEUE_FUNCTION_HAS_NO_ASYNC_DLQ if kind == "queue" else STREAM_FUNCTION_HAS_NO_ASYNC_DLQ
             acknowledge_resource(self.function, LAMBDA_DLQ, reason)
+
+    def _finish_event_source_mapping(
+        self, filters: Sequence[Mapping[str, Any]] | None, filter_encryption_key: kms.IKey | None
+    ) -> None:
+        """What every mapping of the library gets after ``build_event_source_mapping`` (an override of
+        it keeps both): with filters, ``KmsKeyArn`` (``filter_encryption_key``, else the source's
+        customer key of this app) and the key policy Lambda needs; no ``Tags`` in a region or
+        partition that rejects them."""
+        self.filter_encryption_key = filter_key_of(filters, filter_encryption_key, self.encryption_key)
+        if self.filter_encryption_key is not None:
+            encrypt_filters(self, self.event_source_mapping, self.filter_encryption_key)
+        untag_where_rejected(self.event_source_mapping)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

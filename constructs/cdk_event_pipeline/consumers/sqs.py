@@ -30,6 +30,7 @@ from .._validation import (
 )
 from ..monitoring import PipelineMonitoring
 from ._base import FunctionConsumer
+from ._mapping import check_filter_encryption_key
 
 #: What Lambda's SQS event source mapping needs on the queue (Amazon SQS developer guide,
 #: "Configuring an Amazon SQS queue to trigger an AWS Lambda function": the execution role
@@ -76,6 +77,10 @@ class QueueWorker(FunctionConsumer):
             Default: - no limit beyond the function's and the account's concurrency.
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``); messages that
             do not match are deleted without invoking. Default: - every message.
+        filter_encryption_key: The KMS key that encrypts the mapping's filter criteria at rest
+            (``KmsKeyArn``; see :class:`~cdk_event_pipeline.StreamConsumerBase`). Only with ``filters``.
+            Default: - the queue's customer key (a :class:`WorkQueue`'s ``encryption_key``, a ``kms.Key``
+            of this app) when there are filters; otherwise none.
         enabled: Whether the mapping polls. Default: True.
         alarms: Make this worker's alarms (see :meth:`build_alarms`) through the stack's
             :class:`PipelineMonitoring`. Default: True.
@@ -120,6 +125,7 @@ class QueueWorker(FunctionConsumer):
         report_batch_item_failures: bool | None = None,
         max_concurrency: int | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
+        filter_encryption_key: kms.IKey | None = None,
         enabled: bool | None = None,
         alarms: bool = True,
         provisioned_pollers: tuple[int, int] | None = None,
@@ -140,6 +146,7 @@ class QueueWorker(FunctionConsumer):
         check_range("max_concurrency", max_concurrency, d.MAX_CONCURRENCY_MIN, d.MAX_CONCURRENCY_MAX)
         self.provisioned_pollers = _check_provisioned_pollers(provisioned_pollers, max_concurrency)
         self._check_function_options(given_function, max_hops, snap_start)
+        check_filter_encryption_key(filters, filter_encryption_key)
         self.batch_size = batch_size if batch_size is not None else d.QUEUE_BATCH_SIZE
         self.report_batch_item_failures = (
             report_batch_item_failures if report_batch_item_failures is not None else True
@@ -158,6 +165,7 @@ class QueueWorker(FunctionConsumer):
             filters=filters,
             enabled=enabled,
         )
+        self._finish_event_source_mapping(filters, filter_encryption_key)
         if self._has_redrive_policy():
             acknowledge_resource(self.event_source_mapping, MAPPING_DESTINATION, QUEUE_REDRIVE_IS_THE_DESTINATION)
         self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
@@ -286,7 +294,7 @@ class QueueWorker(FunctionConsumer):
             max_batching_window=max_batching_window,
             report_batch_item_failures=self.report_batch_item_failures,
             max_concurrency=max_concurrency,
-            filters=list(filters) if filters is not None else None,
+            filters=list(filters) if filters else None,  # an empty list is no filter criteria (CloudFormation needs 1+)
             enabled=enabled,
             # The mapping's own EventCount metrics (AWS/Lambda, dimension EventSourceMappingUUID):
             # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,

@@ -18,6 +18,7 @@ from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -38,7 +39,8 @@ from .._validation import (
     seconds_of,
 )
 from ..monitoring import PipelineMonitoring
-from ._base import FunctionConsumer
+from ._mapping import check_filter_encryption_key
+from ._stream_alarms import StreamConsumerAlarms
 from ._stream_checks import check_max_record_age, check_standard_on_failure_queue, check_starting_position
 
 #: What the runtime's idempotency (Powertools' DynamoDB persistence layer) calls on its table.
@@ -46,7 +48,7 @@ IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 
 
 @jsii.implements(iam.IGrantable)
-class StreamConsumerBase(FunctionConsumer):
+class StreamConsumerBase(StreamConsumerAlarms):
     """What every stream consumer (Kinesis, DynamoDB Streams) shares. Not used directly.
 
     A consumer is an ``iam.IGrantable`` standing for its function: ``bucket.grant_read(consumer)``
@@ -88,6 +90,12 @@ class StreamConsumerBase(FunctionConsumer):
         tumbling_window: Aggregation window, 0-900 seconds. Default: - none.
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
             Default: - every record.
+        filter_encryption_key: The KMS key that encrypts the mapping's filter criteria at rest
+            (``KmsKeyArn``; Lambda stores them unencrypted otherwise). Only with ``filters``. A
+            ``kms.Key`` of this app gets the key-policy statements Lambda needs; for any other key a
+            warning gives them. Default: - the source's customer key (an :class:`EventStream`'s or an
+            :class:`EntityTable`'s ``encryption_key``, a ``kms.Key`` of this app) when there are filters;
+            otherwise none.
         enabled: Whether the mapping polls. Default: True.
         dead_letter_queue: Your own SQS queue (an ``sqs.IQueue`` or a :class:`WorkQueue`) as the
             on-failure destination (gets metadata of the failed batch: shard, sequence range).
@@ -151,6 +159,7 @@ class StreamConsumerBase(FunctionConsumer):
         parallelization_factor: int | None = None,
         tumbling_window: Duration | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
+        filter_encryption_key: kms.IKey | None = None,
         enabled: bool | None = None,
         dead_letter_queue: QueueLike | None = None,
         failure_bucket: s3.IBucket | None = None,
@@ -170,6 +179,7 @@ class StreamConsumerBase(FunctionConsumer):
             tumbling_window=tumbling_window, max_record_age=max_record_age, starting_position=starting_position,
             starting_position_timestamp=starting_position_timestamp, max_hops=max_hops, snap_start=snap_start,
         )
+        check_filter_encryption_key(filters, filter_encryption_key)
         self._resolve_settings(
             batch_size=batch_size, retry_attempts=retry_attempts, max_record_age=max_record_age,
             bisect_batch_on_error=bisect_batch_on_error, report_batch_item_failures=report_batch_item_failures,
@@ -191,6 +201,7 @@ class StreamConsumerBase(FunctionConsumer):
             filters=filters,
             enabled=enabled,
         )
+        self._finish_event_source_mapping(filters, filter_encryption_key)
         self.alarms: dict[str, cloudwatch.Alarm] = PipelineMonitoring.of(self).watch(self, alarms=alarms)
 
     # --- the steps of __init__ ------------------------------------------------------------
@@ -356,117 +367,13 @@ class StreamConsumerBase(FunctionConsumer):
             report_batch_item_failures=self.report_batch_item_failures,
             parallelization_factor=self.parallelization_factor,
             tumbling_window=tumbling_window,
-            filters=list(filters) if filters is not None else None,
+            filters=list(filters) if filters else None,  # an empty list is no filter criteria (CloudFormation needs 1+)
             enabled=enabled,
             on_failure=self.on_failure,
             # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
             # DroppedEventCount, OnFailureDestinationDeliveredEventCount (Kinesis, DynamoDB).
             metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
         )
-
-    def build_alarms(self, monitoring: PipelineMonitoring) -> dict[str, cloudwatch.Alarm]:
-        """The consumer's alarms, by role. Override to add, drop or change alarms.
-
-        * ``IteratorAge``: Lambda ``IteratorAge`` Maximum >= half of ``max_record_age``
-          (records older than ``max_record_age`` go to the on-failure destination unprocessed);
-        * ``Errors`` / ``Throttles``: Lambda ``Errors`` / ``Throttles`` Sum >= 1;
-        * ``DlqDepth``: ``ApproximateNumberOfMessagesVisible`` Maximum >= 1 on the SQS
-          on-failure destination (not made for an S3 destination: ``OnFailureDelivered`` covers it);
-        * ``DroppedEvents``: the mapping's ``DroppedEventCount`` Sum >= 1 (records lost: past
-          the age/retry limits and not delivered to the destination);
-        * ``OnFailureDelivered``: the mapping's ``OnFailureDestinationDeliveredEventCount`` Sum >= 1.
-
-        All on 5-minute periods, one period to alarm.
-        """
-        name = PipelineMonitoring.role_path(self)
-        age_s = (
-            seconds_of(self.max_record_age) or seconds_of(self.default_max_record_age()) or d.MAX_RECORD_AGE_MIN_SECONDS
-        )
-        monitoring.claim_errors_alarm(self.function)
-        made = {
-            "IteratorAge": monitoring.add_alarm(
-                self, "IteratorAge", self.metric_iterator_age_max(d.ALARM_PERIOD),
-                threshold=int(age_s * d.CONSUMER_ITERATOR_AGE_ALARM_FRACTION_OF_MAX_RECORD_AGE * 1000),
-                description=f"{name} is more than half its max_record_age behind: at max_record_age its "
-                "records go to the on-failure destination unprocessed. Check errors, duration, "
-                "batch size and parallelization factor.",
-            ),
-            "Errors": monitoring.add_alarm(
-                self, "Errors", self.metric_errors_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"The function of {name} failed (exception, timeout or out of memory): "
-                "the batch is bisected and retried.",
-            ),
-            "Throttles": monitoring.add_alarm(
-                self, "Throttles", self.metric_throttles_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"Invocations of {name} were throttled: raise its reserved or the account's concurrency.",
-            ),
-        }
-        dlq_depth = self.metric_dlq_depth_max(d.ALARM_PERIOD)
-        if dlq_depth is not None:
-            made["DlqDepth"] = monitoring.add_alarm(
-                self, "DlqDepth", dlq_depth, threshold=d.ALARM_COUNT_THRESHOLD,
-                description=f"Failed batches of {name} wait in its dead-letter queue: fix the cause and "
-                "run `event-pipeline redrive` before the records expire from the stream.",
-            )
-        made["DroppedEvents"] = monitoring.add_alarm(
-            self, "DroppedEvents", self.metric_dropped_events_sum(d.ALARM_PERIOD), threshold=d.ALARM_COUNT_THRESHOLD,
-            description=f"{name} dropped records that also failed to reach its on-failure destination: "
-            "they are lost unless replayed from the stream.",
-        )
-        made["OnFailureDelivered"] = monitoring.add_alarm(
-            self, "OnFailureDelivered", self.metric_on_failure_delivered_sum(d.ALARM_PERIOD),
-            threshold=d.ALARM_COUNT_THRESHOLD,
-            description=f"{name} gave up on records and sent them to its on-failure destination: "
-            "fix the cause and redrive them.",
-        )
-        return made
-
-    def add_to_dashboard(self, monitoring: PipelineMonitoring) -> None:
-        """Put the consumer's lag, errors, throttles, dropped events and DLQ depth on the dashboard."""
-        name = PipelineMonitoring.role_path(self)
-        monitoring.add_to_dashboard("consumer_lag", self.metric_iterator_age_max().with_(label=name))
-        monitoring.add_to_dashboard(
-            "consumer_errors",
-            self.metric_errors_sum().with_(label=f"{name} errors"),
-            self.metric_throttles_sum().with_(label=f"{name} throttles"),
-        )
-        monitoring.add_to_dashboard(
-            "consumer_dropped",
-            self.metric_dropped_events_sum().with_(label=f"{name} dropped"),
-            self.metric_on_failure_delivered_sum().with_(label=f"{name} on-failure"),
-        )
-        dlq_depth = self.metric_dlq_depth_max()
-        if dlq_depth is not None:
-            monitoring.add_to_dashboard("dlq_depth", dlq_depth.with_(label=name))
-
-    # --- metrics (dimensions set by the L2 helpers / the mapping's own id) -----------------
-
-    def metric_iterator_age_max(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Age of the last record of each batch when it was sent to the function (ms, Maximum;
-        ``AWS/Lambda`` ``IteratorAge``, dimension ``FunctionName``)."""
-        return self.function.metric("IteratorAge", statistic="Maximum", period=period)
-
-    def metric_throttles_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Invocations throttled (count, Sum; ``AWS/Lambda`` ``Throttles``, ``FunctionName``)."""
-        return self.function.metric_throttles(statistic="Sum", period=period)
-
-    def metric_dlq_depth_max(self, period: Duration | None = None) -> cloudwatch.Metric | None:
-        """Messages in the SQS on-failure destination (Maximum; ``AWS/SQS``
-        ``ApproximateNumberOfMessagesVisible``, ``QueueName``), or ``None`` with an S3 destination."""
-        if self.dead_letter_queue is None:
-            return None
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period)
-
-    def metric_dropped_events_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Records the mapping dropped past its age/retry limits and could not deliver to the
-        on-failure destination (Sum; ``AWS/Lambda`` ``DroppedEventCount``,
-        ``EventSourceMappingUUID``; needs the mapping's ``EventCount`` metrics, enabled here)."""
-        return self.metric_event_source_mapping("DroppedEventCount", period=period)
-
-    def metric_on_failure_delivered_sum(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Records sent to the on-failure destination (Sum; ``AWS/Lambda``
-        ``OnFailureDestinationDeliveredEventCount``, ``EventSourceMappingUUID``)."""
-        return self.metric_event_source_mapping("OnFailureDestinationDeliveredEventCount", period=period)
 
     # --- the source -------------------------------------------------------------------------
 
