@@ -211,6 +211,21 @@ ARCHIVE_ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 #: Lambda's own timeout for a function created without one (used to check a given function).
 LAMBDA_SERVICE_DEFAULT_TIMEOUT = Duration.seconds(3)
 
+# --- The fan-out consumer waiter (consumers/_fan_out_waiter.py) ---------------------------------
+
+#: How often the waiter asks DescribeStreamConsumer whether a new consumer is ACTIVE (the Provider
+#: framework's query interval; its own default is 5 seconds). DescribeStreamConsumer allows 20 calls
+#: per second per stream (Kinesis API reference), far above one call per consumer every 5 seconds.
+FAN_OUT_WAITER_QUERY_INTERVAL = Duration.seconds(5)
+#: How long the waiter waits for a consumer to become ACTIVE before CloudFormation gets FAILED and the
+#: stack rolls back. A registration normally completes in seconds; the Provider framework's own
+#: default (30 minutes) would keep a broken deployment waiting for half an hour.
+FAN_OUT_WAITER_TIMEOUT = Duration.minutes(10)
+#: One DescribeStreamConsumer call per invocation: Lambda's minimum memory is enough.
+FAN_OUT_WAITER_MEMORY_MB = 128
+#: One call with botocore's retries (legacy mode: up to 5 attempts) fits well within it.
+FAN_OUT_WAITER_HANDLER_TIMEOUT = Duration.seconds(30)
+
 # --- Monitoring (PipelineMonitoring and the alarms of every construct) -------------------------
 
 #: Period of every alarm on a gauge or an error count: one period long enough for every

@@ -21,6 +21,7 @@ from .._accounts import account_of, crosses_accounts, grant_key, principal_accou
 from .._kinds import HasNode, StreamLike, StreamSource, as_stream
 from .._props import KinesisConsumerProps
 from .._validation import PipelineValidationError, child_path, init_reports_path, seconds_of
+from ._fan_out_waiter import FanOutConsumerWaiter
 from ._stream_checks import data_filter_patterns
 from .stream import StreamConsumerBase
 
@@ -36,6 +37,13 @@ KINESIS_READ_ACTIONS = (
 )
 #: Enhanced fan-out: the mapping subscribes through the registered consumer.
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
+#: Enhanced fan-out across accounts: what the role and the registered consumer's resource policy
+#: allow. AWS's example for sharing a registered consumer grants DescribeStreamConsumer with
+#: SubscribeToShard (Kinesis, "Share access using resource-based policies",
+#: https://docs.aws.amazon.com/streams/latest/dev/resource-based-policy-examples.html): the mapping
+#: describes the consumer of the other account before it subscribes. Across accounts both the role's
+#: policy and the resource policy must allow an action, so both get the two.
+KINESIS_FAN_OUT_SHARED_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
 
 RECORD_TOO_LARGE_FOR_LAMBDA_WARNING = "cdk-event-pipeline:RecordTooLargeForLambda"
 BATCH_LARGER_THAN_LAMBDA_PAYLOAD_WARNING = "cdk-event-pipeline:BatchLargerThanLambdaPayload"
@@ -245,6 +253,19 @@ class StreamConsumer(StreamConsumerBase):
                 )
         return self.fan_out_consumer
 
+    def _share_fan_out_consumer(self, fan_out: kinesis.StreamConsumer, grantee: iam.IGrantable) -> None:
+        """Allow ``grantee`` :data:`KINESIS_FAN_OUT_SHARED_ACTIONS` in the registered consumer's
+        resource policy, attached only once the consumer is ACTIVE (:class:`FanOutConsumerWaiter`:
+        CloudFormation completes the consumer while it is still CREATING, and the policy would fail)."""
+        fan_out.add_to_resource_policy(iam.PolicyStatement(
+            actions=list(KINESIS_FAN_OUT_SHARED_ACTIONS), principals=[grantee.grant_principal],
+            resources=[fan_out.stream_consumer_arn],
+        ))
+        active = FanOutConsumerWaiter.of(fan_out).wait_for(fan_out)
+        for policy in fan_out.node.children:
+            if isinstance(policy, kinesis.ResourcePolicy):
+                policy.node.add_dependency(active)
+
     def _event_source_arn(self) -> str:
         if self.enhanced_fan_out:
             fan_out = self._fan_out()
@@ -276,12 +297,10 @@ class StreamConsumer(StreamConsumerBase):
                 # would name `<consumer>:*` across environments); the consumer's own resource policy
                 # (an AWS::Kinesis::ResourcePolicy in the stream's stack) allows the role the same.
                 iam.Grant.add_to_principal(
-                    grantee=grantee, actions=list(KINESIS_FAN_OUT_ACTIONS), resource_arns=[self._event_source_arn()]
+                    grantee=grantee, actions=list(KINESIS_FAN_OUT_SHARED_ACTIONS),
+                    resource_arns=[self._event_source_arn()],
                 )
-                fan_out.add_to_resource_policy(iam.PolicyStatement(
-                    actions=list(KINESIS_FAN_OUT_ACTIONS), principals=[grantee.grant_principal],
-                    resources=[fan_out.stream_consumer_arn],
-                ))
+                self._share_fan_out_consumer(fan_out, grantee)
             else:
                 iam.Grant.add_to_principal(
                     grantee=grantee,
