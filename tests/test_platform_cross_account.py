@@ -10,6 +10,7 @@ fan-out consumer built directly, and a change consumer of the table.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,16 @@ def test_the_waiters_handlers_may_describe_the_consumer_and_write_their_logs_not
         {"Action": "kinesis:DescribeStreamConsumer", "Effect": "Allow",
          "Resource": {"Fn::GetAtt": [logical_id(built["fan_out"].fan_out_consumer), "ConsumerARN"]}},
     ]
+    # the framework's roles: the waiter's own functions, its state machine and its log group, nothing else
+    own = {logical_id(c) for c in waiter.node.find_all() if isinstance(c, (lambda_.Function, iam.Role))
+           } | {k for k, v in waiter_resources(built).items() if v["Type"] == "AWS::StepFunctions::StateMachine"}
+    for role in (waiter.node.find_child("FrameworkOnEventRole"), waiter.node.find_child("FrameworkCompleteRole")):
+        for statement in role_statements(owner, role):
+            assert statement["Resource"] != "*"
+            named = set(re.findall(r'"(FanOutConsumerWaiter\w+?)"', json.dumps(statement["Resource"])))
+            assert named and named <= own | {logical_id(waiter.log_group)}, statement
+            assert set(actions(statement)) <= {"logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction",
+                                               "lambda:GetFunction", "states:StartExecution"}
     roles = {k: v["Properties"] for k, v in waiter_resources(built).items() if v["Type"] == "AWS::IAM::Role"}
     assert all("ManagedPolicyArns" not in props for props in roles.values())
     (group,) = [v["Properties"] for v in waiter_resources(built).values() if v["Type"] == "AWS::Logs::LogGroup"]
@@ -371,6 +382,7 @@ def test_enhanced_fan_out_on_an_imported_stream_of_another_account_is_refused():
         StreamConsumer(stack, "C", stream=imported, **code(), enhanced_fan_out=True)
     assert error.value.reason == (
         f"enhanced_fan_out needs a consumer registered in the stream's account ({OWNER}), which this app cannot do "
-        "for an imported stream: register it there, allow this function's role kinesis:SubscribeToShard in its "
-        "resource policy, and read it with your own event source mapping; or read with enhanced_fan_out=False")
+        "for an imported stream: register it there, allow this function's role kinesis:DescribeStreamConsumer and "
+        "kinesis:SubscribeToShard in its resource policy once it is ACTIVE, and read it with your own event source "
+        "mapping; or read with enhanced_fan_out=False")
 

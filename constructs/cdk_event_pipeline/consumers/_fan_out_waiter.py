@@ -50,8 +50,8 @@ WAITER_MODULE = "fan_out_waiter_handler"
 DESCRIBE_CONSUMER_ACTION = "kinesis:DescribeStreamConsumer"
 
 _FRAMEWORK_INVOKES = (
-    "The Provider framework (aws-cdk-lib custom_resources) grants lambda:InvokeFunction on the function it calls "
-    "and its versions (<function ARN>:*): one function of this waiter, no other."
+    "The Provider framework (aws-cdk-lib custom_resources) grants lambda:InvokeFunction on the functions it calls "
+    "and their versions (<function ARN>:*): this waiter's own functions, no other."
 )
 _FRAMEWORK_MEMORY = (
     "A function of aws-cdk-lib's Provider framework, which sets no memory (Lambda's default 128 MB): it only "

@@ -116,7 +116,9 @@ class StreamConsumer(StreamConsumerBase):
             :meth:`EventStream.add_consumer`) or any ``kinesis.IStream``.
         enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
             through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
-            gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
+            gets ``kinesis:SubscribeToShard`` on that consumer only (with ``DescribeStreamConsumer``
+            too when the function belongs to another account; the consumer's resource policy then
+            waits until the consumer is ACTIVE: :class:`FanOutConsumerWaiter`). Default: False.
         **props: See :class:`StreamConsumerBase` (typed as :class:`KinesisConsumerProps`);
             ``starting_position`` may also be AT_TIMESTAMP with ``starting_position_timestamp``
             (Unix seconds).
@@ -233,7 +235,8 @@ class StreamConsumer(StreamConsumerBase):
                     raise PipelineValidationError(
                         f"enhanced_fan_out needs a consumer registered in the stream's account "
                         f"({account_of(self.stream)}), which this app cannot do for an imported stream: register "
-                        "it there, allow this function's role kinesis:SubscribeToShard in its resource policy, "
+                        "it there, allow this function's role kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard in "
+                        "its resource policy once it is ACTIVE, "
                         "and read it with your own event source mapping; or read with enhanced_fan_out=False"
                     )
                 # An event stream is a Construct (EventStream); the kind only says what it offers.
@@ -283,9 +286,10 @@ class StreamConsumer(StreamConsumerBase):
         """The five read actions on the stream; SubscribeToShard on the fan-out consumer only;
         ``kms:Decrypt`` on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant).
 
-        A function of another account gets the same actions in the stream's resource policy (and
-        SubscribeToShard in the registered consumer's resource policy): aws-cdk-lib writes both for
-        a grantee of another account (``AWS::Kinesis::ResourcePolicy``)."""
+        A function of another account gets the same actions in the stream's resource policy, and
+        :data:`KINESIS_FAN_OUT_SHARED_ACTIONS` on the registered consumer in its role and in the
+        consumer's resource policy (``AWS::Kinesis::ResourcePolicy``, attached once the consumer is
+        ACTIVE: :meth:`_share_fan_out_consumer`)."""
         if self.event_stream is not None:
             self.event_stream.grant(grantee, *KINESIS_READ_ACTIONS)
         else:
