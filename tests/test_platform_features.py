@@ -30,7 +30,7 @@ from cdk_event_pipeline import (
     WorkQueue,
     bundled_code,
 )
-from tests._cdk import Stacks, cfn_lint, logical_id
+from tests._cdk import Stacks, cfn_lint, logical_id, new_app
 
 MIB = 1024 * 1024
 STACKS = ("Large", "SnapStart", "Pollers", "Loops")
@@ -202,10 +202,32 @@ def test_a_record_that_can_never_reach_lambda_gets_a_warning(built):
         "The stream accepts records of up to 10240 KiB (max_record_size); in a Lambda event such a record takes "
         "13982040 bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB (6291456-byte) "
         "invocation payload limit. Lambda cannot invoke the function with it: it retries until the record is older "
-        "than max_record_age (43200 seconds), then sends only its metadata to the on-failure destination, "
-        "unprocessed. Fix: set the stream's max_record_size to at most 4607 KiB, or keep large payloads in S3 and "
-        "put a reference on the stream."]
+        "than max_record_age (43200 seconds), then sends only its metadata (shard and sequence numbers, not the "
+        "data) to the on-failure queue, unprocessed: the data stays in the stream until it expires. Fix: set the "
+        "stream's max_record_size to at most 4607 KiB, or keep large payloads in S3 and put a reference on the "
+        "stream."]
     assert "records of up to 8192 KiB" in found["/Large/RawReader"][0]  # read from the kinesis.Stream's L1
+
+
+def test_the_warning_says_an_s3_destination_receives_the_whole_record():
+    """An S3 on-failure destination gets the invocation record with the data, not only metadata
+    (issue 17 item 8)."""
+    from aws_cdk import aws_s3 as s3
+
+    stack = cdk.Stack(new_app(), "Bucketed")
+    huge = EventStream(stack, "Huge", max_record_size=Size.mebibytes(10))
+    bucket = s3.Bucket(stack, "Failures", enforce_ssl=True)
+    huge.add_consumer("Keeper", **code(), batch_size=1, failure_bucket=bucket)
+    found = [str(w.entry.data) for w in assertions.Annotations.from_stack(stack).find_warning(
+        "/Bucketed/Huge/Keeper", assertions.Match.string_like_regexp("RecordTooLargeForLambda"))]
+    assert found == [
+        "The stream accepts records of up to 10240 KiB (max_record_size); in a Lambda event such a record takes "
+        "13982040 bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB (6291456-byte) "
+        "invocation payload limit. Lambda cannot invoke the function with it: it retries until the record is older "
+        "than max_record_age (43200 seconds), then writes the whole invocation record, the record's data included, "
+        "to the on-failure bucket (failure_bucket), unprocessed. Fix: set the stream's max_record_size to at most "
+        "4607 KiB, or keep large payloads in S3 and put a reference on the stream. "
+        "[ack: cdk-event-pipeline:RecordTooLargeForLambda]"]
 
 
 def test_the_largest_record_named_in_the_fix_fits_one_invocation():

@@ -182,9 +182,12 @@ class StreamConsumer(StreamConsumerBase):
 
         * when one record of the maximum size cannot fit at all, Lambda cannot invoke the function
           with it: an error before invocation is retried until the record is older than
-          ``max_record_age`` or expires, and then only its metadata goes to the on-failure
-          destination ("Retain discarded batch records for a Kinesis Data Streams event source",
-          https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html):
+          ``max_record_age`` or expires, and then goes to the on-failure destination unprocessed:
+          an SQS queue gets only its metadata (shard, sequence numbers), an S3 bucket the whole
+          invocation record, data included ("Retain discarded batch records for a Kinesis Data
+          Streams event source",
+          https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html; the
+          message says which, :meth:`_discarded_record_outcome`):
           ``cdk-event-pipeline:RecordTooLargeForLambda``;
         * when ``batch_size`` such records do not fit, Lambda stops filling the batch at the
           limit, so invocations carry fewer records than ``batch_size`` whenever records are
@@ -205,8 +208,8 @@ class StreamConsumer(StreamConsumerBase):
                 f"takes {in_event} bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB "
                 f"({d.LAMBDA_SYNC_PAYLOAD_BYTES}-byte) invocation payload limit. Lambda cannot invoke the function "
                 "with it: it retries until the record is older than max_record_age "
-                f"({int(seconds_of(self.max_record_age) or 0)} seconds), then sends only its metadata to the "
-                "on-failure destination, unprocessed. Fix: set the stream's max_record_size to at most "
+                f"({int(seconds_of(self.max_record_age) or 0)} seconds), then {self._discarded_record_outcome()}. "
+                "Fix: set the stream's max_record_size to at most "
                 f"{largest_record_for_lambda_kib()} KiB, or keep large payloads in S3 and put a reference on the "
                 "stream.",
             )
@@ -219,6 +222,18 @@ class StreamConsumer(StreamConsumerBase):
                 f"limit, so a batch of records that large holds only {fit}. Set batch_size to {fit} or lower to make "
                 "the function's timeout and memory hold for the largest batch, or lower max_record_size.",
             )
+
+    def _discarded_record_outcome(self) -> str:
+        """What Lambda does with a discarded record, by the kind of on-failure destination
+        (``_destinations``: an SQS queue or an S3 bucket). Lambda sends SQS (and SNS) destinations
+        a record of the batch, metadata only; an S3 destination gets the whole invocation record,
+        the records' data included ("Retain discarded batch records for a Kinesis Data Streams
+        event source", https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+        if self.failure_bucket is not None:
+            return ("writes the whole invocation record, the record's data included, to the on-failure bucket "
+                    "(failure_bucket), unprocessed")
+        return ("sends only its metadata (shard and sequence numbers, not the data) to the on-failure queue, "
+                "unprocessed: the data stays in the stream until it expires")
 
     def _recursion_source(self) -> tuple[HasNode, str]:
         return (self.event_stream if self.event_stream is not None else self.stream), "stream"
