@@ -344,6 +344,36 @@ def test_the_library_acknowledges_aws_cdks_publish_reminder_for_its_own_function
     assert set(reminders) == {"/SnapStart/Latest"}  # the user's own function still gets it
 
 
+@pytest.mark.parametrize("region", ["ap-southeast-6", "ap-east-2"])
+def test_snap_start_in_a_region_without_it_gets_a_warning(region):
+    """Lambda's SnapStart page: all commercial Regions except Asia Pacific (New Zealand) and (Taipei)."""
+    stack = cdk.Stack(new_app(), "Far", env=cdk.Environment(region=region))
+    fast = PipelineFunction(stack, "Fast", **code(), snap_start=True)
+    plain = PipelineFunction(stack, "Plain", **code())
+    assert snap_start_region_warnings(plain) == []
+    assert snap_start_region_warnings(fast) == [(
+        f"snap_start=True, but Lambda SnapStart is not available in {region} (Lambda developer guide, 'Improving "
+        "startup performance with Lambda SnapStart', Supported Regions: all commercial Regions except ap-east-2, "
+        "ap-southeast-6): the function's SnapStart setting would fail to deploy. Drop snap_start for this stack's "
+        "functions, or deploy the stack to another region. [ack: cdk-event-pipeline:SnapStartUnsupportedRegion]")]
+    # aws-cdk-lib's own template validation (cfn-lint's E2530, an allow-list) refuses the synth as well
+    with pytest.raises(RuntimeError, match=f"E2530|SnapStart is not supported in region '{region}'"):
+        assertions.Template.from_stack(stack)
+
+
+def snap_start_region_warnings(function: PipelineFunction) -> list[str]:
+    """The construct's SnapStartUnsupportedRegion warnings, read before any synth."""
+    return [str(entry.data) for entry in function.node.metadata
+            if entry.type == "aws:cdk:warning" and "SnapStartUnsupportedRegion" in str(entry.data)]
+
+
+@pytest.mark.parametrize("region", [None, "eu-west-1", "us-east-1"])
+def test_snap_start_where_lambda_has_it_or_the_region_is_unknown_is_not_warned(region):
+    env = cdk.Environment(region=region) if region else None
+    stack = cdk.Stack(new_app(), "Near", env=env)
+    assert snap_start_region_warnings(PipelineFunction(stack, "Fast", **code(), snap_start=True)) == []
+
+
 def test_snap_start_needs_a_function_the_construct_builds(stack):
     fn = PipelineFunction(stack, "Mine", **code())
     with pytest.raises(PipelineValidationError) as error:

@@ -97,6 +97,13 @@ IDEMPOTENCY_TABLE_ENV = contract.IDEMPOTENCY_TABLE_ENV
 
 #: The alias a SnapStart function's published version gets; event source mappings invoke it.
 SNAP_START_ALIAS_NAME = "live"
+#: Regions without Lambda SnapStart: "Lambda SnapStart is available in all commercial Regions except
+#: Asia Pacific (New Zealand) and Asia Pacific (Taipei)" (Lambda developer guide, "Improving startup
+#: performance with Lambda SnapStart", Supported Regions,
+#: https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-supported-regions; codes from
+#: botocore's endpoints.json). The page names commercial Regions only: China and GovCloud are not listed
+#: either way, so they are not warned about.
+SNAP_START_UNSUPPORTED_REGIONS = ("ap-east-2", "ap-southeast-6")
 
 # --- Stream consumers (Kinesis and DynamoDB Streams event source mappings) ---------------------
 
