@@ -73,6 +73,7 @@ _NO_DLQ = (
     "queue receives only failed asynchronous invocations. A failure is reported to CloudFormation."
 )
 
+
 class FanOutConsumerWaiter(Construct):
     """Waits at deploy time until registered stream consumers are ACTIVE (one per stack).
 
@@ -148,6 +149,7 @@ class FanOutConsumerWaiter(Construct):
         return role
 
     def _handler(self, id: str, entry: str) -> lambda_.Function:
+        """One of the two handlers (``on_event`` / ``is_complete`` of ``lambdas/fan_out_waiter``)."""
         return lambda_.Function(
             self,
             id,
@@ -172,7 +174,7 @@ class FanOutConsumerWaiter(Construct):
                 if child.node.scope is self.provider:
                     acknowledge_resource(child, "Serverless::Serverless-LambdaDefaultMemorySize", _FRAMEWORK_MEMORY)
             elif isinstance(child, iam.Policy):
-                # The framework's and the state machine's roles may invoke one function each, by ARN and ":*".
+                # The framework's and the state machine's roles invoke the waiter's functions, by ARN and ":*".
                 for invoked in _invoked_functions(stack, child):
                     acknowledge(child, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{invoked}.Arn>:*]",
                                 _FRAMEWORK_INVOKES)

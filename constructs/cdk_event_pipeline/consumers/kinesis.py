@@ -250,8 +250,8 @@ class StreamConsumer(StreamConsumerBase):
                     raise PipelineValidationError(
                         f"enhanced_fan_out needs a consumer registered in the stream's account "
                         f"({account_of(self.stream)}), which this app cannot do for an imported stream: register "
-                        "it there, allow this function's role kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard in "
-                        "its resource policy once it is ACTIVE, "
+                        "it there, allow this function's role kinesis:DescribeStreamConsumer and "
+                        "kinesis:SubscribeToShard in its resource policy once it is ACTIVE, "
                         "and read it with your own event source mapping; or read with enhanced_fan_out=False"
                     )
                 # An event stream is a Construct (EventStream); the kind only says what it offers.
