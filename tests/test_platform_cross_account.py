@@ -10,6 +10,7 @@ fan-out consumer built directly, and a change consumer of the table.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def env(account: str) -> cdk.Environment:
 @pytest.fixture(scope="module")
 def built() -> dict[str, Any]:
     app = new_app()
-    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app), cdk_nag.ServerlessChecks(app))
     owner = cdk.Stack(app, "Owner", env=env(OWNER))
     reader = cdk.Stack(app, "Reader", env=env(READER))
 
@@ -70,6 +71,10 @@ def built() -> dict[str, Any]:
     changes_fn = PipelineFunction(reader, "ChangesFn", **code())
     changes = items.add_change_consumer("Changes", function=changes_fn)
     local = events.add_consumer("Local", **code())  # same account: no resource policy entry
+    # The Serverless pack runs for the waiter the owner's stack gets (issue 17 item 7); the app's own
+    # functions above are the app's to acknowledge, as a user would.
+    for fn in (producer, analytics_fn, changes_fn):
+        acknowledge(fn.node.default_child, "Serverless::Serverless-LambdaDLQ", "test functions, invoked synchronously")
 
     assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
     return {
@@ -150,8 +155,112 @@ def test_the_fan_out_consumer_is_registered_in_the_streams_account_and_shared(bu
                  if p["ResourceArn"] == {"Fn::GetAtt": [registered, "ConsumerARN"]}]
     (statement,) = policy["ResourcePolicy"]["Statement"]
     assert statement["Principal"] == {"AWS": role_arn_in_owner(built, fan_out.function)}
-    assert actions(statement) == ["kinesis:SubscribeToShard"]
+    # AWS's consumer-sharing example grants DescribeStreamConsumer with SubscribeToShard (issue 17 item 8)
+    assert actions(statement) == ["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"]
     assert statement["Resource"] == {"Fn::GetAtt": [registered, "ConsumerARN"]}
+
+
+def test_the_fan_out_role_may_describe_and_subscribe_to_the_registered_consumer_only(built):
+    reader = assertions.Template.from_stack(built["reader"])
+    fan_out = built["fan_out"]
+    consumer_arn = built["reader_t"]["Resources"][logical_id(fan_out.event_source_mapping)]["Properties"][
+        "EventSourceArn"]
+    on_consumer = [s for s in role_statements(reader, fan_out.function.execution_role)
+                   if s["Resource"] == consumer_arn]
+    assert [actions(s) for s in on_consumer] == [["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"]]
+
+
+# --- issue 17 item 7: the consumer's resource policy waits until the consumer is ACTIVE ---------------
+
+
+def waiter_resources(built: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in built["owner_t"]["Resources"].items() if k.startswith("FanOutConsumerWaiter")}
+
+
+def test_the_consumer_policy_depends_on_a_wait_for_the_consumers_exact_arn(built):
+    registered = logical_id(built["fan_out"].fan_out_consumer)
+    owner = built["owner_t"]["Resources"]
+    (policy_id,) = [k for k, v in owner.items() if v["Type"] == "AWS::Kinesis::ResourcePolicy"
+                    and v["Properties"]["ResourceArn"] == {"Fn::GetAtt": [registered, "ConsumerARN"]}]
+    (wait_id,) = [k for k, v in owner.items() if v["Type"] == "Custom::FanOutConsumerActive"]
+    assert wait_id in owner[policy_id]["DependsOn"]
+    wait = owner[wait_id]
+    assert wait["Properties"]["ConsumerArn"] == {"Fn::GetAtt": [registered, "ConsumerARN"]}
+    (on_event,) = [k for k, v in waiter_resources(built).items()
+                   if v["Type"] == "AWS::Lambda::Function" and "frameworkonEvent" in k]
+    assert wait["Properties"]["ServiceToken"] == {"Fn::GetAtt": [on_event, "Arn"]}
+    # the handler may describe the consumer before the first poll
+    handler_role = logical_id(built["owner"].node.find_child("FanOutConsumerWaiter").handler_role)
+    assert handler_role in wait["DependsOn"]
+    # the stream's own policy does not wait: only a consumer is CREATING after CREATE_COMPLETE
+    stream_policy = [v for v in owner.values() if v["Type"] == "AWS::Kinesis::ResourcePolicy"
+                     and v["Properties"]["ResourceArn"] == {"Fn::GetAtt": [logical_id(built["events"].stream), "Arn"]}]
+    assert [p.get("DependsOn") for p in stream_policy] == [None]
+
+
+def test_the_waiter_polls_describe_stream_consumer_every_5_seconds_for_10_minutes(built):
+    handlers = {v["Properties"]["Handler"]: v["Properties"] for v in waiter_resources(built).values()
+                if v["Type"] == "AWS::Lambda::Function" and v["Properties"]["Handler"].startswith("fan_out_waiter")}
+    assert sorted(handlers) == ["fan_out_waiter_handler.is_complete", "fan_out_waiter_handler.on_event"]
+    for props in handlers.values():
+        assert props["Runtime"] == "python3.14" and props["MemorySize"] == 128 and props["Timeout"] == 30
+    (machine,) = [v["Properties"] for v in waiter_resources(built).values()
+                  if v["Type"] == "AWS::StepFunctions::StateMachine"]
+    definition = json.loads("".join(p if isinstance(p, str) else "X" for p in
+                                    machine["DefinitionString"]["Fn::Join"][1]))
+    task = definition["States"]["framework-isComplete-task"]
+    # 120 polls 5 s apart, then the framework's onTimeout reports FAILED to CloudFormation
+    assert task["Retry"] == [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 120,
+                              "BackoffRate": 1}]
+    assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "framework-onTimeout-task"}]
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+def test_the_waiters_handlers_may_describe_the_consumer_and_write_their_logs_nothing_else(built):
+    owner = assertions.Template.from_stack(built["owner"])
+    waiter = built["owner"].node.find_child("FanOutConsumerWaiter")
+    statements = role_statements(owner, waiter.handler_role)
+    log_group = {"Fn::GetAtt": [logical_id(waiter.log_group), "Arn"]}
+    assert statements == [
+        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow", "Resource": log_group},
+        {"Action": "kinesis:DescribeStreamConsumer", "Effect": "Allow",
+         "Resource": {"Fn::GetAtt": [logical_id(built["fan_out"].fan_out_consumer), "ConsumerARN"]}},
+    ]
+    # the framework's roles: the waiter's own functions, its state machine and its log group, nothing else
+    own = {logical_id(c) for c in waiter.node.find_all() if isinstance(c, (lambda_.Function, iam.Role))
+           } | {k for k, v in waiter_resources(built).items() if v["Type"] == "AWS::StepFunctions::StateMachine"}
+    for role in (waiter.node.find_child("FrameworkOnEventRole"), waiter.node.find_child("FrameworkCompleteRole")):
+        for statement in role_statements(owner, role):
+            assert statement["Resource"] != "*"
+            named = set(re.findall(r'"(FanOutConsumerWaiter\w+?)"', json.dumps(statement["Resource"])))
+            assert named and named <= own | {logical_id(waiter.log_group)}, statement
+            assert set(actions(statement)) <= {"logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction",
+                                               "lambda:GetFunction", "states:StartExecution"}
+    roles = {k: v["Properties"] for k, v in waiter_resources(built).items() if v["Type"] == "AWS::IAM::Role"}
+    assert all("ManagedPolicyArns" not in props for props in roles.values())
+    (group,) = [v["Properties"] for v in waiter_resources(built).values() if v["Type"] == "AWS::Logs::LogGroup"]
+    assert group == {"RetentionInDays": 30}
+    # every function of the waiter (handlers and framework) logs to that one group
+    functions = [v["Properties"] for v in waiter_resources(built).values() if v["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 5
+    assert all(f["LoggingConfig"]["LogGroup"] == {"Ref": logical_id(waiter.log_group)} for f in functions)
+
+
+def test_the_waiters_nag_acknowledgments_are_scoped_and_reasoned(built):
+    report = json.loads((built["outdir"] / "validation-report.json").read_text())
+    suppressed = [(v["ruleName"], c["constructPath"]) for r in report["pluginReports"]
+                  for v in r.get("suppressedViolations", []) for c in v["violatingConstructs"]
+                  if "FanOutConsumerWaiter" in c["constructPath"]]
+    assert suppressed, "the waiter's acknowledged findings are in the report"
+    for rule, path in suppressed:
+        assert path.startswith("Owner/FanOutConsumerWaiter/"), (rule, path)
+    iam5 = sorted({rule for rule, _ in suppressed if rule.startswith("AwsSolutions-IAM5")})
+    # invoke on the framework's and handlers' own functions (<ARN>:*), log delivery on "*" (state machine)
+    assert "AwsSolutions-IAM5[Resource::*]" in iam5
+    assert all(r == "AwsSolutions-IAM5[Resource::*]" or r.endswith(".Arn>:*]") for r in iam5)
+    star = {path for rule, path in suppressed if rule == "AwsSolutions-IAM5[Resource::*]"}
+    assert star == {"Owner/FanOutConsumerWaiter/Provider/waiter-state-machine/Role/DefaultPolicy/Resource"}
 
 
 def test_the_fan_out_mapping_reads_the_registered_consumers_exact_arn(built):
@@ -226,6 +335,9 @@ def test_same_account_stacks_get_no_resource_policy():
     assert changes.node.path == "Two/Changes"  # with its function: no stack depends on the other both ways
     template = assertions.Template.from_stack(one)
     template.resource_count_is("AWS::Kinesis::ResourcePolicy", 0)
+    # no consumer policy, nothing to wait for (issue 17 item 7)
+    template.resource_count_is("Custom::FanOutConsumerActive", 0)
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
     assert "ResourcePolicy" not in json.dumps(template.find_resources("AWS::DynamoDB::GlobalTable"))
 
 
@@ -270,6 +382,7 @@ def test_enhanced_fan_out_on_an_imported_stream_of_another_account_is_refused():
         StreamConsumer(stack, "C", stream=imported, **code(), enhanced_fan_out=True)
     assert error.value.reason == (
         f"enhanced_fan_out needs a consumer registered in the stream's account ({OWNER}), which this app cannot do "
-        "for an imported stream: register it there, allow this function's role kinesis:SubscribeToShard in its "
-        "resource policy, and read it with your own event source mapping; or read with enhanced_fan_out=False")
+        "for an imported stream: register it there, allow this function's role kinesis:DescribeStreamConsumer and "
+        "kinesis:SubscribeToShard in its resource policy once it is ACTIVE, and read it with your own event source "
+        "mapping; or read with enhanced_fan_out=False")
 

@@ -30,7 +30,7 @@ from cdk_event_pipeline import (
     WorkQueue,
     bundled_code,
 )
-from tests._cdk import Stacks, cfn_lint, logical_id
+from tests._cdk import Stacks, cfn_lint, logical_id, new_app
 
 MIB = 1024 * 1024
 STACKS = ("Large", "SnapStart", "Pollers", "Loops")
@@ -202,10 +202,32 @@ def test_a_record_that_can_never_reach_lambda_gets_a_warning(built):
         "The stream accepts records of up to 10240 KiB (max_record_size); in a Lambda event such a record takes "
         "13982040 bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB (6291456-byte) "
         "invocation payload limit. Lambda cannot invoke the function with it: it retries until the record is older "
-        "than max_record_age (43200 seconds), then sends only its metadata to the on-failure destination, "
-        "unprocessed. Fix: set the stream's max_record_size to at most 4607 KiB, or keep large payloads in S3 and "
-        "put a reference on the stream."]
+        "than max_record_age (43200 seconds), then sends only its metadata (shard and sequence numbers, not the "
+        "data) to the on-failure queue, unprocessed: the data stays in the stream until it expires. Fix: set the "
+        "stream's max_record_size to at most 4607 KiB, or keep large payloads in S3 and put a reference on the "
+        "stream."]
     assert "records of up to 8192 KiB" in found["/Large/RawReader"][0]  # read from the kinesis.Stream's L1
+
+
+def test_the_warning_says_an_s3_destination_receives_the_whole_record():
+    """An S3 on-failure destination gets the invocation record with the data, not only metadata
+    (issue 17 item 8)."""
+    from aws_cdk import aws_s3 as s3
+
+    stack = cdk.Stack(new_app(), "Bucketed")
+    huge = EventStream(stack, "Huge", max_record_size=Size.mebibytes(10))
+    bucket = s3.Bucket(stack, "Failures", enforce_ssl=True)
+    huge.add_consumer("Keeper", **code(), batch_size=1, failure_bucket=bucket)
+    found = [str(w.entry.data) for w in assertions.Annotations.from_stack(stack).find_warning(
+        "/Bucketed/Huge/Keeper", assertions.Match.string_like_regexp("RecordTooLargeForLambda"))]
+    assert found == [
+        "The stream accepts records of up to 10240 KiB (max_record_size); in a Lambda event such a record takes "
+        "13982040 bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB (6291456-byte) "
+        "invocation payload limit. Lambda cannot invoke the function with it: it retries until the record is older "
+        "than max_record_age (43200 seconds), then writes the whole invocation record, the record's data included, "
+        "to the on-failure bucket (failure_bucket), unprocessed. Fix: set the stream's max_record_size to at most "
+        "4607 KiB, or keep large payloads in S3 and put a reference on the stream. "
+        "[ack: cdk-event-pipeline:RecordTooLargeForLambda]"]
 
 
 def test_the_largest_record_named_in_the_fix_fits_one_invocation():
@@ -320,6 +342,36 @@ def test_a_given_snap_start_function_invoked_unqualified_gets_a_warning(built):
 def test_the_library_acknowledges_aws_cdks_publish_reminder_for_its_own_functions(built):
     reminders = warnings_with(built, "SnapStart", "@aws-cdk/aws-lambda:snapStartRequirePublish")
     assert set(reminders) == {"/SnapStart/Latest"}  # the user's own function still gets it
+
+
+@pytest.mark.parametrize("region", ["ap-southeast-6", "ap-east-2"])
+def test_snap_start_in_a_region_without_it_gets_a_warning(region):
+    """Lambda's SnapStart page: all commercial Regions except Asia Pacific (New Zealand) and (Taipei)."""
+    stack = cdk.Stack(new_app(), "Far", env=cdk.Environment(region=region))
+    fast = PipelineFunction(stack, "Fast", **code(), snap_start=True)
+    plain = PipelineFunction(stack, "Plain", **code())
+    assert snap_start_region_warnings(plain) == []
+    assert snap_start_region_warnings(fast) == [(
+        f"snap_start=True, but Lambda SnapStart is not available in {region} (Lambda developer guide, 'Improving "
+        "startup performance with Lambda SnapStart', Supported Regions: all commercial Regions except ap-east-2, "
+        "ap-southeast-6): the function's SnapStart setting would fail to deploy. Drop snap_start for this stack's "
+        "functions, or deploy the stack to another region. [ack: cdk-event-pipeline:SnapStartUnsupportedRegion]")]
+    # aws-cdk-lib's own template validation (cfn-lint's E2530, an allow-list) refuses the synth as well
+    with pytest.raises(RuntimeError, match=f"E2530|SnapStart is not supported in region '{region}'"):
+        assertions.Template.from_stack(stack)
+
+
+def snap_start_region_warnings(function: PipelineFunction) -> list[str]:
+    """The construct's SnapStartUnsupportedRegion warnings, read before any synth."""
+    return [str(entry.data) for entry in function.node.metadata
+            if entry.type == "aws:cdk:warning" and "SnapStartUnsupportedRegion" in str(entry.data)]
+
+
+@pytest.mark.parametrize("region", [None, "eu-west-1", "us-east-1"])
+def test_snap_start_where_lambda_has_it_or_the_region_is_unknown_is_not_warned(region):
+    env = cdk.Environment(region=region) if region else None
+    stack = cdk.Stack(new_app(), "Near", env=env)
+    assert snap_start_region_warnings(PipelineFunction(stack, "Fast", **code(), snap_start=True)) == []
 
 
 def test_snap_start_needs_a_function_the_construct_builds(stack):

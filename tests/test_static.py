@@ -34,7 +34,9 @@ PENDING: list[str] = []
 PACKAGE = "constructs/cdk_event_pipeline"
 RUNTIME = "lambdas/runtime/python/event_pipeline_runtime"
 #: The reference handlers: one folder per function (each is a root, as /var/task is).
-HANDLERS = ["lambdas/api", "lambdas/audit", "lambdas/changes", "lambdas/orders", "lambdas/worker"]
+HANDLERS = [
+    "lambdas/api", "lambdas/audit", "lambdas/changes", "lambdas/fan_out_waiter", "lambdas/orders", "lambdas/worker",
+]
 EXAMPLE = "tests/external/shipments"
 TYPOS = "tests/typing_fixtures/misspelled_props.py"
 

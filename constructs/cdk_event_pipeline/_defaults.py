@@ -97,6 +97,13 @@ IDEMPOTENCY_TABLE_ENV = contract.IDEMPOTENCY_TABLE_ENV
 
 #: The alias a SnapStart function's published version gets; event source mappings invoke it.
 SNAP_START_ALIAS_NAME = "live"
+#: Regions without Lambda SnapStart: "Lambda SnapStart is available in all commercial Regions except
+#: Asia Pacific (New Zealand) and Asia Pacific (Taipei)" (Lambda developer guide, "Improving startup
+#: performance with Lambda SnapStart", Supported Regions,
+#: https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-supported-regions; codes from
+#: botocore's endpoints.json). The page names commercial Regions only: China and GovCloud are not listed
+#: either way, so they are not warned about.
+SNAP_START_UNSUPPORTED_REGIONS = ("ap-east-2", "ap-southeast-6")
 
 # --- Event source mappings (of every consumer and worker) --------------------------------------
 
@@ -225,6 +232,21 @@ ARCHIVE_MIN_DAYS_IN_INFREQUENT_ACCESS = 30
 ARCHIVE_ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 #: Lambda's own timeout for a function created without one (used to check a given function).
 LAMBDA_SERVICE_DEFAULT_TIMEOUT = Duration.seconds(3)
+
+# --- The fan-out consumer waiter (consumers/_fan_out_waiter.py) ---------------------------------
+
+#: How often the waiter asks DescribeStreamConsumer whether a new consumer is ACTIVE (the Provider
+#: framework's query interval; its own default is 5 seconds). DescribeStreamConsumer allows 20 calls
+#: per second per stream (Kinesis API reference), far above one call per consumer every 5 seconds.
+FAN_OUT_WAITER_QUERY_INTERVAL = Duration.seconds(5)
+#: How long the waiter waits for a consumer to become ACTIVE before CloudFormation gets FAILED and the
+#: stack rolls back. A registration normally completes in seconds; the Provider framework's own
+#: default (30 minutes) would keep a broken deployment waiting for half an hour.
+FAN_OUT_WAITER_TIMEOUT = Duration.minutes(10)
+#: One DescribeStreamConsumer call per invocation: Lambda's minimum memory is enough.
+FAN_OUT_WAITER_MEMORY_MB = 128
+#: One call with botocore's retries (legacy mode: up to 5 attempts) fits well within it.
+FAN_OUT_WAITER_HANDLER_TIMEOUT = Duration.seconds(30)
 
 # --- Monitoring (PipelineMonitoring and the alarms of every construct) -------------------------
 

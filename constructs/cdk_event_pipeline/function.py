@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Unpack, cast
 
 import jsii
-from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, PhysicalName, Stack
+from aws_cdk import Annotations, Aspects, Aws, Duration, IAspect, PhysicalName, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -159,9 +159,15 @@ class PipelineFunction(lambda_.Function):
             alias (the library's consumers and workers do). Python 3.12+ (the library's 3.14 is);
             SnapStart excludes provisioned concurrency, Amazon EFS and more than 512 MB of
             ephemeral storage, none of which this construct sets (do not add them to the alias or
-            function). For Python, SnapStart bills snapshot caching (per GB-second of memory, at
-            least 3 hours per version) and every restore (per GB); see the README for when it pays
-            off. Default: False.
+            function). Lambda has no SnapStart in Asia Pacific (New Zealand, ``ap-southeast-6``) and
+            Asia Pacific (Taipei, ``ap-east-2``) ("Improving startup performance with Lambda
+            SnapStart", Supported Regions): a stack whose region is one of them gets
+            ``cdk-event-pipeline:SnapStartUnsupportedRegion`` at construction (aws-cdk-lib's
+            built-in template validation, cfn-lint's E2530, then fails the synth too; its list also
+            leaves out GovCloud and China, which that page does not cover). For Python,
+            SnapStart bills snapshot caching (per GB-second of memory, at least 3 hours per
+            version) and every restore (per GB); see the README for when it pays off.
+            Default: False.
     """
 
     @init_reports_path
@@ -215,11 +221,28 @@ class PipelineFunction(lambda_.Function):
         #: source mappings invoke; else ``None``.
         self.alias: lambda_.Alias | None = None
         if snap_start:
+            self._check_snap_start_region()
             self.alias = lambda_.Alias(self, "Alias", alias_name=d.SNAP_START_ALIAS_NAME, version=self.current_version)
             Annotations.of(self).acknowledge_warning(
                 "@aws-cdk/aws-lambda:snapStartRequirePublish",
                 "The function publishes current_version and is invoked through its alias live",
             )
+
+    def _check_snap_start_region(self) -> None:
+        """Warn (``cdk-event-pipeline:SnapStartUnsupportedRegion``) when the stack's region is known
+        and Lambda has no SnapStart there (:data:`SNAP_START_UNSUPPORTED_REGIONS` in ``_defaults``,
+        from Lambda's SnapStart page): the function would fail to deploy. An environment-agnostic
+        stack (region unresolved) is not checked."""
+        region = Stack.of(self).region
+        if Token.is_unresolved(region) or region not in d.SNAP_START_UNSUPPORTED_REGIONS:
+            return
+        Annotations.of(self).add_warning_v2(
+            "cdk-event-pipeline:SnapStartUnsupportedRegion",
+            f"snap_start=True, but Lambda SnapStart is not available in {region} (Lambda developer guide, "
+            "'Improving startup performance with Lambda SnapStart', Supported Regions: all commercial Regions "
+            f"except {', '.join(d.SNAP_START_UNSUPPORTED_REGIONS)}): the function's SnapStart setting would fail "
+            "to deploy. Drop snap_start for this stack's functions, or deploy the stack to another region.",
+        )
 
     @property
     def function(self) -> PipelineFunction:

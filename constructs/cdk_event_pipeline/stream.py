@@ -417,7 +417,8 @@ class EventStream(Construct, StreamSource, StreamMonitoring):
         function (a mapping in the stream's stack would make the two stacks depend on each other).
         When that stack is in another account (explicit, different ``env`` accounts), the stream's
         resource policy also allows the function's role exactly the reader actions (and
-        ``kinesis:SubscribeToShard`` on the registered consumer, with enhanced fan-out; "Creating a
+        ``kinesis:DescribeStreamConsumer`` and ``SubscribeToShard`` on the registered consumer, with
+        enhanced fan-out, once the consumer is ACTIVE; "Creating a
         cross-account event source mapping",
         https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html).
 

@@ -6,7 +6,9 @@
 * :mod:`.stream`: :class:`StreamConsumerBase`, what Kinesis and DynamoDB Streams consumers share
   (failure handling, on-failure destination, idempotency, the mapping, alarms);
 * :mod:`.kinesis`: :class:`StreamConsumer`; :mod:`.dynamodb`: :class:`TableChangeConsumer`;
-  :mod:`.sqs`: :class:`QueueWorker`.
+  :mod:`.sqs`: :class:`QueueWorker`;
+* :mod:`._fan_out_waiter`: the deploy-time wait until a registered (enhanced fan-out) consumer is
+  ACTIVE, before a resource policy for another account's function is attached to it.
 
 A new source is a new small module here. The resources (``EventStream``, ``EntityTable``,
 ``WorkQueue``) sit above this package and make its consumers (``add_consumer``,

@@ -21,6 +21,7 @@ from .._accounts import account_of, crosses_accounts, grant_key, principal_accou
 from .._kinds import HasNode, StreamLike, StreamSource, as_stream
 from .._props import KinesisConsumerProps
 from .._validation import PipelineValidationError, child_path, init_reports_path, seconds_of
+from ._fan_out_waiter import FanOutConsumerWaiter
 from ._stream_checks import data_filter_patterns
 from .stream import StreamConsumerBase
 
@@ -36,6 +37,13 @@ KINESIS_READ_ACTIONS = (
 )
 #: Enhanced fan-out: the mapping subscribes through the registered consumer.
 KINESIS_FAN_OUT_ACTIONS = ("kinesis:SubscribeToShard",)
+#: Enhanced fan-out across accounts: what the role and the registered consumer's resource policy
+#: allow. AWS's example for sharing a registered consumer grants DescribeStreamConsumer with
+#: SubscribeToShard (Kinesis, "Share access using resource-based policies",
+#: https://docs.aws.amazon.com/streams/latest/dev/resource-based-policy-examples.html): the mapping
+#: describes the consumer of the other account before it subscribes. Across accounts both the role's
+#: policy and the resource policy must allow an action, so both get the two.
+KINESIS_FAN_OUT_SHARED_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
 
 RECORD_TOO_LARGE_FOR_LAMBDA_WARNING = "cdk-event-pipeline:RecordTooLargeForLambda"
 BATCH_LARGER_THAN_LAMBDA_PAYLOAD_WARNING = "cdk-event-pipeline:BatchLargerThanLambdaPayload"
@@ -108,7 +116,9 @@ class StreamConsumer(StreamConsumerBase):
             :meth:`EventStream.add_consumer`) or any ``kinesis.IStream``.
         enhanced_fan_out: Register a dedicated (enhanced fan-out) stream consumer and read
             through it: 2 MB/s per shard for this consumer alone, ~70 ms latency. The role then
-            gets ``kinesis:SubscribeToShard`` on that consumer only. Default: False.
+            gets ``kinesis:SubscribeToShard`` on that consumer only (with ``DescribeStreamConsumer``
+            too when the function belongs to another account; the consumer's resource policy then
+            waits until the consumer is ACTIVE: :class:`FanOutConsumerWaiter`). Default: False.
         **props: See :class:`StreamConsumerBase` (typed as :class:`KinesisConsumerProps`);
             ``starting_position`` may also be AT_TIMESTAMP with ``starting_position_timestamp``
             (Unix seconds).
@@ -172,9 +182,12 @@ class StreamConsumer(StreamConsumerBase):
 
         * when one record of the maximum size cannot fit at all, Lambda cannot invoke the function
           with it: an error before invocation is retried until the record is older than
-          ``max_record_age`` or expires, and then only its metadata goes to the on-failure
-          destination ("Retain discarded batch records for a Kinesis Data Streams event source",
-          https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html):
+          ``max_record_age`` or expires, and then goes to the on-failure destination unprocessed:
+          an SQS queue gets only its metadata (shard, sequence numbers), an S3 bucket the whole
+          invocation record, data included ("Retain discarded batch records for a Kinesis Data
+          Streams event source",
+          https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html; the
+          message says which, :meth:`_discarded_record_outcome`):
           ``cdk-event-pipeline:RecordTooLargeForLambda``;
         * when ``batch_size`` such records do not fit, Lambda stops filling the batch at the
           limit, so invocations carry fewer records than ``batch_size`` whenever records are
@@ -195,8 +208,8 @@ class StreamConsumer(StreamConsumerBase):
                 f"takes {in_event} bytes (base64 adds a third, plus ~1 KiB of event fields), over Lambda's 6 MB "
                 f"({d.LAMBDA_SYNC_PAYLOAD_BYTES}-byte) invocation payload limit. Lambda cannot invoke the function "
                 "with it: it retries until the record is older than max_record_age "
-                f"({int(seconds_of(self.max_record_age) or 0)} seconds), then sends only its metadata to the "
-                "on-failure destination, unprocessed. Fix: set the stream's max_record_size to at most "
+                f"({int(seconds_of(self.max_record_age) or 0)} seconds), then {self._discarded_record_outcome()}. "
+                "Fix: set the stream's max_record_size to at most "
                 f"{largest_record_for_lambda_kib()} KiB, or keep large payloads in S3 and put a reference on the "
                 "stream.",
             )
@@ -209,6 +222,18 @@ class StreamConsumer(StreamConsumerBase):
                 f"limit, so a batch of records that large holds only {fit}. Set batch_size to {fit} or lower to make "
                 "the function's timeout and memory hold for the largest batch, or lower max_record_size.",
             )
+
+    def _discarded_record_outcome(self) -> str:
+        """What Lambda does with a discarded record, by the kind of on-failure destination
+        (``_destinations``: an SQS queue or an S3 bucket). Lambda sends SQS (and SNS) destinations
+        a record of the batch, metadata only; an S3 destination gets the whole invocation record,
+        the records' data included ("Retain discarded batch records for a Kinesis Data Streams
+        event source", https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+        if self.failure_bucket is not None:
+            return ("writes the whole invocation record, the record's data included, to the on-failure bucket "
+                    "(failure_bucket), unprocessed")
+        return ("sends only its metadata (shard and sequence numbers, not the data) to the on-failure queue, "
+                "unprocessed: the data stays in the stream until it expires")
 
     def _recursion_source(self) -> tuple[HasNode, str]:
         return (self.event_stream if self.event_stream is not None else self.stream), "stream"
@@ -225,7 +250,8 @@ class StreamConsumer(StreamConsumerBase):
                     raise PipelineValidationError(
                         f"enhanced_fan_out needs a consumer registered in the stream's account "
                         f"({account_of(self.stream)}), which this app cannot do for an imported stream: register "
-                        "it there, allow this function's role kinesis:SubscribeToShard in its resource policy, "
+                        "it there, allow this function's role kinesis:DescribeStreamConsumer and "
+                        "kinesis:SubscribeToShard in its resource policy once it is ACTIVE, "
                         "and read it with your own event source mapping; or read with enhanced_fan_out=False"
                     )
                 # An event stream is a Construct (EventStream); the kind only says what it offers.
@@ -245,6 +271,19 @@ class StreamConsumer(StreamConsumerBase):
                 )
         return self.fan_out_consumer
 
+    def _share_fan_out_consumer(self, fan_out: kinesis.StreamConsumer, grantee: iam.IGrantable) -> None:
+        """Allow ``grantee`` :data:`KINESIS_FAN_OUT_SHARED_ACTIONS` in the registered consumer's
+        resource policy, attached only once the consumer is ACTIVE (:class:`FanOutConsumerWaiter`:
+        CloudFormation completes the consumer while it is still CREATING, and the policy would fail)."""
+        fan_out.add_to_resource_policy(iam.PolicyStatement(
+            actions=list(KINESIS_FAN_OUT_SHARED_ACTIONS), principals=[grantee.grant_principal],
+            resources=[fan_out.stream_consumer_arn],
+        ))
+        active = FanOutConsumerWaiter.of(fan_out).wait_for(fan_out)
+        for policy in fan_out.node.children:
+            if isinstance(policy, kinesis.ResourcePolicy):
+                policy.node.add_dependency(active)
+
     def _event_source_arn(self) -> str:
         if self.enhanced_fan_out:
             fan_out = self._fan_out()
@@ -262,9 +301,10 @@ class StreamConsumer(StreamConsumerBase):
         """The five read actions on the stream; SubscribeToShard on the fan-out consumer only;
         ``kms:Decrypt`` on a customer key (the AWS-managed ``aws/kinesis`` key needs no grant).
 
-        A function of another account gets the same actions in the stream's resource policy (and
-        SubscribeToShard in the registered consumer's resource policy): aws-cdk-lib writes both for
-        a grantee of another account (``AWS::Kinesis::ResourcePolicy``)."""
+        A function of another account gets the same actions in the stream's resource policy, and
+        :data:`KINESIS_FAN_OUT_SHARED_ACTIONS` on the registered consumer in its role and in the
+        consumer's resource policy (``AWS::Kinesis::ResourcePolicy``, attached once the consumer is
+        ACTIVE: :meth:`_share_fan_out_consumer`)."""
         if self.event_stream is not None:
             self.event_stream.grant(grantee, *KINESIS_READ_ACTIONS)
         else:
@@ -276,12 +316,10 @@ class StreamConsumer(StreamConsumerBase):
                 # would name `<consumer>:*` across environments); the consumer's own resource policy
                 # (an AWS::Kinesis::ResourcePolicy in the stream's stack) allows the role the same.
                 iam.Grant.add_to_principal(
-                    grantee=grantee, actions=list(KINESIS_FAN_OUT_ACTIONS), resource_arns=[self._event_source_arn()]
+                    grantee=grantee, actions=list(KINESIS_FAN_OUT_SHARED_ACTIONS),
+                    resource_arns=[self._event_source_arn()],
                 )
-                fan_out.add_to_resource_policy(iam.PolicyStatement(
-                    actions=list(KINESIS_FAN_OUT_ACTIONS), principals=[grantee.grant_principal],
-                    resources=[fan_out.stream_consumer_arn],
-                ))
+                self._share_fan_out_consumer(fan_out, grantee)
             else:
                 iam.Grant.add_to_principal(
                     grantee=grantee,
