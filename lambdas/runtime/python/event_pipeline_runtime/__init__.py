@@ -1,7 +1,7 @@
 """Runtime library for pipeline Lambda functions (shipped as a layer, also installed by the wheel).
 
-Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, the envelope, the
-codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`.
+Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, :class:`QueueProducer`
+(SQS, with fair-queue tenant keys), the envelope, the codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`.
 
 Every name is imported lazily (PEP 562): ``import event_pipeline_runtime`` works without
 Powertools installed (the command-line tools), costs little at cold start, and importing one light
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         UndeliveredRecordsError,
         put_events,
     )
+    from event_pipeline_runtime.queue_producer import QueueProducer, QueueSendError
 
 __all__ = [
     "DEFAULT_MAX_HOPS",
@@ -70,6 +71,8 @@ __all__ = [
     "EventProducer",
     "HopLimitExceededError",
     "PutResult",
+    "QueueProducer",
+    "QueueSendError",
     "RecordTooLargeError",
     "RetriesExhaustedError",
     "SkippedAfterFailureError",
@@ -116,11 +119,12 @@ _HOMES: dict[str, str] = {
          "UndeliveredRecordsError", "put_events"],
         "producer",
     ),
+    **dict.fromkeys(["QueueProducer", "QueueSendError"], "queue_producer"),
 }
 #: The submodules, reachable as attributes (``event_pipeline_runtime.codec``) as when they were imported eagerly.
 _SUBMODULES = frozenset(
     {"aggregation", "batch", "batch_response", "codec", "consumer", "contract", "delivery", "envelope", "hops",
-     "idempotency", "lambda_events", "producer", "snapstart", "sources"}
+     "idempotency", "lambda_events", "producer", "queue_producer", "snapstart", "sources"}
 )
 
 
