@@ -1,7 +1,8 @@
 """Runtime library for pipeline Lambda functions (shipped as a layer, also installed by the wheel).
 
 Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, :class:`QueueProducer`
-(SQS, with fair-queue tenant keys), the envelope, the codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`.
+(SQS, with fair-queue tenant keys), the envelope, the codec and KPL aggregation. Consumer side
+(needs Powertools): :func:`pipeline_handler`.
 
 Every name is imported lazily (PEP 562): ``import event_pipeline_runtime`` works without
 Powertools installed (the command-line tools), costs little at cold start, and importing one light

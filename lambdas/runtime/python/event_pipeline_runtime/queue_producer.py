@@ -147,7 +147,8 @@ class QueueProducer:
             for ok in answer.get("Successful", []):
                 ids[int(ok["Id"])] = ok["MessageId"]
             for bad in answer.get("Failed", []):
-                failed.append((int(bad["Id"]), bad.get("Code", ""), bad.get("Message", ""), bool(bad.get("SenderFault"))))
+                code, text = bad.get("Code", ""), bad.get("Message", "")
+                failed.append((int(bad["Id"]), code, text, bool(bad.get("SenderFault"))))
         if failed:
             raise QueueSendError(sorted(failed), ids)
         return [ids[i] for i in range(len(entries))]
