@@ -125,3 +125,14 @@ def test_send_event_wraps_the_data_in_an_envelope(sqs: Any, queue_url: str) -> N
     }
     (body, group), = _received(sqs, queue_url).items()
     assert json.loads(body) == envelope and group == "t1"
+
+
+def test_its_own_client_is_made_anew_after_a_snapstart_restore(aws: str, queue_url: str) -> None:
+    from event_pipeline_runtime.producer import refresh_after_restore
+
+    own = QueueProducer(queue_url)
+    injected_client = boto3.client("sqs", region_name=REGION)
+    injected = QueueProducer(queue_url, client=injected_client)
+    before = own.client
+    refresh_after_restore()
+    assert own.client is not before and injected.client is injected_client
