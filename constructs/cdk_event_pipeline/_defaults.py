@@ -157,6 +157,8 @@ DLQ_RETENTION_MAX_SECONDS = 14 * 24 * 3600
 
 #: Environment variable a producer reads the queue URL from.
 QUEUE_URL_ENV = contract.QUEUE_URL_ENV
+#: Set to ``"true"`` on a producer connected with ``WorkQueue.connect_producer(fn, fair=True)``.
+QUEUE_FAIR_ENV = contract.QUEUE_FAIR_ENV
 #: A message that fails this many receives goes to the queue's DLQ. AWS has no default (no
 #: redrive at all); 5 lets a message survive a few throttles or a transient downstream outage
 #: without letting one poison message loop for its whole retention.

@@ -249,7 +249,7 @@ class WorkQueue(Construct, QueueSource, Monitored):
         return self.queue.grant(grantee, *actions)
 
     @method_reports_path
-    def connect_producer(self, function: FunctionLike, *, env_var: str = d.QUEUE_URL_ENV) -> None:
+    def connect_producer(self, function: FunctionLike, *, env_var: str = d.QUEUE_URL_ENV, fair: bool = False) -> None:
         """Let ``function`` send messages: sets ``env_var`` to the queue URL, grants
         :meth:`grant_send`, and gives the function an ``Errors`` alarm (once per function; not
         with ``alarms=False``).
@@ -258,11 +258,42 @@ class WorkQueue(Construct, QueueSource, Monitored):
             function: The producer: a function of this app (a ``lambda_.Function``, a
                 :class:`PipelineFunction`, or a consumer's or worker's function).
             env_var: Environment variable holding the queue URL. Default: ``"QUEUE_URL"``.
+            fair: Use the standard queue as an SQS fair queue: sets ``EVENT_PIPELINE_QUEUE_FAIR=true``
+                on the function, so the runtime's ``QueueProducer`` requires a tenant key on every
+                message and sends it as ``MessageGroupId`` (SQS then keeps one tenant's backlog from
+                delaying the others). Refused on a FIFO queue, whose ``MessageGroupId`` is an
+                ordering group, and on a function connected to another queue of this app without
+                ``fair`` (the variable is per function). Default: False.
         """
         fn = as_configurable_function(function, "connect_producer")
+        self._check_fair(fn, fair)
         fn.add_environment(env_var, self.queue.queue_url)
+        if fair:
+            fn.add_environment(d.QUEUE_FAIR_ENV, "true")
         self.grant_send(fn)
         PipelineMonitoring.of(fn).watch_producer(fn, alarms=self.alarms_enabled)
+
+    def _check_fair(self, fn: object, fair: bool) -> None:
+        """Refuse ``fair=True`` on a FIFO queue, and a function connected both with and without it."""
+        if fair and self.fifo:
+            raise PipelineValidationError(
+                "fair must be False for a FIFO queue (given True): on a FIFO queue MessageGroupId is an "
+                "ordering group, not a tenant (SQS fair queues are standard queues, "
+                "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html). "
+                "Fix: use a standard queue (fifo=False), or drop fair=True and send a message group id",
+                path=self.node.path,
+            )
+        seen: dict[str, bool] = getattr(fn, _FAIR_ATTRIBUTE, {})
+        others = sorted(path for path, was_fair in seen.items() if was_fair != fair and path != self.node.path)
+        if others:
+            raise PipelineValidationError(
+                f"fair must be the same for every queue a function produces to (given {fair}; "
+                f"{others[0]} was connected with fair={not fair}): EVENT_PIPELINE_QUEUE_FAIR is one variable "
+                "per function. Fix: connect every queue of this function with the same fair, or pass "
+                "QueueProducer(fair=...) in the handler and leave fair unset",
+                path=self.node.path,
+            )
+        setattr(fn, _FAIR_ATTRIBUTE, {**seen, self.node.path: fair})
 
     # --- metrics (QueueName dimension set by the L2 helpers) ------------------------------
 
@@ -346,6 +377,9 @@ class WorkQueue(Construct, QueueSource, Monitored):
             assert isinstance(cfn, sqs.CfnQueue)
             cfn.visibility_timeout = math.ceil(needed)
 
+
+#: Attribute of a producer function: ``{queue path: fair}`` of every WorkQueue it is connected to.
+_FAIR_ATTRIBUTE = "_cdk_event_pipeline_fair_queues"
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _FIFO_SUFFIX = ".fifo"

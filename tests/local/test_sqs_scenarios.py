@@ -69,3 +69,18 @@ def test_function_error_deletes_nothing_and_the_batch_comes_back(deploy) -> None
 
     assert pipeline.function("Worker").module.PROCESSED == []  # the good message failed with its batch every time
     assert {m.message_id for m in pipeline.dead_letters("WorkQueue")} == set(ids)
+
+
+def test_a_fair_queue_tenant_is_not_an_ordering_group(deploy) -> None:
+    # SQS fair queues: MessageGroupId on a standard queue names a tenant. moto (5.2.5) stores it and
+    # returns it, and (checked) keeps no group in flight, like SQS; fair scheduling itself is SQS's and
+    # not reproduced. The runtime must not hold back the tenant's later messages after a failure.
+    pipeline = deploy(_worker("fair_handler.handler", BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]))
+    ids = pipeline.send_messages("WorkQueue", [{"n": n, "poison": n == 1} for n in range(5)], group_id="tenant-a")
+
+    pipeline.run(max_invocations=1)
+
+    (first,) = pipeline.invocations("Mapping")
+    assert sorted(first.ids) == sorted(ids) and first.failed == [ids[1]]
+    processed = pipeline.function("Worker").module.PROCESSED
+    assert sorted(processed) == [(0, "tenant-a"), (2, "tenant-a"), (3, "tenant-a"), (4, "tenant-a")]

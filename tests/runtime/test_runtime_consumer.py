@@ -223,6 +223,106 @@ def test_sqs_fifo_holds_back_the_failed_group(aws: str, context: Any, log: Any) 
     assert sorted(seen) == [0, 2, 4]
 
 
+# AWS's sample events, "Using Lambda with Amazon SQS", Lambda Developer Guide
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): the standard-queue example
+# (message 059f36b4..., queue my-queue) and the FIFO example (message 11d6ee51..., queue fifo.fifo).
+# Changed only where the test needs it: JSON bodies (the samples' "test" is not JSON, which the
+# runtime refuses), more messages of the same shape, and a MessageGroupId on the standard queue's
+# messages (what a fair-queue producer sends; SQS returns it as an attribute).
+_AWS_STANDARD_SAMPLE = {
+    "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+    "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+    "body": "test",
+    "attributes": {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1545082649183",
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+        "ApproximateFirstReceiveTimestamp": "1545082649185",
+    },
+    "messageAttributes": {},
+    "md5OfBody": "098f6bcd4621d373cade4e832627b4f6",
+    "eventSource": "aws:sqs",
+    "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:my-queue",
+    "awsRegion": "us-east-2",
+}
+_AWS_FIFO_SAMPLE = {
+    "messageId": "11d6ee51-4cc7-4302-9e22-7cd8afdaadf5",
+    "receiptHandle": "AQEBBX8nesZEXmkhsmZeyIE8iQAMig7qw...",
+    "body": "Test message.",
+    "attributes": {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1573251510774",
+        "SequenceNumber": "18849496460467696128",
+        "MessageGroupId": "1",
+        "SenderId": "AIDAIO23YVJENQZJOL4VO",
+        "MessageDeduplicationId": "1",
+        "ApproximateFirstReceiveTimestamp": "1573251510774",
+    },
+    "messageAttributes": {},
+    "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+    "eventSource": "aws:sqs",
+    "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:fifo.fifo",
+    "awsRegion": "us-east-2",
+}
+
+
+def _sample_event(sample: dict[str, Any], groups: list[str]) -> dict[str, Any]:
+    """Messages n = 0, 1, ... shaped like ``sample``, message n in group ``groups[n]``."""
+    records = []
+    for n, group in enumerate(groups):
+        record = json.loads(json.dumps(sample))
+        record["messageId"] = f"{sample['messageId'][:-2]}{n:02d}"
+        record["body"] = json.dumps({"n": n})
+        record["attributes"]["MessageGroupId"] = group
+        if "SequenceNumber" in record["attributes"]:
+            record["attributes"]["SequenceNumber"] = str(int(sample["attributes"]["SequenceNumber"]) + n)
+        records.append(record)
+    return {"Records": records}
+
+
+def _fail_message_1(seen: list[int]) -> Any:
+    def process(record: ConsumerRecord) -> None:
+        if record.body["n"] == 1:
+            raise RuntimeError("boom")
+        seen.append(record.body["n"])
+
+    return process
+
+
+def test_a_standard_queue_failure_never_holds_back_later_messages_of_its_group(context: Any, log: Any) -> None:
+    # A fair queue's MessageGroupId is a tenant, not an ordering group: message 1 fails alone.
+    event = _sample_event(_AWS_STANDARD_SAMPLE, ["tenant-a", "tenant-a", "tenant-b", "tenant-a", "tenant-a"])
+    seen: list[int] = []
+    response = pipeline_handler(_fail_message_1(seen), source="sqs", logger=log)(event, context)
+    assert _failures(response) == [event["Records"][1]["messageId"]]
+    assert seen == [0, 2, 3, 4]
+
+
+def test_the_tenant_reaches_the_handler_as_partition_key(context: Any, log: Any) -> None:
+    event = _sample_event(_AWS_STANDARD_SAMPLE, ["tenant-a"])
+    seen: list[ConsumerRecord] = []
+    pipeline_handler(seen.append, source="sqs", logger=log)(event, context)
+    assert [r.partition_key for r in seen] == ["tenant-a"]
+
+
+def test_a_fifo_queue_failure_holds_back_later_messages_of_its_group_only(context: Any, log: Any) -> None:
+    event = _sample_event(_AWS_FIFO_SAMPLE, ["1", "1", "2", "1", "2"])
+    seen: list[int] = []
+    response = pipeline_handler(_fail_message_1(seen), source="sqs", logger=log)(event, context)
+    records = event["Records"]
+    assert _failures(response) == [records[1]["messageId"], records[3]["messageId"]]
+    assert seen == [0, 2, 4]
+
+
+def test_the_samples_are_aws_own_events_unchanged_but_for_body_ids_and_group() -> None:
+    # Guards the fixtures: only the documented fields differ from AWS's samples.
+    for sample in (_AWS_STANDARD_SAMPLE, _AWS_FIFO_SAMPLE):
+        (made,) = _sample_event(sample, ["g"])["Records"]
+        assert {k: v for k, v in made.items() if k not in {"messageId", "body", "attributes"}} == {
+            k: v for k, v in sample.items() if k not in {"messageId", "body", "attributes"}
+        }
+
+
 # --- DynamoDB Streams -------------------------------------------------------------------------
 
 

@@ -266,7 +266,9 @@ class LocalPipeline:
         Args:
             queue: The queue.
             bodies: The message bodies.
-            group_id: ``MessageGroupId`` for a FIFO queue. Default: ``local``.
+            group_id: ``MessageGroupId``: a FIFO queue's message group, or a standard queue's
+                tenant (SQS fair queues; moto stores and returns it, without fair scheduling).
+                Default: ``local`` on a FIFO queue, none on a standard one.
             attributes: String message attributes for every message.
 
         Returns:
@@ -285,6 +287,8 @@ class LocalPipeline:
             if fifo:
                 kwargs["MessageGroupId"] = group_id or "local"
                 kwargs["MessageDeduplicationId"] = str(uuid.uuid4())
+            elif group_id is not None:
+                kwargs["MessageGroupId"] = group_id
             ids.append(client.send_message(**kwargs)["MessageId"])
         return ids
 

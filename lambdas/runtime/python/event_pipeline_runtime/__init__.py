@@ -1,8 +1,8 @@
 """Runtime library for pipeline Lambda functions (shipped as a layer, also installed by the wheel).
 
-Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, the envelope, the
-codec and KPL aggregation. Consumer side (needs Powertools): :func:`pipeline_handler`, and
-:func:`window_handler` for tumbling windows.
+Producer side (stdlib + boto3): :class:`EventProducer`, :func:`put_events`, :class:`QueueProducer`
+(SQS, with fair-queue tenant keys), the envelope, the codec and KPL aggregation. Consumer side
+(needs Powertools): :func:`pipeline_handler`, and :func:`window_handler` for tumbling windows.
 
 Every name is imported lazily (PEP 562): ``import event_pipeline_runtime`` works without
 Powertools installed (the command-line tools), costs little at cold start, and importing one light
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         UndeliveredRecordsError,
         put_events,
     )
+    from event_pipeline_runtime.queue_producer import QueueProducer, QueueSendError
     from event_pipeline_runtime.windows import (
         WindowEventError,
         WindowIncompleteError,
@@ -78,6 +79,8 @@ __all__ = [
     "EventProducer",
     "HopLimitExceededError",
     "PutResult",
+    "QueueProducer",
+    "QueueSendError",
     "RecordTooLargeError",
     "RetriesExhaustedError",
     "SkippedAfterFailureError",
@@ -129,13 +132,14 @@ _HOMES: dict[str, str] = {
          "UndeliveredRecordsError", "put_events"],
         "producer",
     ),
+    **dict.fromkeys(["QueueProducer", "QueueSendError"], "queue_producer"),
     **dict.fromkeys(["WindowEventError", "WindowIncompleteError", "WindowInfo", "WindowStateError", "window_handler"],
                     "windows"),  # needs Powertools
 }
 #: The submodules, reachable as attributes (``event_pipeline_runtime.codec``) as when they were imported eagerly.
 _SUBMODULES = frozenset(
     {"aggregation", "batch", "batch_response", "codec", "consumer", "contract", "delivery", "envelope", "hops",
-     "idempotency", "lambda_events", "producer", "snapstart", "sources", "windows"}
+     "idempotency", "lambda_events", "producer", "queue_producer", "snapstart", "sources", "windows"}
 )
 
 

@@ -46,8 +46,9 @@ Failure semantics:
   process the later records of that shard in the batch; it reports them as failed too and
   they come back, in order, from the checkpoint. (A Lambda stream batch holds one shard; the
   handler still groups by shard, from ``eventID``, in case it is given several.) For SQS FIFO
-  queues the same rule applies per ``MessageGroupId``; standard SQS queues have no order, so
-  each message stands alone.
+  queues (event source ARN ending in ``.fifo``) the same rule applies per ``MessageGroupId``;
+  standard SQS queues have no order, so each message stands alone, even when it carries a
+  ``MessageGroupId`` (a fair queue's tenant key: a failure never holds back that tenant).
 * **KPL aggregates.** All user records of an aggregated Kinesis record are decoded before any
   is processed (a broken one fails the record with no side effect). If ``process`` fails on
   user record *k*, the whole Kinesis record is reported failed and comes back; user records

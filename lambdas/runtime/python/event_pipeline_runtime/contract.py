@@ -19,6 +19,8 @@ __all__ = [
     "MAX_DECOMPRESSED_BYTES_ENV",
     "MAX_HOPS_ENV",
     "MAX_HOPS_LIMIT",
+    "MAX_MESSAGE_GROUP_ID_CHARS",
+    "MAX_MESSAGES_PER_SEND_BATCH",
     "MAX_PARTITION_KEY_CHARS",
     "MAX_RECORDS_PER_REQUEST",
     "MAX_RECORD_BYTES",
@@ -26,10 +28,12 @@ __all__ = [
     "MAX_RECORD_BYTES_LIMIT",
     "MAX_REQUEST_BYTES",
     "MAX_REQUEST_BYTES_LIMIT",
+    "QUEUE_FAIR_ENV",
     "QUEUE_URL_ENV",
     "STREAM_NAME_ENV",
     "TABLE_NAME_ENV",
     "WINDOW_STATE_LIMIT_BYTES",
+    "message_group_id_error",
     "require_env",
 ]
 
@@ -55,6 +59,10 @@ IDEMPOTENCY_TTL_ENV = "IDEMPOTENCY_TTL_SECONDS"
 """How long ``pipeline_handler`` remembers an applied idempotency key, in seconds."""
 QUEUE_URL_ENV = "QUEUE_URL"
 """The queue a producer sends to (``WorkQueue.connect_producer``'s default ``env_var``)."""
+QUEUE_FAIR_ENV = "EVENT_PIPELINE_QUEUE_FAIR"
+"""``QueueProducer``'s default ``fair`` (``"true"``/``"false"``), set to ``"true"`` by
+``WorkQueue.connect_producer(fn, fair=True)``: every message needs a tenant key, sent as its
+``MessageGroupId`` (SQS fair queues)."""
 TABLE_NAME_ENV = "TABLE_NAME"
 """The table a reader or writer uses (``EntityTable.grant_*``'s default ``env_var``)."""
 
@@ -110,3 +118,36 @@ MAX_REQUEST_BYTES_LIMIT = 10 * 1024 * 1024
 MAX_PARTITION_KEY_CHARS = 256
 """Partition keys are 1-256 Unicode characters (PutRecordsRequestEntry.PartitionKey,
 https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html)."""
+
+# --- Amazon SQS limits ---------------------------------------------------------------------------
+# "SendMessage" and "SendMessageBatch", Amazon SQS API Reference
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html), and
+# "Amazon SQS fair queues", SQS Developer Guide
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html):
+# on a standard queue, MessageGroupId names the tenant of a message; checked 2026-12.
+
+MAX_MESSAGE_GROUP_ID_CHARS = 128
+"""SendMessage.MessageGroupId: at most 128 characters (and at least one: an empty one is refused)."""
+_MESSAGE_GROUP_ID_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_MESSAGE_GROUP_ID_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + _MESSAGE_GROUP_ID_PUNCTUATION
+)
+"""SendMessage.MessageGroupId: "alphanumeric characters and punctuation" (ASCII letters, digits and
+``!"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~``; no space)."""
+MAX_MESSAGES_PER_SEND_BATCH = 10
+"""SendMessageBatch: at most 10 entries per request (API_SendMessageBatch.html)."""
+
+
+def message_group_id_error(value: object) -> str | None:
+    """Why ``value`` is not a valid SQS ``MessageGroupId`` (see the limits above), or None when it is."""
+    if not isinstance(value, str):
+        return f"must be a string (given {type(value).__name__})"
+    if not 1 <= len(value) <= MAX_MESSAGE_GROUP_ID_CHARS:
+        return f"must be 1-{MAX_MESSAGE_GROUP_ID_CHARS} characters long (given {len(value)})"
+    bad = sorted({c for c in value if c not in _MESSAGE_GROUP_ID_CHARS})
+    if bad:
+        shown = "".join(bad[:10])
+        return (f"may contain only ASCII letters, digits and the punctuation {_MESSAGE_GROUP_ID_PUNCTUATION} "
+                f"(given {value[:40]!r}, with {shown!r})")
+    return None

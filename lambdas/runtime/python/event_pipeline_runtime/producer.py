@@ -135,7 +135,7 @@ DEFAULT_BASE_DELAY_SECONDS = 0.05
 DEFAULT_MAX_DELAY_SECONDS = 2.0
 
 #: Every producer that made its own client, to make it again after a SnapStart restore.
-_OWN_CLIENT_PRODUCERS: weakref.WeakSet[EventProducer] = weakref.WeakSet()
+_OWN_CLIENT_PRODUCERS: weakref.WeakSet[Any] = weakref.WeakSet()  # EventProducers and QueueProducers
 
 class RecordTooLargeError(ValueError):
     """A record is larger than the stream accepts (data + partition key).

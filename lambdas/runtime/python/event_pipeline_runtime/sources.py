@@ -41,7 +41,7 @@ class ConsumerRecord:
             (the old image for REMOVE, the keys when the stream carries no image).
         envelope: The envelope when ``body`` is envelope-shaped (never for DynamoDB).
         partition_key: Kinesis partition key (the user record's, inside KPL aggregates); the
-            ``MessageGroupId`` for SQS FIFO; else None.
+            ``MessageGroupId`` for SQS (a FIFO queue's group, a fair queue's tenant); else None.
         sequence_number: Kinesis / DynamoDB sequence number; SQS FIFO ``SequenceNumber``.
         shard_id: Kinesis shard id (from ``eventID``); else None.
         event_source: ``"aws:kinesis"``, ``"aws:sqs"`` or ``"aws:dynamodb"``.
@@ -311,6 +311,15 @@ def _dynamodb_group(raw: dict[str, Any]) -> str | None:
 
 
 def _sqs_group(raw: dict[str, Any]) -> str | None:
+    """The FIFO message group of an SQS record; None (no order to keep) on a standard queue.
+
+    A standard queue's message may carry a ``MessageGroupId`` too: on a fair queue it names the
+    tenant, and messages of one tenant are delivered in no order, in parallel ("Amazon SQS fair
+    queues", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html).
+    Only a FIFO queue (its name, so its ARN, ends in ``.fifo``) holds a group back after a failure.
+    """
+    if not str(raw.get("eventSourceARN") or "").endswith(".fifo"):
+        return None
     attributes = raw.get("attributes")
     return attributes.get("MessageGroupId") if attributes else None
 
