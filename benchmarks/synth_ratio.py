@@ -15,6 +15,10 @@ Each child also reports its jsii round trips (requests Python sent to jsii's Nod
 
     make bench-synth                    # the venv with Solutions Constructs, then --rounds 7
     .venv/bench/bin/python benchmarks/synth_ratio.py [--rounds 7] [--kinds empty,reference]
+
+With ``--baseline DIR`` (a source tree of an earlier commit: ``git archive <commit> | tar -x -C DIR``)
+the library's kinds (``reference``, ``system-library``) are also sampled from that tree, in the same
+rounds, as ``<kind>@base``: before/after figures from one interleaved run.
 """
 
 from __future__ import annotations
@@ -58,11 +62,20 @@ def child(kind: str, floor_template: str | None) -> None:
     print(json.dumps({"round_trips": counter.total, "resources": resources}))
 
 
-def sample(kind: str, floor_template: str | None) -> tuple[float, dict[str, int]]:
+#: The kinds built by the library, sampled from the baseline tree too with ``--baseline``.
+LIBRARY_KINDS = ("reference", "system-library")
+
+
+def sample(kind: str, floor_template: str | None, baseline: Path | None = None) -> tuple[float, dict[str, int]]:
     env = {**os.environ, "CDK_OUTDIR": tempfile.mkdtemp(prefix="bench-synth-"),
            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    command = [sys.executable, __file__, "--child", kind]
+    script = __file__
+    if baseline is not None:  # the baseline's package, app.py and system_apps.py, ahead of the editable install
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(baseline / "constructs"), str(baseline / "lambdas" / "runtime" / "python")])
+        script = str(baseline / "benchmarks" / "synth_ratio.py")
+    command = [sys.executable, script, "--child", kind]
     if floor_template:
         command += ["--floor-template", floor_template]
     start = time.perf_counter()
@@ -77,6 +90,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--floor-template", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", type=Path, help="an earlier source tree to sample the library's kinds from too")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.floor_template)
@@ -88,20 +102,25 @@ def main() -> None:
     floor = None
     if "system-l1" in kinds:
         floor = str(_floor_template())
-    for kind in kinds:
-        sample(kind, floor)  # warm the OS file cache; not counted
-    times: dict[str, list[float]] = {k: [] for k in kinds}
+    runs = [(k, k, None) for k in kinds]
+    if args.baseline is not None:
+        runs += [(f"{k}@base", k, args.baseline.resolve()) for k in kinds if k in LIBRARY_KINDS]
+    for _, kind, base in runs:
+        sample(kind, floor, base)  # warm the OS file cache; not counted
+    times: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     facts: dict[str, dict[str, int]] = {}
     for _ in range(args.rounds):
-        for kind in kinds:
-            elapsed, facts[kind] = sample(kind, floor)
-            times[kind].append(elapsed)
+        for name, kind, base in runs:
+            elapsed, facts[name] = sample(kind, floor, base)
+            times[name].append(elapsed)
+    kinds = [name for name, _, _ in runs]
     medians = {k: statistics.median(v) for k, v in times.items()}
     for kind in kinds:
         samples = ", ".join(f"{x:.2f}" for x in times[kind])
         print(f"{kind:15s} median {medians[kind]:.2f} s  resources {facts[kind]['resources']:3d}  "
               f"jsii round trips {facts[kind]['round_trips']:5d}  (samples {samples})")
-    for a, b in RATIOS:
+    ratios = list(RATIOS) + [(f"{a}@base", b) for a, b in RATIOS] + [(k, f"{k}@base") for k in LIBRARY_KINDS]
+    for a, b in ratios:
         if a in medians and b in medians:
             print(f"ratio {a}/{b}: {medians[a] / medians[b]:.2f}x")
 

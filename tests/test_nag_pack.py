@@ -103,6 +103,10 @@ def _kinesis_defaults(s: cdk.Stack) -> None:
         sources.KinesisConsumerEventSource(efo, starting_position=lambda_.StartingPosition.LATEST))
     lambda_.CfnEventSourceMapping(s, "ImportedStreamL1", function_name=_function(s, "L1").function_name,
                                   event_source_arn=IMPORTED_STREAM_ARN, starting_position="LATEST")
+    # A plain CfnResource of the mapping's type (no L1 class): the pack reads its type from the resource.
+    cdk.CfnResource(s, "RawMapping", type="AWS::Lambda::EventSourceMapping", properties={
+        "FunctionName": _function(s, "Raw").function_name, "EventSourceArn": IMPORTED_STREAM_ARN,
+        "StartingPosition": "LATEST"})
 
 
 def _stream_safe_props(dlq: sqs.IQueue, **overrides: Any) -> dict[str, Any]:
@@ -156,10 +160,22 @@ def _fixed(s: cdk.Stack) -> None:
         sources.SqsEventSource(queue, max_batching_window=Duration.seconds(5), report_batch_item_failures=True))
 
 
+#: ``(construct path, rule id)`` of every rule the pack handed to cdk-nag's ``applyRule`` in ``plain``.
+_HANDED: list[tuple[str, str]] = []
+
+
+class _RecordingChecks(EventPipelineChecks):
+    """The pack, recording what it hands to cdk-nag."""
+
+    def _apply_rule(self, params: cdk_nag.IApplyRule) -> None:
+        _HANDED.append((params.node.node.path, f"EventPipeline-{params.rule_suffix_override}"))
+        super()._apply_rule(params)
+
+
 @pytest.fixture(scope="module")
 def plain() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     app = new_app()
-    Validations.of(app).add_plugins(EventPipelineChecks(app), cdk_nag.ServerlessChecks(app))
+    Validations.of(app).add_plugins(_RecordingChecks(app), cdk_nag.ServerlessChecks(app))
     for name, build in (("KinesisDefaults", _kinesis_defaults), ("Retention", _stream_retention_and_filter),
                         ("BadSqs", _bad_sqs), ("Fixed", _fixed)):
         build(cdk.Stack(app, name))
@@ -184,7 +200,8 @@ def test_kinesis_event_source_defaults_are_errors(plain):
 
 def test_dynamo_efo_and_imported_stream_l1_defaults_are_errors(plain):
     findings, _ = plain
-    for path in ("KinesisDefaults/Dynamo", "KinesisDefaults/Efo", "KinesisDefaults/ImportedStreamL1"):
+    for path in ("KinesisDefaults/Dynamo", "KinesisDefaults/Efo", "KinesisDefaults/ImportedStreamL1",
+                 "KinesisDefaults/RawMapping"):
         assert {r for r, level in _of(findings, path).items() if level == "error"} == STREAM_ERRORS, path
 
 
@@ -218,6 +235,32 @@ def test_unresolvable_values_never_fire(plain):
 def test_a_fixed_wiring_fires_none(plain):
     findings, _ = plain
     assert {path: rules for path, rules in findings.items() if path.startswith("Fixed/")} == {}
+
+
+def test_only_rules_with_a_finding_are_handed_to_cdk_nag(plain):
+    """Issue 19: the pack evaluates its rules in Python and calls cdk-nag's applyRule (a jsii
+    round trip and four callbacks each) only for a non-compliant rule, which cdk-nag reports or,
+    when acknowledged, suppresses; a compliant or not-applicable rule would leave no trace anyway."""
+    findings, suppressed = plain
+    reported = {(path, rule) for found in (findings, suppressed) for path, rules in found.items() for rule in rules}
+    assert set(_HANDED) == reported
+    assert len(_HANDED) == len(reported)  # each once
+    assert not [path for path, _ in _HANDED if path.startswith("Fixed/")]
+
+
+def test_a_rule_that_raises_is_handed_over_and_raises_in_cdk_nag():
+    """A check that raises stays a finding: cdk-nag reports an exception in ``rule`` as a violation."""
+    from cdk_event_pipeline.nag._rule import AppliedRule, NagRule, outcome_of, reports_finding
+
+    def broken(mapping: Any) -> bool:
+        raise KeyError("Properties")
+
+    rule = NagRule("Broken", cdk_nag.NagMessageLevel.ERROR, "info", "why", broken)
+    outcome = outcome_of(rule, mapping=object())  # type: ignore[arg-type]
+    assert isinstance(outcome, KeyError) and reports_finding(outcome)
+    with pytest.raises(KeyError):
+        AppliedRule(rule, node=None, outcome=outcome).rule(None)  # type: ignore[arg-type]
+    assert not reports_finding(outcome_of(rule, mapping=None))  # before synthesis: not applicable
 
 
 # --- the library's constructs and the reference app -------------------------------------------------

@@ -15,15 +15,30 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
+from ._validation import remembered, stack_of
+
 
 def account_of(construct: IConstruct) -> str | None:
     """The concrete account of a construct: its resource's ``env.account`` (an imported resource's
-    comes from its ARN), else its stack's; ``None`` while it is a token."""
+    comes from its ARN), else its stack's; ``None`` while it is a token. Read once per construct
+    (a resource's environment is fixed when it is made)."""
+    return remembered(construct, "_cep_account", lambda: _account_of(construct))
+
+
+def _account_of(construct: IConstruct) -> str | None:
     env = getattr(construct, "env", None)
     account = getattr(env, "account", None)
     if not isinstance(account, str) or Token.is_unresolved(account):
-        account = Stack.of(construct).account
-    return None if Token.is_unresolved(account) else account
+        account = _stack_account(stack_of(construct))
+    return None if account is None or Token.is_unresolved(account) else account
+
+
+def _stack_account(stack: Stack) -> str | None:
+    """The stack's account, ``None`` while it is a token (read once per stack)."""
+    def read() -> str | None:
+        account = stack.account
+        return None if Token.is_unresolved(account) else account
+    return remembered(stack, "_cep_stack_account", read)
 
 
 def principal_account(grantee: iam.IGrantable) -> str | None:

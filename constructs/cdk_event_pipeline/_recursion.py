@@ -31,6 +31,7 @@ from constructs import IConstruct, IValidation
 
 from . import _defaults as d
 from ._kinds import FunctionOwner, HasNode
+from ._validation import path_of, remembered
 
 RECURSIVE_LOOP_WARNING = "cdk-event-pipeline:RecursiveLoop"
 _GRAPH_ATTRIBUTE = "_cdk_event_pipeline_recursion_graph"
@@ -55,7 +56,7 @@ class RecursionGraph:
     @classmethod
     def of(cls, scope: IConstruct) -> RecursionGraph:
         """The graph of ``scope``'s app, made on first use."""
-        root = scope.node.root
+        root = remembered(scope, "_cep_root", lambda: scope.node.root)
         graph = getattr(root, _GRAPH_ATTRIBUTE, None)
         if not isinstance(graph, RecursionGraph):
             graph = cls()
@@ -64,8 +65,9 @@ class RecursionGraph:
 
     def read(self, source: HasNode, kind: str, function: lambda_.IFunction, consumer: IConstruct) -> None:
         """``consumer``'s ``function`` reads ``source`` (a ``stream``, ``table`` or ``queue``)."""
-        self.kinds[source.node.path] = kind
-        self.reads.append(_Read(source.node.path, function_key(function), consumer))
+        source_path = path_of(source)
+        self.kinds[source_path] = kind
+        self.reads.append(_Read(source_path, function_key(function), consumer))
         consumer.node.add_validation(_RecursionCheck(self))
 
     def write(self, sink: HasNode, kind: str, function: object) -> None:
@@ -73,8 +75,9 @@ class RecursionGraph:
         key = function_key_of_grantee(function)
         if key is None:
             return
-        self.kinds[sink.node.path] = kind
-        self.writes.setdefault(key, set()).add(sink.node.path)
+        sink_path = path_of(sink)
+        self.kinds[sink_path] = kind
+        self.writes.setdefault(key, set()).add(sink_path)
 
     def loop_from(self, read: _Read) -> list[str] | None:
         """The shortest path ``function -> sink -> function -> ... -> read.source``, or ``None``."""
@@ -142,10 +145,10 @@ def _message(read: _Read, path: list[str], kinds: dict[str, str]) -> str:
 def function_key(function: lambda_.IFunction) -> str:
     """The construct path of the function behind a function, version or alias."""
     if isinstance(function, lambda_.Alias):
-        return function.version.lambda_.node.path
+        return path_of(function.version.lambda_)
     if isinstance(function, lambda_.Version):
-        return function.lambda_.node.path
-    return function.node.path
+        return path_of(function.lambda_)
+    return path_of(function)
 
 
 def function_key_of_grantee(grantee: object) -> str | None:

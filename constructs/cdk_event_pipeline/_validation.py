@@ -10,12 +10,46 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from aws_cdk import Duration, Token
-from constructs import IConstruct
+from aws_cdk import Duration, Stack, Token
+from constructs import IConstruct, Node
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+# --- facts of a construct that never change, read through jsii once (issue 19: each read is a
+# round trip to the Node process; the library asks for the same paths and stacks many times) ----
+
+def remembered(obj: object, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept on ``obj`` (a jsii proxy is a plain Python object) under ``key``: for
+    values fixed once the object exists (its path, its stack, its stack's account)."""
+    cache = getattr(obj, "__dict__", None)
+    if cache is None:
+        return compute()
+    try:
+        return cast(T, cache[key])
+    except KeyError:
+        value = cache[key] = compute()
+        return value
+
+
+class _WithNode(Protocol):
+    """Anything with a construct node (for annotations only)."""
+
+    @property
+    def node(self) -> Node: ...
+
+
+def path_of(construct: _WithNode) -> str:
+    """``construct.node.path``, read once per construct (a construct's path never changes)."""
+    return remembered(construct, "_cep_path", lambda: construct.node.path)
+
+
+def stack_of(construct: IConstruct) -> Stack:
+    """``Stack.of(construct)``, looked up once per construct (its stack never changes)."""
+    return remembered(construct, "_cep_stack", lambda: Stack.of(construct))
 
 
 class PipelineValidationError(ValueError):
@@ -63,7 +97,7 @@ def method_reports_path(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: IConstruct, *args: Any, **kwargs: Any) -> Any:
-        with errors_at(self.node.path):
+        with errors_at(path_of(self)):
             return method(self, *args, **kwargs)
 
     return cast(F, wrapper)
@@ -151,7 +185,7 @@ def require(condition: bool, message: str) -> None:
 
 def child_path(scope: IConstruct, id: str) -> str:
     """The construct path a child ``id`` of ``scope`` gets (before the child exists)."""
-    parent = scope.node.path
+    parent = path_of(scope)
     return f"{parent}/{id}" if parent else id
 
 

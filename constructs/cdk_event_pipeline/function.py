@@ -47,7 +47,17 @@ from . import _defaults as d
 from ._assets import bundled_code
 from ._nag import LAMBDA_TRACING, TRACING_IS_OPT_IN, acknowledge_resource
 from ._props import FunctionProps
-from ._validation import PipelineValidationError, check_range, child_path, init_reports_path, require, seconds_of
+from ._validation import (
+    PipelineValidationError,
+    check_range,
+    child_path,
+    init_reports_path,
+    path_of,
+    remembered,
+    require,
+    seconds_of,
+    stack_of,
+)
 
 RUNTIME_LAYER_ID = "EventPipelineRuntimeLayer"
 POWERTOOLS_LAYER_ID = "PowertoolsLayer"
@@ -88,13 +98,29 @@ def pipeline_layers(
     """
     runtime = runtime if runtime is not None else d.RUNTIME
     architecture = architecture if architecture is not None else d.ARCHITECTURE
-    supported = [r.name for r in d.RUNTIME_LAYER_RUNTIMES]
-    if runtime.name not in supported:
+    stack = stack_of(scope)
+    # Kept per stack (issue 19: each call read ~11 values back through jsii).
+    made: dict[tuple[str, str], list[lambda_.ILayerVersion]] = remembered(stack, "_cep_pipeline_layers", dict)
+    key = (_name_of(runtime), _name_of(architecture))
+    if key not in made:
+        made[key] = _make_pipeline_layers(scope, stack, runtime, architecture)
+    return list(made[key])
+
+
+def _name_of(thing: lambda_.Runtime | lambda_.Architecture) -> str:
+    """A runtime's or an architecture's name, read once per object."""
+    return remembered(thing, "_cep_name", lambda: thing.name)
+
+
+def _make_pipeline_layers(
+    scope: IConstruct, stack: Stack, runtime: lambda_.Runtime, architecture: lambda_.Architecture
+) -> list[lambda_.ILayerVersion]:
+    supported = [_name_of(r) for r in d.RUNTIME_LAYER_RUNTIMES]
+    if _name_of(runtime) not in supported:
         raise PipelineValidationError(
             f"runtime must be one of {', '.join(supported)} for the pipeline layers (given {runtime.name})",
-            path=scope.node.path or None,
+            path=path_of(scope) or None,
         )
-    stack = Stack.of(scope)
     runtime_layer = stack.node.try_find_child(RUNTIME_LAYER_ID)
     if runtime_layer is None:
         runtime_layer = lambda_.LayerVersion(
@@ -105,7 +131,7 @@ def pipeline_layers(
             compatible_architectures=[lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64],
             description="cdk-event-pipeline runtime: producer, consumer entry point, idempotency",
         )
-    default = runtime.name == d.RUNTIME.name and architecture.name == d.ARCHITECTURE.name
+    default = _name_of(runtime) == _name_of(d.RUNTIME) and _name_of(architecture) == _name_of(d.ARCHITECTURE)
     # The stack's default layer keeps its id; others are named for their runtime/architecture.
     powertools_id = POWERTOOLS_LAYER_ID if default else (
         POWERTOOLS_LAYER_ID + runtime.name.replace(".", "").capitalize()

@@ -44,7 +44,7 @@ from constructs import Construct, IConstruct
 
 from . import _defaults as d
 from ._queue_alarms import QueueMonitoring
-from ._validation import PipelineValidationError, check_exclusive, init_reports_path
+from ._validation import PipelineValidationError, check_exclusive, init_reports_path, path_of, remembered, stack_of
 
 #: What CloudWatch must be allowed to do with the topic's key to publish alarm notifications.
 CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
@@ -92,6 +92,8 @@ class Monitored:
 
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: Where :meth:`PipelineMonitoring.of` keeps the stack's monitoring once found (see ``remembered``).
+_MONITORING_KEY = "_cep_monitoring"
 
 
 class PipelineMonitoring(Construct, QueueMonitoring):
@@ -158,6 +160,8 @@ class PipelineMonitoring(Construct, QueueMonitoring):
         self._widgets: dict[str, cloudwatch.GraphWidget] = {}
         #: Paths of the functions that already have an ``Errors`` alarm (one per function).
         self._errors_alarmed: set[str] = set()
+        #: The topic's action, made once and shared by every alarm (it renders as the topic's ARN).
+        self._topic_action: cw_actions.SnsAction | None = None
         if topic is not None and topic.master_key is not None:
             self.allow_cloudwatch_to_use_key(topic.master_key, what="alarm topic's")
 
@@ -166,15 +170,20 @@ class PipelineMonitoring(Construct, QueueMonitoring):
     @classmethod
     def of(cls, scope: IConstruct) -> PipelineMonitoring:
         """The monitoring of ``scope``'s stack, created with defaults on first use."""
-        stack = Stack.of(scope)
+        stack = stack_of(scope)
+        known = getattr(stack, "__dict__", {}).get(_MONITORING_KEY)
+        if isinstance(known, PipelineMonitoring):
+            return known
         found = stack.node.try_find_child(cls.CONSTRUCT_ID)
         if found is not None:
             if not isinstance(found, PipelineMonitoring):
                 raise PipelineValidationError(
                     f"the stack already has a child {cls.CONSTRUCT_ID!r} that is not a PipelineMonitoring"
                 )
-            return found
-        return cls(stack, cls.CONSTRUCT_ID)
+        else:
+            found = cls(stack, cls.CONSTRUCT_ID)
+        remembered(stack, _MONITORING_KEY, lambda: found)
+        return found
 
     @classmethod
     def configure(
@@ -280,13 +289,15 @@ class PipelineMonitoring(Construct, QueueMonitoring):
 
     def alarm_actions(self) -> list[cloudwatch.IAlarmAction]:
         """The actions of every alarm: the topic, then the extra actions."""
-        return [cw_actions.SnsAction(self.topic), *self.extra_alarm_actions]
+        if self._topic_action is None:
+            self._topic_action = cw_actions.SnsAction(self.topic)
+        return [self._topic_action, *self.extra_alarm_actions]
 
     # --- alarms -----------------------------------------------------------------------------
 
     def claim_errors_alarm(self, function: lambda_.IFunction) -> bool:
         """Record that ``function`` gets an ``Errors`` alarm; ``False`` when it already has one."""
-        path = function.node.path
+        path = path_of(function)
         if path in self._errors_alarmed:
             return False
         self._errors_alarmed.add(path)
@@ -328,10 +339,12 @@ class PipelineMonitoring(Construct, QueueMonitoring):
     @staticmethod
     def role_path(owner: IConstruct) -> str:
         """``owner``'s construct path below its stack, joined with ``-`` (``Events-Audit``)."""
-        stack = Stack.of(owner)
-        scopes = owner.node.scopes
-        index = scopes.index(stack) if stack in scopes else 0
-        return "-".join(s.node.id for s in scopes[index + 1 :])
+        def read() -> str:
+            stack_path = path_of(stack_of(owner))
+            path = path_of(owner)
+            below = path[len(stack_path) + 1:] if stack_path else path
+            return below.replace("/", "-")
+        return remembered(owner, "_cep_role_path", read)
 
     def alarm_name(self, owner: IConstruct, kind: str) -> str | None:
         """``<prefix>-<construct path>-<kind>`` with a prefix, else ``None`` (CloudFormation names it)."""

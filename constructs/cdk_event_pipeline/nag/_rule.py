@@ -40,16 +40,38 @@ def compliance(result: bool | None) -> cdk_nag.NagRuleCompliance:
     return cdk_nag.NagRuleCompliance.COMPLIANT if result else cdk_nag.NagRuleCompliance.NON_COMPLIANT
 
 
+#: What a rule's check gave on one mapping: its compliance, or the exception it raised.
+Outcome = cdk_nag.NagRuleCompliance | Exception
+
+
+def outcome_of(rule: NagRule, mapping: Mapping | None) -> Outcome:
+    """The rule's outcome on ``mapping`` (not applicable before synthesis wrote the template)."""
+    if mapping is None:
+        return cdk_nag.NagRuleCompliance.NOT_APPLICABLE
+    try:
+        return compliance(rule.check(mapping))
+    except Exception as error:  # noqa: BLE001 - cdk-nag reports a rule that raises as a finding
+        return error
+
+
+def reports_finding(outcome: Outcome) -> bool:
+    """Whether cdk-nag's ``applyRule`` records anything for this outcome: only a non-compliant
+    result or an exception (nag-pack.js of cdk-nag 3.0.2, ``applyRule``); a compliant or
+    not-applicable rule leaves no trace in the report, so the pack need not hand it over."""
+    return isinstance(outcome, Exception) or outcome == cdk_nag.NagRuleCompliance.NON_COMPLIANT
+
+
 @jsii.implements(cdk_nag.IApplyRule)
 class AppliedRule:
-    """``IApplyRule`` for one rule on one mapping. jsii reads the fields through properties (plain
-    instance attributes are invisible to it), and the rule id comes from ``ruleSuffixOverride``
-    (the name of a Python callback is not the rule's name on the JavaScript side)."""
+    """``IApplyRule`` for one rule on one mapping, its outcome computed in Python beforehand. jsii
+    reads the fields through properties (plain instance attributes are invisible to it), and the
+    rule id comes from ``ruleSuffixOverride`` (the name of a Python callback is not the rule's name
+    on the JavaScript side)."""
 
-    def __init__(self, rule: NagRule, node: cdk.CfnResource, mapping: Mapping | None) -> None:
+    def __init__(self, rule: NagRule, node: cdk.CfnResource, outcome: Outcome) -> None:
         self._rule = rule
         self._node = node
-        self._mapping = mapping
+        self._outcome = outcome
 
     @property
     def rule_suffix_override(self) -> str:
@@ -72,6 +94,6 @@ class AppliedRule:
         return self._node
 
     def rule(self, node: cdk.CfnResource) -> cdk_nag.NagRuleCompliance:
-        if self._mapping is None:
-            return cdk_nag.NagRuleCompliance.NOT_APPLICABLE
-        return compliance(self._rule.check(self._mapping))
+        if isinstance(self._outcome, Exception):
+            raise self._outcome
+        return self._outcome
