@@ -137,6 +137,19 @@ DEFAULT_MAX_DELAY_SECONDS = 2.0
 #: Every producer that made its own client, to make it again after a SnapStart restore.
 _OWN_CLIENT_PRODUCERS: weakref.WeakSet[Any] = weakref.WeakSet()  # EventProducers and QueueProducers
 
+
+def own_client(producer: Any, service: str) -> Any:
+    """A boto3 client for ``service`` that ``producer`` makes itself: botocore's standard retry mode,
+    registered so that it is made again after a SnapStart restore (an injected client is kept).
+    boto3 is imported here, lazily: consumers that never produce skip it."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    client = boto3.client(service, config=Config(retries={"mode": "standard"}))
+    _OWN_CLIENT_PRODUCERS.add(producer)
+    return client
+
+
 class RecordTooLargeError(ValueError):
     """A record is larger than the stream accepts (data + partition key).
 
@@ -269,11 +282,7 @@ class EventProducer:
     def client(self) -> Any:
         """The boto3 Kinesis client (created on first use)."""
         if self._client is None:
-            import boto3  # noqa: PLC0415 - imported lazily: consumers that never produce skip it
-            from botocore.config import Config  # noqa: PLC0415
-
-            self._client = boto3.client("kinesis", config=Config(retries={"mode": "standard"}))
-            _OWN_CLIENT_PRODUCERS.add(self)
+            self._client = own_client(self, "kinesis")
         return self._client
 
     def _drop_own_client(self) -> None:

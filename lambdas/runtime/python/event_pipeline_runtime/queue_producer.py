@@ -39,7 +39,7 @@ from event_pipeline_runtime.contract import (
 )
 from event_pipeline_runtime.envelope import make_envelope
 from event_pipeline_runtime.hops import next_hops
-from event_pipeline_runtime.producer import _OWN_CLIENT_PRODUCERS, _env_flag, _with_hops
+from event_pipeline_runtime.producer import _env_flag, _with_hops, own_client
 
 __all__ = ["QueueProducer", "QueueSendError"]
 
@@ -88,11 +88,7 @@ class QueueProducer:
     def client(self) -> Any:
         """The boto3 SQS client (created on first use; a new one after a SnapStart restore)."""
         if self._client is None:
-            import boto3  # noqa: PLC0415 - imported lazily, like EventProducer's
-            from botocore.config import Config  # noqa: PLC0415
-
-            self._client = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
-            _OWN_CLIENT_PRODUCERS.add(self)
+            self._client = own_client(self, "sqs")
         return self._client
 
     def _drop_own_client(self) -> None:
