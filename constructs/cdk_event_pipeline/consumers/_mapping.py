@@ -54,7 +54,8 @@ def filter_key_of(
 ) -> kms.IKey | None:
     """The key of a mapping's filter criteria: none without filters; the given key; else the source's
     customer key when it is a ``kms.Key`` of this app (its policy can be written); else none (Lambda's
-    default, unencrypted filter criteria)."""
+    default: filter criteria encrypted with a key AWS owns,
+    "Data encryption at rest for AWS Lambda", https://docs.aws.amazon.com/lambda/latest/dg/security-encryption-at-rest.html)."""
     if not has_filters(filters):
         return None
     if given is not None:

@@ -91,7 +91,7 @@ class StreamConsumerBase(StreamConsumerAlarms):
         filters: Event filter patterns (``lambda_.FilterCriteria.filter(...)``).
             Default: - every record.
         filter_encryption_key: The KMS key that encrypts the mapping's filter criteria at rest
-            (``KmsKeyArn``; Lambda stores them unencrypted otherwise). Only with ``filters``. A
+            (``KmsKeyArn``; otherwise Lambda uses a key AWS owns). Only with ``filters``. A
             ``kms.Key`` of this app gets the key-policy statements Lambda needs; for any other key a
             warning gives them. Default: - the source's customer key (an :class:`EventStream`'s or an
             :class:`EntityTable`'s ``encryption_key``, a ``kms.Key`` of this app) when there are filters;
