@@ -30,7 +30,7 @@ import json
 import math
 from typing import Any
 
-from event_pipeline_runtime.contract import WINDOW_STATE_LIMIT_BYTES
+from event_pipeline_runtime.contract import WINDOW_STATE_LIMIT_BYTES, window_state_json
 
 from .stream_lanes import Lane, iso
 
@@ -70,7 +70,7 @@ def keep_state(lane: Lane, state: Any) -> bool:
     (Lambda then ends the window early)."""
     assert lane.window is not None
     lane.window.state = state
-    return len(json.dumps(state).encode("utf-8")) > WINDOW_STATE_LIMIT_BYTES
+    return len(window_state_json(state, strict=False).encode("utf-8")) > WINDOW_STATE_LIMIT_BYTES
 
 
 def close_window(lane: Lane, *, terminated_early: bool) -> None:

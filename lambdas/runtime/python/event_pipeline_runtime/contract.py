@@ -8,7 +8,9 @@ the producer, the consumer, boto3 or Powertools: ``event_pipeline_runtime/__init
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 __all__ = [
     "AGGREGATE_ENV",
@@ -33,6 +35,7 @@ __all__ = [
     "STREAM_NAME_ENV",
     "TABLE_NAME_ENV",
     "WINDOW_STATE_LIMIT_BYTES",
+    "window_state_json",
     "message_group_id_error",
     "require_env",
 ]
@@ -95,7 +98,14 @@ WINDOW_STATE_LIMIT_BYTES = 1024 * 1024
 it exceeds that size, Lambda terminates the window early" ("Implementing stateful Kinesis Data Streams
 processing in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html; the
 DynamoDB Streams page, services-ddb-windows.html, says the same). Measured as the UTF-8 bytes of the
-state's JSON text."""
+state's JSON text, :func:`window_state_json`."""
+
+
+def window_state_json(state: Any, *, strict: bool = True) -> str:
+    """A window state's JSON text, the one form its size is measured in (compact, UTF-8 counted by the
+    caller): by ``window_handler`` before it returns a state and by the local runner when it decides to
+    end a window early. ``strict`` refuses NaN and infinities (``ValueError``), which JSON cannot carry."""
+    return json.dumps(state, separators=(",", ":"), allow_nan=not strict)
 
 # --- Kinesis Data Streams limits ------------------------------------------------------------------
 # "PutRecords", Amazon Kinesis Data Streams API Reference

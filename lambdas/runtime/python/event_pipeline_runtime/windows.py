@@ -65,7 +65,12 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from event_pipeline_runtime.consumer import HandlerSettings, decoded_records, handler_settings
-from event_pipeline_runtime.contract import IDEMPOTENCY_TABLE_ENV, MAX_HOPS_LIMIT, WINDOW_STATE_LIMIT_BYTES
+from event_pipeline_runtime.contract import (
+    IDEMPOTENCY_TABLE_ENV,
+    MAX_HOPS_LIMIT,
+    WINDOW_STATE_LIMIT_BYTES,
+    window_state_json,
+)
 from event_pipeline_runtime.hops import consuming
 from event_pipeline_runtime.sources import ConsumerRecord
 
@@ -296,7 +301,7 @@ def _state_text(state: Any, hops: int, what: str) -> str:
         raise WindowStateError(f"{what} uses the reserved key {HOPS_STATE_KEY!r}")
     wire = {**state, HOPS_STATE_KEY: hops} if hops else state
     try:
-        text = json.dumps(wire, separators=(",", ":"), allow_nan=False)
+        text = window_state_json(wire)
     except (TypeError, ValueError) as exc:
         raise WindowStateError(f"{what} is not JSON: {exc}") from exc
     size = len(text.encode("utf-8"))
