@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from aws_cdk import Annotations, ArnFormat, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -32,7 +32,7 @@ FILTER_KEY_DEPLOYER_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDa
 FILTER_KEY_POLICY_WARNING = "cdk-event-pipeline:FilterKeyPolicyNotWritten"
 
 
-def has_filters(filters: Sequence[Mapping[str, Any]] | None) -> bool:
+def has_filters(filters: Sequence[Mapping[str, Any]] | None) -> TypeGuard[Sequence[Mapping[str, Any]]]:
     """The mapping has filter criteria (an empty list is none)."""
     return filters is not None and len(filters) > 0
 

@@ -30,7 +30,7 @@ from .._validation import (
 )
 from ..monitoring import PipelineMonitoring
 from ._base import FunctionConsumer
-from ._mapping import check_filter_encryption_key
+from ._mapping import check_filter_encryption_key, has_filters
 
 #: What Lambda's SQS event source mapping needs on the queue (Amazon SQS developer guide,
 #: "Configuring an Amazon SQS queue to trigger an AWS Lambda function": the execution role
@@ -294,7 +294,7 @@ class QueueWorker(FunctionConsumer):
             max_batching_window=max_batching_window,
             report_batch_item_failures=self.report_batch_item_failures,
             max_concurrency=max_concurrency,
-            filters=list(filters) if filters else None,  # an empty list is no filter criteria (CloudFormation needs 1+)
+            filters=list(filters) if has_filters(filters) else None,  # CloudFormation needs 1+ filters
             enabled=enabled,
             # The mapping's own EventCount metrics (AWS/Lambda, dimension EventSourceMappingUUID):
             # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,

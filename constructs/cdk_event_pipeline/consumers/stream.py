@@ -39,7 +39,7 @@ from .._validation import (
     seconds_of,
 )
 from ..monitoring import PipelineMonitoring
-from ._mapping import check_filter_encryption_key
+from ._mapping import check_filter_encryption_key, has_filters
 from ._stream_alarms import StreamConsumerAlarms
 from ._stream_checks import check_max_record_age, check_standard_on_failure_queue, check_starting_position
 
@@ -367,7 +367,7 @@ class StreamConsumerBase(StreamConsumerAlarms):
             report_batch_item_failures=self.report_batch_item_failures,
             parallelization_factor=self.parallelization_factor,
             tumbling_window=tumbling_window,
-            filters=list(filters) if filters else None,  # an empty list is no filter criteria (CloudFormation needs 1+)
+            filters=list(filters) if has_filters(filters) else None,  # CloudFormation needs 1+ filters
             enabled=enabled,
             on_failure=self.on_failure,
             # PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
