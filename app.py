@@ -182,8 +182,13 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         description="cdk-event-pipeline reference system",
         public_url=app.node.try_get_context("publicApiUrl") == "true",
     )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), EventPipelineChecks(app))
+    add_rule_packs(app)
     return app
+
+
+def add_rule_packs(app: cdk.App) -> None:
+    """The rule packs the reference app is checked with: cdk-nag's AwsSolutions and Serverless, and ours."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), EventPipelineChecks(app))
 
 
 if __name__ == "__main__":

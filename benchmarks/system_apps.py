@@ -58,14 +58,12 @@ def _floor(app: Any, kind: str, template: Path) -> None:
     stack = cdk.Stack(app, FLOORS[kind][1])
     cfn_inc.CfnInclude(stack, "Floor", template_file=str(template))
     if kind == "reference-l1":
-        from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-
-        from cdk_event_pipeline.nag import EventPipelineChecks
+        import app as reference
 
         acknowledged = json.loads(template.with_suffix(".acknowledged.json").read_text(encoding="utf-8"))
         for finding, reason in acknowledged.items():
             cdk.Validations.of(stack).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), EventPipelineChecks(app))
+        reference.add_rule_packs(app)
 
 
 def _library(stack: Any) -> None:
