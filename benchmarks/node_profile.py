@@ -28,13 +28,9 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +55,18 @@ NAMES = [name for name, _, _ in CATEGORIES] + ["rest"]
 def split(profile: dict[str, Any]) -> dict[str, float]:
     """Milliseconds of one ``.cpuprofile`` per category."""
     nodes = {n["id"]: n for n in profile["nodes"]}
-    parent = {child: n["id"] for n in profile["nodes"] for child in n.get("children", [])}
+    children = {child for n in profile["nodes"] for child in n.get("children", [])}
     category: dict[int, str] = {}
-
-    def of(node_id: int) -> str:
-        if node_id not in category:
-            frame = nodes[node_id]["callFrame"]
-            own = [name for name, fn, url in CATEGORIES if frame["functionName"] == fn and url in frame["url"]]
-            up = of(parent[node_id]) if node_id in parent else "rest"
-            ranks = [NAMES.index(c) for c in own + [up]]
-            category[node_id] = NAMES[min(ranks)]
-        return category[node_id]
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    pending = [(node_id, "rest") for node_id in nodes if node_id not in children]  # the root(s), top down
+    while pending:
+        node_id, above = pending.pop()
+        frame = nodes[node_id]["callFrame"]
+        own = [name for name, fn, url in CATEGORIES if frame["functionName"] == fn and url in frame["url"]]
+        category[node_id] = min(own + [above], key=NAMES.index)
+        pending += [(child, category[node_id]) for child in nodes[node_id].get("children", [])]
     spent: collections.Counter[str] = collections.Counter()
     for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
-        spent[of(node_id)] += delta / 1000
+        spent[category[node_id]] += delta / 1000
     return {name: spent[name] for name in NAMES}
 
 
@@ -87,18 +79,12 @@ def kernel_profile(directory: Path) -> dict[str, Any]:
     raise SystemExit(f"no jsii kernel profile in {directory}")
 
 
-def sample(kind: str, floors: dict[str, str], wrapper: Path) -> tuple[float, dict[str, float]]:
-    """One child of ``synth_ratio.py`` under the profiler: its wall time and its Node-side split."""
-    directory = Path(tempfile.mkdtemp(prefix="node-profile-"))
-    env = {**os.environ, "JSII_NODE": str(wrapper), "NODE_PROFILE_DIR": str(directory),
-           "CDK_OUTDIR": str(directory / "out"), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    command = [sys.executable, synth_ratio.__file__, "--child", kind, *synth_ratio.floor_arguments(kind, floors)]
-    start = time.perf_counter()
-    subprocess.run(command, cwd=synth_ratio.ROOT, env=env, check=True, capture_output=True)
-    elapsed = time.perf_counter() - start
+def sample(kind: str, floors: dict[str, str], wrapper: Path, directory: Path) -> tuple[float, dict[str, float]]:
+    """One child of ``synth_ratio.py`` under the profiler (writing to ``directory``): its wall time and split."""
+    elapsed, _ = synth_ratio.sample(synth_ratio.Run(kind, kind, jsii_node=wrapper), floors)
     parts = split(kernel_profile(directory))
-    shutil.rmtree(directory, ignore_errors=True)
+    for written in directory.glob("*.cpuprofile"):
+        written.unlink()
     return elapsed, parts
 
 
@@ -111,13 +97,14 @@ def main() -> None:
     unknown = sorted(set(kinds) - set(synth_ratio.KINDS))
     if unknown:
         parser.error(f"unknown kinds {unknown}")
-    wrapper = synth_ratio.node_wrapper('--cpu-prof --cpu-prof-dir="$NODE_PROFILE_DIR"')
+    directory = Path(tempfile.mkdtemp(prefix="node-profile-"))
+    wrapper = synth_ratio.node_wrapper(f'--cpu-prof --cpu-prof-dir="{directory}"')
     floors = synth_ratio.floor_templates(kinds)
     walls: dict[str, list[float]] = {k: [] for k in kinds}
     parts: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     for _ in range(args.rounds):
         for kind in kinds:
-            elapsed, split_ms = sample(kind, floors, wrapper)
+            elapsed, split_ms = sample(kind, floors, wrapper, directory)
             walls[kind].append(elapsed)
             parts[kind].append(split_ms)
     print(f"medians of {args.rounds} interleaved rounds, in ms")

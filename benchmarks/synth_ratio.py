@@ -92,10 +92,14 @@ class Run(NamedTuple):
     jsii_node: Path | None = None
 
 
+def child_env(outdir: str) -> dict[str, str]:
+    """A child's environment: its own cloud assembly directory, jsii's Node-version banners off."""
+    return {**os.environ, "CDK_OUTDIR": outdir, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
 def sample(run: Run, floors: dict[str, str]) -> tuple[float, dict[str, int]]:
-    env = {**os.environ, "CDK_OUTDIR": tempfile.mkdtemp(prefix="bench-synth-"),
-           "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = child_env(tempfile.mkdtemp(prefix="bench-synth-"))
     script = __file__
     if run.baseline is not None:  # the baseline's package, app.py and system_apps.py, ahead of the editable install
         env["PYTHONPATH"] = os.pathsep.join(
@@ -190,8 +194,7 @@ def _floor_template(kind: str) -> Path:
     code = ("import json, sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/benchmarks'];"
             "import system_apps; ctx = json.loads(Path(sys.argv[1], 'cdk.json').read_text())['context'];"
             "print(system_apps.write_floor_template(sys.argv[3], ctx, Path(sys.argv[2])))")
-    env = {**os.environ, "CDK_OUTDIR": str(directory / "out"), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = child_env(str(directory / "out"))
     out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(directory), kind], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True).stdout
     return Path(out.strip().splitlines()[-1])
